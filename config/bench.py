@@ -1,0 +1,48 @@
+"""``renewals bench``: benchmark scripts. They print figures; tests assert behaviour, never speed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks that print figures (add --json for machine-readable output)."""
+
+
+def _emit(figures: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            click.echo(f"{key}: {value}")
+
+
+@bench.command("devorg-query")
+@click.option("--contracts", default=60_000, show_default=True, help="Contracts in the benchmark org.")
+@click.option(
+    "--data",
+    default="var/bench/devorg-query",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Org data directory (seeded once, reused).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def devorg_query(contracts: int, data: Path, as_json: bool) -> None:
+    """A query of every contract through query_all_iter, against the same pages served statically."""
+    from sync_service.devorg.bench import query_figures
+
+    _emit(query_figures(data, contracts), as_json)
+
+
+@bench.command("devorg-seed")
+@click.option("--contracts", default=60_000, show_default=True, help="Contracts to seed.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def devorg_seed(contracts: int, as_json: bool) -> None:
+    """Seconds to seed a Salesforce CPQ org with this many contracts (into a temporary directory)."""
+    from sync_service.devorg.bench import seed_seconds
+
+    _emit({"contracts": contracts, "seconds": round(seed_seconds(contracts), 2)}, as_json)

@@ -1,0 +1,79 @@
+"""The ``renewals`` console script.
+
+Subcommands live next to what they run and are imported only when used (``renewals --help`` imports
+none of them), so a slow or broken subsystem never stops the others' commands — and the stand-in org's
+commands appear even before that package is installed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from config.settings import Settings, SettingsError, load_settings
+
+# name -> (module:attribute, one-line help shown by `renewals --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "web": ("config.web:web", "Serve the web app (gunicorn; --dev for Flask's dev server)."),
+    "worker": ("jobs.cli:worker", "Run jobs from the queues, inside the app context."),
+    "scheduler": ("jobs.cli:scheduler", "Enqueue the periodic jobs when they are due."),
+    "db": ("sync_service.store.cli:db", "Database migrations (renewals db upgrade)."),
+    "bench": ("config.bench:bench", "Benchmarks that print figures."),
+    "devorg": ("sync_service.devorg.cli:devorg", "The local stand-in Salesforce org."),
+    "demo": ("config.demo:demo", "Start the whole system locally and print where to click."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in self.lazy_commands:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute = self.lazy_commands[cmd_name][0].split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not module_name.startswith(exc.name):
+                raise
+            raise click.ClickException(f"'renewals {cmd_name}' is not available: {module_name} is missing.") from exc
+        command = getattr(module, attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{module_name}.{attribute} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.lazy_commands and name not in self.commands:
+                rows.append((name, self.lazy_commands[name][1]))
+            elif (command := self.commands.get(name)) is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str()))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS)
+def main() -> None:
+    """Renewals from the inbox: reminder emails customers renew from, every step shown in Salesforce.
+
+    Configured by RENEWALS_* environment variables (see the README's configuration table).
+    """
+
+
+def settings_from_environment() -> Settings:
+    """The settings for a command, or a clean exit naming what to fix (no traceback, no values)."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -1,0 +1,307 @@
+"""``renewals demo``: the whole system on one machine, for ``make demo``.
+
+Starts Redis, the stand-in Salesforce org (seeded), migrates a SQLite store, then the web app, a worker and
+the scheduler — all as child processes configured through ``RENEWALS_*`` variables exactly as in
+production — prints where to click, and stops everything on Ctrl-C or SIGTERM.
+
+The demo's signing key is generated once into ``var/demo/secret`` (mode 600) by this command only; the
+app itself never writes secrets. The only credentials printed are the stand-in org's throwaway ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+import click
+
+from config.settings import ENV_PREFIX
+
+REDIS_PORT = 6390
+ORG_PORT = 8443
+WEB_HOST = "127.0.0.1"
+WEB_PORT = 5000
+ORG_STARTUP_TIMEOUT_SECONDS = 900
+STOP_TIMEOUT_SECONDS = 10
+
+
+class DemoError(click.ClickException):
+    pass
+
+
+@dataclass(frozen=True)
+class OrgInfo:
+    """What the stand-in org announces on its first line of output."""
+
+    instance_url: str
+    ca_cert: str
+    username: str
+    password: str
+    security_token: str
+    client_id: str
+    client_secret: str
+
+    @classmethod
+    def from_line(cls, line: str) -> OrgInfo:
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError:
+            data = None
+        if not isinstance(data, dict):
+            raise DemoError("The stand-in org's first line of output is not a JSON object.")
+        fields = cls.__dataclass_fields__
+        missing = [name for name in fields if not isinstance(data.get(name), str)]
+        if missing:
+            raise DemoError(f"The stand-in org's first line lacks: {', '.join(missing)}.")
+        return cls(**{name: data[name] for name in fields})
+
+
+def ensure_secret(path: Path) -> str:
+    """The demo's signing key: read from ``path``, or generated there once, readable by the owner only."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    return key
+
+
+def demo_environment(org: OrgInfo, secret_key: str, demo_dir: Path, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment of every service process: the caller's, minus its RENEWALS_*, plus the demo's."""
+    env = {name: value for name, value in base.items() if not name.startswith(ENV_PREFIX)}
+    env["PYTHONUNBUFFERED"] = "1"
+    demo_settings = {
+        "SECRET_KEYS": secret_key,
+        "DATABASE_URL": f"sqlite:///{demo_dir / 'renewals.db'}",
+        "REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/0",
+        "PUBLIC_BASE_URL": f"http://{WEB_HOST}:{WEB_PORT}",
+        "WEB_HOST": WEB_HOST,
+        "WEB_PORT": str(WEB_PORT),
+        "DEV_OUTBOX": "true",
+        "SALESFORCE_AUTH": "password",
+        "SALESFORCE_LOGIN_URL": org.instance_url,
+        "SALESFORCE_INSTANCE_URL": org.instance_url,
+        "SALESFORCE_CA_BUNDLE": org.ca_cert,
+        "SALESFORCE_USERNAME": org.username,
+        "SALESFORCE_PASSWORD": org.password,
+        "SALESFORCE_SECURITY_TOKEN": org.security_token,
+        "SALESFORCE_CLIENT_ID": org.client_id,
+        "SALESFORCE_CLIENT_SECRET": org.client_secret,
+    }
+    env.update({ENV_PREFIX + name: value for name, value in demo_settings.items()})
+    return env
+
+
+class _Stop(Exception):
+    """Raised from the SIGTERM handler so the normal shutdown path runs."""
+
+
+class Supervisor:
+    """Starts child processes, notices when one dies, and stops them newest first, one after another
+    (so the worker can finish its job while Redis is still there)."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.children: list[tuple[str, subprocess.Popen[str]]] = []
+
+    def log_path(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def start(
+        self, name: str, argv: list[str], env: Mapping[str, str], *, pipe_stdout: bool = False
+    ) -> subprocess.Popen[str]:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path(name).open("a") as log:
+            # A session of its own: Ctrl-C reaches only us, and we stop the children in order.
+            process = subprocess.Popen(
+                argv,
+                env=dict(env),
+                stdout=subprocess.PIPE if pipe_stdout else log,
+                stderr=log,
+                text=True,
+                start_new_session=True,
+            )
+        self.children.append((name, process))
+        return process
+
+    def exited(self) -> tuple[str, int] | None:
+        for name, process in self.children:
+            code = process.poll()
+            if code is not None:
+                return name, code
+        return None
+
+    def stop_all(self) -> None:
+        for _, process in reversed(self.children):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=STOP_TIMEOUT_SECONDS)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def read_first_line(process: subprocess.Popen[str], timeout: float, copy_to: Path) -> str:
+    """The first stdout line of ``process``; later lines are appended to ``copy_to`` so the pipe never fills."""
+    assert process.stdout is not None
+    stream: IO[str] = process.stdout
+    first: list[str] = []
+    got_first = threading.Event()
+
+    def pump() -> None:
+        first.append(stream.readline())
+        got_first.set()
+        with copy_to.open("a") as log:
+            for line in stream:
+                log.write(line)
+                log.flush()
+
+    threading.Thread(target=pump, name="devorg-stdout", daemon=True).start()
+    if not got_first.wait(timeout):
+        raise DemoError(f"The stand-in org printed nothing within {timeout:.0f} s.")
+    if not first[0]:
+        raise DemoError(f"The stand-in org exited (code {process.wait()}) before announcing itself; see {copy_to}.")
+    return first[0]
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise DemoError(f"{what} did not come up within {timeout:.0f} s.")
+
+
+def _redis_answers() -> bool:
+    from redis import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    try:
+        return bool(Redis(host="127.0.0.1", port=REDIS_PORT, socket_timeout=1).ping())
+    except RedisConnectionError:
+        return False
+
+
+def _web_answers() -> bool:
+    with urllib.request.urlopen(f"http://{WEB_HOST}:{WEB_PORT}/healthz", timeout=2) as response:
+        return bool(response.status == 200)
+
+
+def _ports_in_use(ports: tuple[int, ...]) -> list[int]:
+    in_use = []
+    for port in ports:
+        with socket.socket() as sock:
+            sock.settimeout(1)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                in_use.append(port)
+    return in_use
+
+
+def _renewals_executable() -> str:
+    beside_python = Path(sys.executable).with_name("renewals")
+    found = str(beside_python) if beside_python.exists() else shutil.which("renewals")
+    if not found:
+        raise DemoError("The renewals command is not installed; run `make demo`.")
+    return found
+
+
+def where_to_click(org: OrgInfo, log_dir: Path) -> str:
+    return "\n".join(
+        [
+            "",
+            "Renewals demo is running.",
+            "",
+            f"  Web app:               http://{WEB_HOST}:{WEB_PORT}/",
+            f"  Stand-in org web view: {org.instance_url}/_devorg/",
+            f"    its certificate is signed by the demo CA in {org.ca_cert}",
+            f"  Stand-in org sign-in:  username {org.username}",
+            f"                         password {org.password}  security token {org.security_token}",
+            "",
+            f"  Logs:                  {log_dir}/ (web, worker, scheduler, devorg, redis)",
+            "",
+            "Press Ctrl-C to stop everything.",
+            "",
+        ]
+    )
+
+
+@click.command()
+@click.option(
+    "--dir", "demo_dir", default="var/demo", show_default=True, type=click.Path(path_type=Path), help="Demo state."
+)
+@click.option("--contracts", default=2000, show_default=True, help="Contracts seeded into the stand-in org.")
+def demo(demo_dir: Path, contracts: int) -> None:
+    """Start Redis, the stand-in org, the web app, a worker and the scheduler; print where to click."""
+    redis_server = shutil.which("redis-server")
+    if redis_server is None:
+        raise DemoError("redis-server is not installed; `make demo` installs it.")
+    renewals = _renewals_executable()
+    if busy := _ports_in_use((REDIS_PORT, ORG_PORT, WEB_PORT)):
+        ports = ", ".join(map(str, busy))
+        raise DemoError(f"Port {ports} on 127.0.0.1 is in use; is another demo running? Stop it first.")
+    (demo_dir / "redis").mkdir(parents=True, exist_ok=True)
+    secret_key = ensure_secret(demo_dir / "secret")
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        raise _Stop()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    supervisor = Supervisor(demo_dir / "logs")
+    try:
+        base_env = dict(os.environ)
+        base_env["PYTHONUNBUFFERED"] = "1"
+        redis_argv = [redis_server, "--bind", "127.0.0.1", "--port", str(REDIS_PORT)]
+        redis_argv += ["--dir", str(demo_dir / "redis"), "--save", "", "--appendonly", "no"]
+        supervisor.start("redis", redis_argv, base_env)
+        wait_until(_redis_answers, "Redis", 15)
+
+        org_argv = [renewals, "devorg", "serve", "--port", str(ORG_PORT), "--data", str(demo_dir / "org")]
+        org_argv += ["--seed-contracts", str(contracts), "--flavour", "salesforce_cpq"]
+        click.echo(f"Starting the stand-in org (first start seeds {contracts} contracts)...")
+        org_process = supervisor.start("devorg", org_argv, base_env, pipe_stdout=True)
+        first_line = read_first_line(org_process, ORG_STARTUP_TIMEOUT_SECONDS, supervisor.log_path("devorg"))
+        org = OrgInfo.from_line(first_line)
+
+        env = demo_environment(org, secret_key, demo_dir, os.environ)
+        with supervisor.log_path("db-upgrade").open("a") as migration_log:
+            subprocess.run([renewals, "db", "upgrade"], env=env, check=True, stdout=migration_log, stderr=migration_log)
+        supervisor.start("web", [renewals, "web"], env)
+        supervisor.start("worker", [renewals, "worker"], env)
+        supervisor.start("scheduler", [renewals, "scheduler"], env)
+        wait_until(_web_answers, "The web app", 60)
+        click.echo(where_to_click(org, supervisor.log_path("web").parent))
+
+        while (ended := supervisor.exited()) is None:
+            time.sleep(0.5)
+        name, code = ended
+        raise DemoError(
+            f"The {name} process stopped (exit code {code}); see {supervisor.log_path(name)}. Stopping the demo."
+        )
+    except (KeyboardInterrupt, _Stop):
+        click.echo("\nStopping the demo...")
+    except subprocess.CalledProcessError as exc:
+        log_path = supervisor.log_path("db-upgrade")
+        raise DemoError(f"`renewals db upgrade` failed (exit code {exc.returncode}); see {log_path}.") from None
+    finally:
+        supervisor.stop_all()

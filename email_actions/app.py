@@ -1,0 +1,35 @@
+"""The Flask application factory.
+
+``create_app`` wires each subsystem through its ``init_app(app)``; nothing connects at import or here:
+the database and Redis are reached on first use.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from config.settings import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    if settings is None:
+        settings = load_settings()
+    app = Flask(__name__)
+    app.extensions["renewals.settings"] = settings
+    app.config.update(
+        RENEWALS_SETTINGS=settings,
+        # Flask's own session cookie follows the same key rotation as the email links.
+        SECRET_KEY=settings.signing_key.reveal(),
+        SECRET_KEY_FALLBACKS=[key.reveal() for key in settings.secret_keys[:-1]],
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+    )
+
+    from email_actions import errors, status
+    from sync_service.store import db
+
+    db.init_app(app)
+    status.init_app(app)
+    errors.init_app(app)
+    return app

@@ -1,0 +1,3 @@
+from email_actions.app import create_app
+
+app = create_app()

@@ -1,0 +1,40 @@
+"""``renewals worker`` and ``renewals scheduler``: the Procfile's background processes."""
+
+from __future__ import annotations
+
+import click
+
+from config.cli import settings_from_environment
+from config.logs import configure_logging
+from jobs.queues import QUEUE_NAMES
+
+
+@click.command()
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    type=click.Choice(QUEUE_NAMES),
+    help="A queue to work on (repeatable); default: all, in priority order.",
+)
+@click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
+def worker(queues: tuple[str, ...], burst: bool) -> None:
+    """Run jobs from the queues, each inside the app context."""
+    from jobs.worker import make_worker
+
+    settings = settings_from_environment()
+    configure_logging(settings.log_level)
+    chosen = tuple(name for name in QUEUE_NAMES if name in queues) or QUEUE_NAMES
+    # with_scheduler: releases jobs waiting for a retry; RQ makes sure only one worker does it at a time.
+    make_worker(settings, chosen).work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+
+
+@click.command()
+def scheduler() -> None:
+    """Enqueue the periodic jobs (jobs/schedule.py) when they are due."""
+    from jobs.base import redis_connection
+    from jobs.schedule import build_scheduler
+
+    settings = settings_from_environment()
+    configure_logging(settings.log_level)
+    build_scheduler(redis_connection(settings)).start()

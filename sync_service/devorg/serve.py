@@ -1,0 +1,103 @@
+"""Start the stand-in org: open (or create and seed) its data directory, then serve HTTPS.
+
+The first line on stdout is one JSON object with everything a client needs to connect; scripts and test
+fixtures read it and wait for nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import make_server
+
+from .org import ORG_ID, Org
+from .server.app import DevOrgApp
+from .tls import load_or_create_ca, load_or_create_jwt_pair, server_context
+
+
+@dataclass
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8443
+    data: Path = Path("var/devorg")
+    seed_contracts: int = 0
+    flavour: str = "salesforce_cpq"
+    seed: int = 1
+    task_external_id: bool = True
+    session_seconds: float = 7200.0
+    daily_api_limit: int | None = None
+    faults: dict[str, Any] | None = None
+    jwt_certificate: Path | None = None
+
+
+def open_org(options: ServeOptions, progress: Any = None) -> Org:
+    options.data.mkdir(parents=True, exist_ok=True)
+    org = Org(options.data, task_external_id=options.task_external_id)
+    org.session_seconds = options.session_seconds
+    if options.daily_api_limit is not None:
+        org.set_daily_api_limit(options.daily_api_limit)
+    if options.faults:
+        org.faults.configure(options.faults)
+    if options.seed_contracts and org.store.get_meta("seeded") is None:
+        from .seed import seed_org
+
+        seed_org(
+            org.store,
+            contracts=options.seed_contracts,
+            flavour=options.flavour,
+            seed=options.seed,
+            api_username=org.credentials.username,
+            progress=progress,
+        )
+        org.store.set_meta("seeded", json.dumps({"contracts": options.seed_contracts, "flavour": options.flavour}))
+    return org
+
+
+def connection_info(
+    org: Org, options: ServeOptions, port: int, ca_path: Path, jwt_key: Path, jwt_cert: Path
+) -> dict[str, Any]:
+    host = "localhost" if options.host in ("127.0.0.1", "0.0.0.0", "localhost") else options.host  # noqa: S104
+    instance_url = f"https://{host}:{port}"
+    seeded = json.loads(org.store.get_meta("seeded") or "{}")
+    return {
+        "instance_url": instance_url,
+        "ca_cert": str(ca_path.resolve()),
+        "username": org.credentials.username,
+        "password": org.credentials.password,
+        "security_token": org.credentials.security_token,
+        "client_id": org.credentials.client_id,
+        "client_secret": org.credentials.client_secret,
+        "jwt_private_key": str(jwt_key.resolve()),
+        "jwt_certificate": str(jwt_cert.resolve()),
+        "admin_token": org.admin_token,
+        "org_id": ORG_ID,
+        "flavour": seeded.get("flavour"),
+        "contracts": seeded.get("contracts", 0),
+        "data_dir": str(options.data.resolve()),
+        "web_view": f"{instance_url}/_devorg/",
+    }
+
+
+def serve(options: ServeOptions) -> None:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    org = open_org(options)
+    ca = load_or_create_ca(options.data / "tls")
+    jwt_key, jwt_cert = load_or_create_jwt_pair(options.data / "jwt")
+    org.jwt_certificate_pem = (options.jwt_certificate or jwt_cert).read_bytes()
+    hosts = [] if options.host in ("0.0.0.0", "::") else [options.host]  # noqa: S104
+    server = make_server(
+        options.host, options.port, DevOrgApp(org), threaded=True, ssl_context=server_context(ca, hosts)
+    )
+    info = connection_info(org, options, server.server_port, options.data / "tls" / "ca.pem", jwt_key, jwt_cert)
+    sys.stdout.write(json.dumps(info) + "\n")
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        org.store.close()

@@ -1,0 +1,94 @@
+"""Admin hooks for tests, benchmarks and the demo: faults, schema changes, session expiry, settings and
+the request log. Every call needs the `X-Devorg-Admin` header with the token printed at start-up."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Request
+
+from .reply import Reply, json_reply
+
+if TYPE_CHECKING:
+    from ..org import Org
+
+
+def _error(status: int, message: str) -> Reply:
+    return json_reply(status, {"error": message})
+
+
+def handle(org: Org, request: Request, raw_path: str) -> Reply:
+    supplied = request.headers.get("X-Devorg-Admin", "")
+    if not hmac.compare_digest(supplied.encode(), org.admin_token.encode()):
+        return _error(403, "admin token required in the X-Devorg-Admin header")
+    action = raw_path.removeprefix("/_devorg/admin/").strip("/")
+    method = request.method
+    try:
+        body: Any = json.loads(request.get_data() or b"null")
+    except ValueError:
+        return _error(400, "body must be JSON")
+    try:
+        if action == "faults" and method == "GET":
+            return json_reply(200, org.faults.as_dict())
+        if action == "faults" and method == "PUT":
+            org.faults.configure(body or {})
+            return json_reply(200, org.faults.as_dict())
+        if action == "schema" and method == "POST":
+            org.change_schema(body or {})
+            return json_reply(200, {"ok": True})
+        if action == "sessions/expire" and method == "POST":
+            token = (body or {}).get("token")
+            return json_reply(200, {"expired": org.expire_sessions(token)})
+        if action == "settings" and method == "PUT":
+            return json_reply(200, _settings(org, body or {}))
+        if action == "settings" and method == "GET":
+            return json_reply(200, _settings(org, {}))
+        if action == "requests" and method == "GET":
+            since = float(request.args.get("since", "0"))
+            return json_reply(200, [e for e in org.request_log if e["at"] >= since])
+        if action == "jwt-certificate" and method == "PUT":
+            org.jwt_certificate_pem = request.get_data()
+            return json_reply(200, {"ok": True})
+        if action == "static" and method == "PUT":
+            pages = body if isinstance(body, list) else []
+            org.static_pages = [str(p).encode() for p in pages]
+            return json_reply(200, {"pages": len(org.static_pages)})
+    except (ValueError, KeyError, TypeError) as exc:
+        return _error(400, str(exc))
+    return _error(404, f"no admin action {method} {action}")
+
+
+def _settings(org: Org, changes: dict[str, Any]) -> dict[str, Any]:
+    """Apply the given settings (all validated first), then report them all."""
+    checked: dict[str, Any] = {}
+    if "session_seconds" in changes:
+        checked["session_seconds"] = float(changes["session_seconds"])
+        if checked["session_seconds"] <= 0:
+            raise ValueError("session_seconds must be positive")
+    if "upsert_update_status" in changes:
+        checked["upsert_update_status"] = int(changes["upsert_update_status"])
+        if checked["upsert_update_status"] not in (200, 204):
+            raise ValueError("upsert_update_status must be 200 or 204")
+    if "daily_api_limit" in changes:
+        checked["daily_api_limit"] = int(changes["daily_api_limit"])
+        if checked["daily_api_limit"] < 0:
+            raise ValueError("daily_api_limit must not be negative")
+    if "bulk_delay_seconds" in changes:
+        checked["bulk_delay_seconds"] = float(changes["bulk_delay_seconds"])
+    if changes.get("reset_api_usage"):
+        org.reset_api_usage()
+    for key, value in checked.items():
+        if key == "daily_api_limit":
+            org.set_daily_api_limit(value)
+        else:
+            setattr(org, key, value)
+    return {
+        "session_seconds": org.session_seconds,
+        "upsert_update_status": org.upsert_update_status,
+        "daily_api_limit": org.daily_api_limit,
+        "api_used": org.api_used(),
+        "bulk_delay_seconds": org.bulk_delay_seconds,
+        "task_external_id_field": org.task_external_id_field,
+    }

@@ -1,0 +1,119 @@
+"""Query results in Salesforce's REST shape: ``attributes`` first, then every selected field in SELECT order,
+parent paths nested under their relationship name, child subqueries as nested query results.
+
+The nesting is worked out once per query (`Shape`); `compile_shape` turns it into a per-run render function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .getters import RunContext, leaf_reader
+from .model import ChildQuery, FieldRef, Hop, OutputField
+
+Render = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class ParentShape:
+    hop: Hop
+    shape: Shape
+
+
+@dataclass
+class Shape:
+    entries: list[tuple[str, FieldRef | ParentShape | ChildQuery]] = field(default_factory=list)
+
+    def parent(self, hop: Hop) -> Shape:
+        for key, entry in self.entries:
+            if key == hop.relationship and isinstance(entry, ParentShape):
+                return entry.shape
+        nested = ParentShape(hop, Shape())
+        self.entries.append((hop.relationship, nested))
+        return nested.shape
+
+
+def build_shape(outputs: list[OutputField]) -> Shape:
+    root = Shape()
+    for out in outputs:
+        if out.child is not None:
+            root.entries.append((out.child.key, out.child))
+            continue
+        assert out.ref is not None
+        level = root
+        for hop in out.ref.hops:
+            level = level.parent(hop)
+        level.entries.append((out.ref.name, out.ref))
+    return root
+
+
+def compile_shape(
+    shape: Shape,
+    sobject: str | None,
+    ctx: RunContext,
+    children: dict[str, Callable[[dict[str, Any]], Any]],
+) -> Render:
+    """A function rendering one record. `sobject` None: the object is read from the record's id (polymorphic).
+    `children` maps a subquery's key to a function giving its nested result for a parent record."""
+    prefix = f"/services/data/v{ctx.api_version}/sobjects/"
+    plan: list[tuple[str, str, Callable[[dict[str, Any]], Any] | None]] = []
+    for key, entry in shape.entries:
+        if isinstance(entry, ChildQuery):
+            plan.append((key, "", children[key]))
+        elif isinstance(entry, ParentShape):
+            plan.append((key, "", _parent(entry, ctx, children)))
+        elif entry.type == "base64":
+            plan.append((key, "", _blob_url(prefix, sobject, entry.name, ctx)))
+        elif entry.type == "boolean" or entry.polymorphic:
+            plan.append((key, "", leaf_reader(entry, ctx)))
+        else:
+            plan.append((key, entry.name, None))  # the common case: copy the stored value
+    object_of = ctx.object_of
+
+    def render(record: dict[str, Any]) -> dict[str, Any]:
+        record_id = record.get("Id")
+        obj = sobject or object_of(record)
+        out: dict[str, Any] = {"attributes": {"type": obj, "url": f"{prefix}{obj}/{record_id}"}}
+        get = record.get
+        for key, name, fn in plan:
+            out[key] = get(name) if fn is None else fn(record)
+        return out
+
+    return render
+
+
+def _parent(entry: ParentShape, ctx: RunContext, children: dict[str, Callable[[dict[str, Any]], Any]]) -> Any:
+    ref_field = entry.hop.field
+    sub = compile_shape(entry.shape, entry.hop.target, ctx, children)
+    get = ctx.source.get
+
+    def parent(record: dict[str, Any]) -> dict[str, Any] | None:
+        parent_id = record.get(ref_field)
+        if parent_id is None:
+            return None
+        found = get(parent_id)
+        return sub(found) if found is not None else None
+
+    return parent
+
+
+def _blob_url(prefix: str, sobject: str | None, name: str, ctx: RunContext) -> Callable[[dict[str, Any]], str]:
+    # Blobs are never inline in query results: Salesforce gives the REST path to download them from.
+    object_of = ctx.object_of
+    return lambda record: f"{prefix}{sobject or object_of(record)}/{record.get('Id')}/{name}"
+
+
+def flatten(record: dict[str, Any], columns: list[tuple[str, ...]]) -> list[Any]:
+    """Values of a rendered record for flat column paths (Bulk CSV); None where a parent is null."""
+    values: list[Any] = []
+    for path in columns:
+        value: Any = record
+        for key in path:
+            if not isinstance(value, dict):
+                value = None
+                break
+            value = value.get(key)
+        values.append(value)
+    return values

@@ -1,0 +1,221 @@
+"""The store's tables: a local copy of what the service needs from Salesforce, plus its own bookkeeping.
+
+Rows pulled from Salesforce keep their 18-character Salesforce id in ``sf_id`` (unique) and the org's
+``SystemModstamp`` they were read at, so incremental pulls and reconciles can tell what changed. Local
+integer ids are what jobs pass around. Money is exact (:class:`~sync_service.store.types.Money`) and every
+timestamp is an aware UTC datetime (:class:`~sync_service.store.types.UTCDateTime`).
+
+The initial Alembic migration must match this module exactly; a test compares them on SQLite and
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from sync_service.store.types import ExactDecimal, Money, UTCDateTime
+
+SF_ID = String(18)
+CURRENCY = String(3)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        Decimal: Money(),
+        dict[str, Any]: JSON(),
+        str: String(255),
+    }
+
+
+class PulledFromSalesforce:
+    """Columns every row copied from a Salesforce record carries."""
+
+    sf_id: Mapped[str] = mapped_column(SF_ID, unique=True)
+    sf_system_modstamp: Mapped[datetime | None]
+    pulled_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Account(PulledFromSalesforce, Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    is_reseller: Mapped[bool] = mapped_column(default=False)
+    currency: Mapped[str | None] = mapped_column(CURRENCY)
+    is_deleted: Mapped[bool] = mapped_column(default=False)
+
+
+class Contact(PulledFromSalesforce, Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    first_name: Mapped[str | None] = mapped_column(String(80))
+    last_name: Mapped[str | None] = mapped_column(String(80))
+    locale: Mapped[str | None] = mapped_column(String(16))
+    # Set on a hard bounce, complaint or unsubscribe: nothing is emailed to this contact again.
+    suppressed_at: Mapped[datetime | None]
+    is_deleted: Mapped[bool] = mapped_column(default=False)
+
+    account: Mapped[Account | None] = relationship()
+
+
+class Rep(PulledFromSalesforce, Base):
+    """A sales rep: the Salesforce User owning contracts, in-house or working for a reseller."""
+
+    __tablename__ = "reps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    email: Mapped[str | None] = mapped_column(String(320))
+    reseller_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    reseller_account: Mapped[Account | None] = relationship()
+
+
+class Contract(PulledFromSalesforce, Base):
+    __tablename__ = "contracts"
+    __table_args__ = (Index("ix_contracts_status_end_date", "status", "end_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(40))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"), index=True)
+    reseller_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    start_date: Mapped[date | None]
+    end_date: Mapped[date | None] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(String(40))
+    amount: Mapped[Decimal | None]
+    currency: Mapped[str | None] = mapped_column(CURRENCY)
+    auto_renew: Mapped[bool] = mapped_column(default=False)
+    is_cancelled: Mapped[bool] = mapped_column(default=False)
+    is_deleted: Mapped[bool] = mapped_column(default=False)
+    renewed_at: Mapped[datetime | None]
+    # A rep can hold reminders for a contract (e.g. during a negotiation); held contracts get no email.
+    is_held: Mapped[bool] = mapped_column(default=False)
+
+    account: Mapped[Account] = relationship(foreign_keys=[account_id])
+    contact: Mapped[Contact | None] = relationship()
+    rep: Mapped[Rep | None] = relationship()
+    reseller_account: Mapped[Account | None] = relationship(foreign_keys=[reseller_account_id])
+    quotes: Mapped[list[RenewalQuote]] = relationship(back_populates="contract")
+
+
+class RenewalQuote(PulledFromSalesforce, Base):
+    __tablename__ = "renewal_quotes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    number: Mapped[str | None] = mapped_column(String(80))
+    status: Mapped[str | None] = mapped_column(String(40))
+    total: Mapped[Decimal | None]
+    currency: Mapped[str | None] = mapped_column(CURRENCY)
+    valid_until: Mapped[date | None]
+    # The quote's primary PDF: which Salesforce record holds it, and when it was last generated there.
+    primary_document_sf_id: Mapped[str | None] = mapped_column(SF_ID)
+    document_generated_at: Mapped[datetime | None]
+    is_deleted: Mapped[bool] = mapped_column(default=False)
+
+    contract: Mapped[Contract] = relationship(back_populates="quotes")
+    lines: Mapped[list[QuoteLine]] = relationship(back_populates="quote", cascade="all, delete-orphan")
+    documents: Mapped[list[QuoteDocument]] = relationship(back_populates="quote", cascade="all, delete-orphan")
+
+
+class QuoteLine(PulledFromSalesforce, Base):
+    __tablename__ = "quote_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quote_id: Mapped[int] = mapped_column(ForeignKey("renewal_quotes.id", ondelete="CASCADE"), index=True)
+    product: Mapped[str]
+    product_line: Mapped[str | None] = mapped_column(String(120))
+    quantity: Mapped[Decimal] = mapped_column(ExactDecimal(18, 4))
+    unit_price: Mapped[Decimal | None]
+    net: Mapped[Decimal | None]
+
+    quote: Mapped[RenewalQuote] = relationship(back_populates="lines")
+
+
+class QuoteDocument(PulledFromSalesforce, Base):
+    """A quote PDF in Salesforce; the bytes stay there and are streamed on download."""
+
+    __tablename__ = "quote_documents"
+    __table_args__ = (CheckConstraint("source_object IN ('Document', 'ContentVersion')", name="source_object"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quote_id: Mapped[int] = mapped_column(ForeignKey("renewal_quotes.id", ondelete="CASCADE"), index=True)
+    source_object: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str]
+    content_type: Mapped[str] = mapped_column(String(120), default="application/pdf")
+    size: Mapped[int | None]
+
+    quote: Mapped[RenewalQuote] = relationship(back_populates="documents")
+
+
+class MappingVersion(Base):
+    """One saved version of a field mapping; admins' edits append versions, one is active per name."""
+
+    __tablename__ = "mapping_versions"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    version: Mapped[int]
+    yaml: Mapped[str] = mapped_column(Text)
+    author: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    is_active: Mapped[bool] = mapped_column(default=False)
+
+
+class SyncRun(Base):
+    __tablename__ = "sync_runs"
+    __table_args__ = (
+        CheckConstraint("kind IN ('full', 'incremental', 'reconcile')", name="kind"),
+        CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status"),
+        Index("ix_sync_runs_mapping_name_started_at", "mapping_name", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mapping_name: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    # The largest SystemModstamp seen, where the next incremental pull starts.
+    watermark: Mapped[datetime | None]
+    rows: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    api_calls: Mapped[int] = mapped_column(default=0)
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiUsage(Base):
+    """Salesforce API calls made per UTC day and job, counted against RENEWALS_API_DAILY_BUDGET."""
+
+    __tablename__ = "api_usage"
+    __table_args__ = (UniqueConstraint("day", "job_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date]
+    job_name: Mapped[str] = mapped_column(String(120))
+    calls: Mapped[int] = mapped_column(default=0)

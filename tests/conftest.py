@@ -1,0 +1,211 @@
+"""Shared fixtures: settings, the Flask app and client, a real Redis server, and the store on SQLite and
+PostgreSQL.
+
+PostgreSQL comes from ``pg_virtualenv`` (``make test`` runs pytest under it and it exports PGHOST, PGPORT,
+PGUSER, PGPASSWORD and PGDATABASE). Without those variables the PostgreSQL-parametrized tests fail, telling
+you to run ``make test``: they are never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+from hypothesis import settings as hypothesis_settings
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy import URL, Engine, text
+from sqlalchemy.orm import Session
+
+from config.settings import Settings, load_settings
+from email_actions.app import create_app
+from sync_service.store import migrate
+from sync_service.store.db import make_engine
+
+# Two cores under CI: wall-clock deadlines would make property tests flaky, not stricter.
+hypothesis_settings.register_profile("renewals", deadline=None)
+hypothesis_settings.load_profile("renewals")
+
+TEST_SECRET_KEY = "test-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+PG_ENV = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
+
+
+# --- Redis -------------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server on a free port for the whole session; yields its URL."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        pytest.fail("redis-server is not installed; run the tests via `make test`, which installs it.")
+    port = _free_port()
+    directory = tmp_path_factory.mktemp("redis")
+    argv = [executable, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
+    process = subprocess.Popen([*argv, "--dir", str(directory)], stdout=subprocess.DEVNULL)
+    client = Redis(host="127.0.0.1", port=port)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except RedisConnectionError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    pytest.fail(f"redis-server did not start on port {port}")
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    """The session's Redis, emptied for this test."""
+    Redis.from_url(redis_server).flushall()
+    return redis_server
+
+
+@pytest.fixture
+def redis(redis_url: str) -> Iterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+# --- Databases ---------------------------------------------------------------------------------------------
+
+
+def postgresql_url(database: str | None = None) -> URL:
+    missing = [name for name in PG_ENV if not os.environ.get(name)]
+    if missing:
+        pytest.fail(
+            f"PostgreSQL is not configured ({', '.join(missing)} unset). Run the tests via `make test`, "
+            "which starts a throwaway cluster with pg_virtualenv."
+        )
+    return URL.create(
+        "postgresql+psycopg",
+        username=os.environ["PGUSER"],
+        password=os.environ["PGPASSWORD"],
+        host=os.environ["PGHOST"],
+        port=int(os.environ["PGPORT"]),
+        database=database or os.environ["PGDATABASE"],
+    )
+
+
+@pytest.fixture(scope="session")
+def empty_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+    """Makes a new, empty database of a backend ("sqlite" or "postgresql"); returns its URL."""
+    created: list[str] = []
+
+    def make(backend: str) -> str:
+        name = f"renewals_test_{uuid.uuid4().hex[:12]}"
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / (name + '.db')}"
+        admin = make_engine(postgresql_url().render_as_string(hide_password=False))
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        created.append(name)
+        return postgresql_url(name).render_as_string(hide_password=False)
+
+    yield make
+    if created:
+        admin = make_engine(postgresql_url().render_as_string(hide_password=False))
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            for name in created:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, empty_database: Callable[[str], str]) -> str:
+    """A database of each backend, migrated to head once per session."""
+    url = empty_database(request.param)
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def db_engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db_session(db_engine: Engine) -> Iterator[Session]:
+    """A session whose work, commits included, is rolled back after the test.
+
+    The test's commits only release SAVEPOINTs inside an outer transaction that is never committed.
+    """
+    with db_engine.connect() as connection:
+        transaction = connection.begin()
+        session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            session.close()
+            transaction.rollback()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each app test gets a copy of (copying is faster than migrating)."""
+    path = tmp_path_factory.mktemp("template") / "renewals.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
+# --- Settings, app, clients --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_url: str, sqlite_template: Path) -> Settings:
+    """Settings for one test: a migrated SQLite store of its own and the session's (emptied) Redis."""
+    database = tmp_path / "renewals.db"
+    shutil.copyfile(sqlite_template, database)
+    return load_settings(
+        {
+            "RENEWALS_SECRET_KEYS": TEST_SECRET_KEY,
+            "RENEWALS_DATABASE_URL": f"sqlite:///{database}",
+            "RENEWALS_REDIS_URL": redis_url,
+            "RENEWALS_PUBLIC_BASE_URL": "http://renewals.test",
+        }
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Flask]:
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["renewals.database"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def cli_runner() -> CliRunner:
+    return CliRunner()
