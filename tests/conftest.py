@@ -43,7 +43,7 @@ PG_ENV = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
 # --- Redis -------------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -55,7 +55,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     executable = shutil.which("redis-server")
     if executable is None:
         pytest.fail("redis-server is not installed; run the tests via `make test`, which installs it.")
-    port = _free_port()
+    port = free_port()
     directory = tmp_path_factory.mktemp("redis")
     argv = [executable, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
     process = subprocess.Popen([*argv, "--dir", str(directory)], stdout=subprocess.DEVNULL)

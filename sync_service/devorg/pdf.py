@@ -19,17 +19,18 @@ _BODY_SIZE, _LEADING = 10, 14
 _LINES_PER_PAGE = (_BODY_TOP - 50) // _LEADING
 # Helvetica at 10 pt averages about 5 pt per character: 90 characters fit the 495 pt text width.
 _WRAP_AT = 90
+# C0 and C1 control characters would end the line or confuse the lexer: they print as spaces.
+_CONTROLS_TO_SPACE = {code: " " for code in (*range(32), *range(127, 160))}
 
 
 def _pdf_string(text: str) -> bytes:
     """`text` as a PDF literal string in WinAnsiEncoding (the fonts' encoding).
 
     WinAnsi (cp1252) agrees with Latin-1 on every printable Latin-1 character and adds a few more (the euro
-    sign, typographic quotes); anything it cannot show becomes '?'. Control characters would end the line
-    or confuse the lexer, so they become spaces; backslash and parentheses are escaped.
+    sign, typographic quotes); anything it cannot show becomes '?'. Control characters become spaces;
+    backslash and parentheses are escaped.
     """
-    cleaned = "".join(" " if ord(ch) < 32 or 127 <= ord(ch) < 160 else ch for ch in text)
-    raw = cleaned.encode("cp1252", errors="replace")
+    raw = text.translate(_CONTROLS_TO_SPACE).encode("cp1252", errors="replace")
     return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
 
 

@@ -6,48 +6,23 @@ and Files plumbing run as they would in Salesforce). The same (contracts, flavou
 the same records: every random draw comes from one `random.Random(seed)` and dates are relative to `today`.
 
 Contracts are written account by account in transactions of about `BATCH_CONTRACTS`, so each commit is a
-bounded SQLite write and nothing but a few lookup tables is held between batches. The renewal object graph
-of each flavour (Salesforce CPQ, Conga, standard objects) is built in `seed_flavours.py`.
+bounded SQLite write and nothing but a few lookup tables is held between batches. Users, partners and the
+catalogue come from `seed_people.py`, the renewal object graph of each flavour (Salesforce CPQ, Conga,
+standard objects) from `seed_flavours.py`, and the fixed reference data from `seed_data.py`.
 """
 
 from __future__ import annotations
 
 import random
-import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from .automation import add_months
-from .seed_data import (
-    CANCELLATION_REASONS,
-    COMPANY_STEMS,
-    COMPANY_TAILS,
-    COMPANY_WORDS,
-    CONTACT_TITLES,
-    COUNTRIES,
-    DISTRIBUTOR_WORDS,
-    INDUSTRIES,
-    PARTNER_TITLES,
-    PRODUCTS,
-    RATES,
-    REP_TITLES,
-    RESELLER_WORDS,
-    SEAT_COUNTS,
-    STREETS,
-    Country,
-)
-from .seed_flavours import (
-    FLAVOUR_WRITERS,
-    AccountCtx,
-    ContractPlan,
-    LinePlan,
-    Person,
-    ProductCtx,
-    SeedContext,
-    money,
-)
+from .seed_data import CANCELLATION_REASONS, CONTACT_TITLES, COUNTRIES, RATES, SEAT_COUNTS
+from .seed_flavours import FLAVOUR_WRITERS
+from .seed_model import AccountCtx, ContractPlan, LinePlan, SeedContext, money
+from .seed_people import Directory
 from .store import OrgStore
 
 FLAVOURS = ("salesforce_cpq", "conga_cpq", "standard")
@@ -96,9 +71,10 @@ def seed_org(
         raise ValueError("contracts must be zero or more")
     if store.count("User") or store.count("Organization"):
         raise ValueError("seed_org needs an empty org: this store already holds users")
-    seeder = _Seeder(store, random.Random(seed), today or datetime.now(UTC).date(), flavour, org_name, api_username)
+    directory = Directory(store, random.Random(seed), today or datetime.now(UTC).date(), org_name, api_username)
     with store.transaction():
-        seeder.org_and_people(contracts)
+        ctx = directory.build(contracts)
+    seeder = _ContractWriter(directory, ctx, flavour)
     done = 0
     while done < contracts:
         target = min(contracts, done + BATCH_CONTRACTS)
@@ -112,296 +88,29 @@ def seed_org(
     return SeedSummary(flavour=flavour, contracts=contracts, counts=counts)
 
 
-def slug(text: str) -> str:
-    """ASCII, lower-case, dash-separated form of `text` for email addresses and domains."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+class _ContractWriter:
+    """Plans each contract from the directory's people and products and hands it to the flavour's writer."""
 
-
-class _Seeder:
-    def __init__(self, store: OrgStore, rng: random.Random, today: date, flavour: str, org: str, api_user: str):
-        self.store = store
-        self.rng = rng
-        self.today = today
-        self.flavour = flavour
-        self.domain = api_user.split("@", 1)[1] if "@" in api_user else f"{slug(org) or 'org'}.example.com"
-        self.api_username = api_user
-        self.org_name = org
-        self.usernames: set[str] = set()
-        self.account_names: set[str] = set()
-        self.account_seq = 0
-        self.reps_by_country: dict[str, list[Person]] = {}
-        self.reps_by_currency: dict[str, list[Person]] = {}
-        self.all_reps: list[Person] = []
-        self.resellers_by_currency: dict[str, list[AccountCtx]] = {}
-        self.all_resellers: list[AccountCtx] = []
-        self.ctx: SeedContext | None = None
-        self.api_id: str | None = None  # None until the integration user exists
-        self.country_weights = [c.weight for c in COUNTRIES]
-
-    # ------------------------------------------------------------------ people and catalogue
-
-    def org_and_people(self, contracts: int) -> None:
-        api = self._user(
-            self.api_username, "Integration", "User", "Integration User", COUNTRIES[0], email=self._api_email()
-        )
-        self.api_id = api.id
-        # The first user has nobody to be created by: it records itself, as an org's first admin does.
-        self.store.update("User", api.id, {"CreatedById": api.id, "LastModifiedById": api.id}, api.id, system=True)
-        self.store.insert(
-            "Organization",
-            {
-                "Name": self.org_name,
-                "IsSandbox": False,
-                "OrganizationType": "Enterprise Edition",
-                "TimeZoneSidKey": "America/Los_Angeles",
-                "DefaultLocaleSidKey": "en_US",
-            },
-            api.id,
-            system=True,
-        )
-        self._user(f"admin@{self.domain}", "Alex", "Admin", "System Administrator", COUNTRIES[0])
-        vp = self._internal_user("VP Worldwide Sales", COUNTRIES[0], None)
-        rep_count = max(5, round(contracts / 150))
-        managers = [self._internal_user("Regional Sales Director", self._rep_country(), vp.id)]
-        managers += [
-            self._internal_user("Regional Sales Director", self._rep_country(), vp.id) for _ in range(rep_count // 8)
-        ]
-        for _ in range(rep_count):
-            country = self._rep_country()
-            rep = self._internal_user(self.rng.choice(REP_TITLES), country, self.rng.choice(managers).id)
-            self.reps_by_country.setdefault(country.name, []).append(rep)
-            self.reps_by_currency.setdefault(country.currency, []).append(rep)
-            self.all_reps.append(rep)
-        products, pricebook_id, entries = self._catalogue(api.id)
-        self.ctx = SeedContext(
-            store=self.store,
-            rng=self.rng,
-            today=self.today,
-            org_name=self.org_name,
-            api_user_id=api.id,
-            pricebook_id=pricebook_id,
-            entries=entries,
-        )
-        self.products = products
-        self.renewable = [p for p in products if p.renewable]
-        self.platforms = [p for p in products if p.code.startswith("SW-PLAT")]
-        for _ in range(max(3, round(contracts / 400))):
-            self._reseller()
-
-    def _api_email(self) -> str:
-        return self.api_username if "@" in self.api_username else f"integration@{self.domain}"
-
-    def _rep_country(self) -> Country:
-        based = [c for c in COUNTRIES if c.user_locale is not None]
-        return self.rng.choices(based, weights=[c.weight for c in based])[0]
-
-    def _name(self, country: Country) -> tuple[str, str]:
-        return self.rng.choice(country.first_names), self.rng.choice(country.last_names)
-
-    def _unique_username(self, first: str, last: str, domain: str) -> str:
-        base = f"{slug(first)}.{slug(last)}".strip(".") or "user"
-        candidate, n = f"{base}@{domain}", 1
-        while candidate in self.usernames:
-            n += 1
-            candidate = f"{base}{n}@{domain}"
-        return candidate
-
-    def _internal_user(self, title: str, country: Country, manager_id: str | None) -> Person:
-        first, last = self._name(country)
-        return self._user(self._unique_username(first, last, self.domain), first, last, title, country, manager_id)
-
-    def _user(
-        self,
-        username: str,
-        first: str,
-        last: str,
-        title: str,
-        country: Country,
-        manager_id: str | None = None,
-        *,
-        email: str | None = None,
-        contact_id: str | None = None,
-    ) -> Person:
-        self.usernames.add(username)
-        alias = (slug(first)[:1] + slug(last).replace("-", ""))[:8] or "user"
-        values = {
-            "Username": username,
-            "FirstName": first,
-            "LastName": last,
-            "Alias": alias,
-            "Email": email or username,
-            "Title": title,
-            "Phone": self._phone(country),
-            "UserType": "PowerPartner" if contact_id else "Standard",
-            "ManagerId": manager_id,
-            "ContactId": contact_id,
-            "LanguageLocaleKey": country.language,
-            "LocaleSidKey": country.user_locale or "en_GB",
-            "TimeZoneSidKey": self.rng.choice(country.time_zones),
-            "DefaultCurrencyIsoCode": country.currency,
-            "CurrencyIsoCode": country.currency,
-        }
-        record = self.store.insert("User", values, self.api_id)
-        return Person(record["Id"], f"{first} {last}", values["Email"] or username)
-
-    def _phone(self, country: Country) -> str:
-        rng = self.rng
-        return f"{country.phone_prefix} {rng.randint(100, 999)} {rng.randint(100, 999)} {rng.randint(1000, 9999)}"
-
-    def _catalogue(self, api_id: str) -> tuple[list[ProductCtx], str, dict[tuple[str, str], tuple[str, float]]]:
-        pricebook = self.store.insert(
-            "Pricebook2", {"Name": "Standard Price Book", "IsStandard": True, "IsActive": True}, api_id
-        )
-        products: list[ProductCtx] = []
-        entries: dict[tuple[str, str], tuple[str, float]] = {}
-        for spec in PRODUCTS:
-            record = self.store.insert(
-                "Product2",
-                {
-                    "Name": spec.name,
-                    "ProductCode": spec.code,
-                    "Family": spec.family,
-                    "IsActive": True,
-                    "Description": f"{spec.name} ({'per seat' if spec.per_seat else 'per unit'}"
-                    f"{', annual subscription' if spec.renewable else ', one-off'})",
-                },
-                api_id,
-            )
-            products.append(ProductCtx(record["Id"], spec))
-            # Multi-currency orgs hold one price book entry per product and currency.
-            for currency, rate in RATES.items():
-                price = money(spec.annual_usd * rate, currency)
-                entry = self.store.insert(
-                    "PricebookEntry",
-                    {
-                        "Pricebook2Id": pricebook["Id"],
-                        "Product2Id": record["Id"],
-                        "UnitPrice": price,
-                        "IsActive": True,
-                        "CurrencyIsoCode": currency,
-                    },
-                    api_id,
-                )
-                entries[(record["Id"], currency)] = (entry["Id"], price)
-        return products, pricebook["Id"], entries
-
-    # ------------------------------------------------------------------ accounts
-
-    def _account(self, country: Country, kind: str, owner: Person) -> AccountCtx:
-        self.account_seq += 1
-        stem = self.rng.choice(COMPANY_STEMS)
-        suffix = self.rng.choice(country.legal_suffixes)
-        if kind == "Customer":
-            words = [stem, self.rng.choice(COMPANY_WORDS), self.rng.choice(COMPANY_TAILS)]
-        else:
-            words = [stem, self.rng.choice(RESELLER_WORDS if kind == "Reseller" else DISTRIBUTOR_WORDS)]
-        city, state, postal = self.rng.choice(country.cities)
-        name = " ".join(w for w in [*words, suffix] if w)
-        if name in self.account_names:
-            name = f"{name} ({city})"
-            n = 1
-            while name in self.account_names:
-                n += 1
-                name = f"{' '.join(w for w in [*words, suffix] if w)} ({city} {n})"
-        self.account_names.add(name)
-        # A unique, recognisable mail domain per account keeps every contact address distinct.
-        domain = f"{slug(stem)}-{self.account_seq}.example.com"
-        employees = self.rng.choice((25, 80, 250, 600, 1500, 5000, 20000))
-        values = {
-            "Name": name,
-            "Type": kind,
-            "Industry": self.rng.choice(INDUSTRIES),
-            "BillingStreet": f"{self.rng.randint(1, 400)} {self.rng.choice(STREETS)}",
-            "BillingCity": city,
-            "BillingState": state,
-            "BillingPostalCode": postal,
-            "BillingCountry": country.name,
-            "ShippingState": state,
-            "ShippingCountry": country.name,
-            "Phone": self._phone(country),
-            "Website": f"https://www.{domain}",
-            "NumberOfEmployees": employees,
-            "AnnualRevenue": float(round(employees * self.rng.uniform(80_000, 250_000) * RATES[country.currency], -3)),
-            "IsPartner": kind != "Customer",
-            "OwnerId": owner.id,
-            "CurrencyIsoCode": country.currency,
-        }
-        record = self.store.insert("Account", values, self._api_id())
-        return AccountCtx(record["Id"], name, kind, country, domain, owner, [])
-
-    def _contact(self, account: AccountCtx, title: str, used: set[str]) -> Person:
-        country = account.country
-        first, last = self._name(country)
-        local, n = f"{slug(first)}.{slug(last)}", 1
-        while local in used:
-            n += 1
-            local = f"{slug(first)}.{slug(last)}{n}"
-        used.add(local)
-        email = f"{local}@{account.domain}"
-        locales, weights = zip(*country.contact_locales, strict=True)
-        record = self.store.insert(
-            "Contact",
-            {
-                "AccountId": account.id,
-                "FirstName": first,
-                "LastName": last,
-                "Email": email,
-                "Phone": self._phone(country),
-                "Title": title,
-                "MailingCountry": country.name,
-                "HasOptedOutOfEmail": self.rng.random() < 0.02,
-                "Preferred_Locale__c": self.rng.choices(locales, weights=weights)[0],
-                "OwnerId": account.owner.id,
-                "CurrencyIsoCode": country.currency,
-            },
-            self._api_id(),
-        )
-        return Person(record["Id"], f"{first} {last}", email)
-
-    def _reseller(self) -> None:
-        country = self.rng.choices(COUNTRIES, weights=self.country_weights)[0]
-        kind = "Distributor" if self.rng.random() < 0.25 else "Reseller"
-        account = self._account(country, kind, self._rep_for(country))
-        used: set[str] = set()
-        for _ in range(self.rng.randint(1, 3)):
-            contact = self._contact(account, self.rng.choice(PARTNER_TITLES), used)
-            first, last = contact.name.split(" ", 1)
-            partner = self._user(
-                contact.email, first, last, "Partner Sales", country, email=contact.email, contact_id=contact.id
-            )
-            account.contacts.append(contact)
-            account.partner_users.append(partner)
-        self.resellers_by_currency.setdefault(country.currency, []).append(account)
-        self.all_resellers.append(account)
-
-    def _rep_for(self, country: Country) -> Person:
-        pool = (
-            self.reps_by_country.get(country.name)
-            or self.reps_by_currency.get(country.currency)
-            or self.reps_by_currency.get("USD")
-            or self.all_reps
-        )
-        return self.rng.choice(pool)
-
-    def _api_id(self) -> str:
-        assert self.api_id is not None
-        return self.api_id
-
-    # ------------------------------------------------------------------ contracts
+    def __init__(self, directory: Directory, ctx: SeedContext, flavour: str):
+        self.directory = directory
+        self.ctx = ctx
+        self.rng = ctx.rng
+        self.today = ctx.today
+        self.writer = FLAVOUR_WRITERS[flavour]
+        self.renewable = [p for p in directory.products if p.renewable]
+        self.platforms = [p for p in directory.products if p.code.startswith("SW-PLAT")]
 
     def account_with_contracts(self, remaining: int) -> int:
         """One customer account with its contacts and up to five contracts; returns the contracts written."""
-        assert self.ctx is not None
-        country = self.rng.choices(COUNTRIES, weights=self.country_weights)[0]
-        account = self._account(country, "Customer", self._rep_for(country))
+        people = self.directory
+        country = self.rng.choices(COUNTRIES, weights=people.country_weights)[0]
+        account = people.account(country, "Customer", people.rep_for(country))
         used: set[str] = set()
         for _ in range(self.rng.choices((1, 2, 3), weights=(40, 40, 20))[0]):
-            account.contacts.append(self._contact(account, self.rng.choice(CONTACT_TITLES), used))
+            account.contacts.append(people.contact(account, self.rng.choice(CONTACT_TITLES), used))
         count = min(remaining, self.rng.randint(1, 5))
-        writer = FLAVOUR_WRITERS[self.flavour]
         for _ in range(count):
-            writer(self.ctx, self._plan(account))
+            self.writer(self.ctx, self._plan(account))
         return count
 
     def _plan(self, account: AccountCtx) -> ContractPlan:
@@ -415,7 +124,7 @@ class _Seeder:
         currency = account.country.currency
         reseller = None
         if rng.random() < RESOLD_SHARE:
-            reseller = rng.choice(self.resellers_by_currency.get(currency) or self.all_resellers)
+            reseller = rng.choice(self.directory.resellers_by_currency.get(currency) or self.directory.all_resellers)
         partner_discount = rng.choice((0.10, 0.15, 0.20)) if reseller else 0.0
         count = rng.choices((1, 2, 3, 4, 5), weights=(25, 30, 25, 12, 8))[0]
         chosen = [rng.choice(self.platforms)]

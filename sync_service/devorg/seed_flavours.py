@@ -10,16 +10,14 @@ shared random generator only in a fixed order, so the seed stays deterministic.
 from __future__ import annotations
 
 import base64
-import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from .automation import add_months
 from .pdf import render_quote_pdf
-from .seed_data import WHOLE_CURRENCIES, Country, ProductSpec
-from .store import OrgStore
+from .seed_data import WHOLE_CURRENCIES
+from .seed_model import ContractPlan, LinePlan, Renewal, SeedContext, money
 
 # Opportunity stage and win probability that go with the renewal quote's status.
 _STAGES = {
@@ -36,122 +34,21 @@ _SIGNATURE = {"Draft": "Pending", "Presented": "Sent", "Approved": "Pending"}
 _CONGA_APPROVAL = {"Draft": "Not Submitted", "Presented": "Approved", "Approved": "Approved"}
 
 
-@dataclass(frozen=True)
-class Person:
-    id: str
-    name: str
-    email: str
-
-
-@dataclass(frozen=True)
-class ProductCtx:
-    id: str
-    spec: ProductSpec
-
-    @property
-    def renewable(self) -> bool:
-        return self.spec.renewable
-
-    @property
-    def code(self) -> str:
-        return self.spec.code
-
-
-@dataclass
-class AccountCtx:
-    id: str
-    name: str
-    kind: str
-    country: Country
-    domain: str
-    owner: Person
-    contacts: list[Person]
-    partner_users: list[Person] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class LinePlan:
-    product: ProductCtx
-    quantity: float
-    list_price: float  # per unit, for the whole term
-    customer_price: float  # after the customer discount
-    net_price: float  # after the partner discount too
-    discount: float  # customer discount, percent
-
-
-@dataclass(frozen=True)
-class ContractPlan:
-    account: AccountCtx
-    contact: Person
-    rep: Person
-    reseller: AccountCtx | None
-    currency: str
-    start: date
-    term: int
-    end: date
-    signed: date
-    lines: list[LinePlan]
-    uplift: float  # renewal uplift, percent
-    auto_renew: bool
-    cancelled: bool
-    cancel_reason: str | None
-    quote_status: str  # Draft / Presented / Approved
-    notice: str  # OwnerExpirationNotice days
-
-    @property
-    def total_value(self) -> float:
-        return round(sum(line.net_price * line.quantity for line in self.lines), 2)
-
-
-@dataclass(frozen=True)
-class SeedContext:
-    store: OrgStore
-    rng: random.Random
-    today: date
-    org_name: str
-    api_user_id: str
-    pricebook_id: str
-    entries: dict[tuple[str, str], tuple[str, float]]  # (product id, currency) -> (entry id, unit price)
-
-
-@dataclass(frozen=True)
-class Renewal:
-    """The renewal's dates and priced lines, shared by every flavour."""
-
-    start: date
-    end: date
-    expires: date
-    lines: list[LinePlan]
-
-    @property
-    def total(self) -> float:
-        return round(sum(round(line.net_price * line.quantity, 2) for line in self.lines), 2)
-
-
 def _renewal(ctx: SeedContext, plan: ContractPlan) -> Renewal:
+    # The uplift is a price increase for the new term: list, customer and net prices all rise by it, so the
+    # customer's discount carries over unchanged.
     factor = 1 + plan.uplift / 100
     lines = []
     for line in plan.lines:
+        list_price = money(line.list_price * factor, plan.currency)
         customer = money(line.customer_price * factor, plan.currency)
-        discount = round(100 * (1 - customer / line.list_price), 2) if line.list_price else 0.0
-        lines.append(
-            LinePlan(
-                line.product,
-                line.quantity,
-                line.list_price,
-                customer,
-                money(line.net_price * factor, plan.currency),
-                discount,
-            )
-        )
+        discount = max(0.0, round(100 * (1 - customer / list_price), 2)) if list_price else 0.0
+        net = money(line.net_price * factor, plan.currency)
+        lines.append(LinePlan(line.product, line.quantity, list_price, customer, net, discount))
     start = plan.end + timedelta(days=1)
     # An overdue renewal's quote was re-issued: it is valid for 30 days from today rather than already expired.
     expires = plan.end if plan.end >= ctx.today else ctx.today + timedelta(days=30)
     return Renewal(start, add_months(start, plan.term) - timedelta(days=1), expires, lines)
-
-
-def money(amount: float, currency: str) -> float:
-    return float(round(amount)) if currency in WHOLE_CURRENCIES else round(amount, 2)
 
 
 def _fmt(amount: float, currency: str) -> str:
@@ -203,7 +100,8 @@ def _contract_values(plan: ContractPlan) -> dict[str, Any]:
     }
 
 
-def _opportunity(ctx: SeedContext, plan: ContractPlan, renewal: Renewal, contract: str, extra: dict[str, Any]) -> str:
+def _opportunity(ctx: SeedContext, plan: ContractPlan, contract: str, extra: dict[str, Any]) -> str:
+    """The open renewal opportunity; its stage follows how far the renewal quote has got."""
     stage, probability = ctx.rng.choice(_STAGES[plan.quote_status])
     values = {
         "Name": f"Renewal: {plan.account.name[:80]} ({contract})",
@@ -222,6 +120,8 @@ def _opportunity(ctx: SeedContext, plan: ContractPlan, renewal: Renewal, contrac
 
 
 def write_salesforce_cpq(ctx: SeedContext, plan: ContractPlan) -> None:
+    """Contract + subscriptions, then what CPQ's "Renewal Quoted" leaves behind: renewal opportunity, primary
+    renewal quote with lines copied from the subscriptions, and a generated quote document (classic Document)."""
     store, api = ctx.store, ctx.api_user_id
     values = _contract_values(plan) | {
         "SBQQ__RenewalTerm__c": plan.term,
@@ -254,11 +154,7 @@ def write_salesforce_cpq(ctx: SeedContext, plan: ContractPlan) -> None:
     store.update("Contract", cid, {"Status": "Activated"}, api)
     renewal = _renewal(ctx, plan)
     opp = _opportunity(
-        ctx,
-        plan,
-        renewal,
-        number,
-        {"Amount": renewal.total, "SBQQ__Renewal__c": True, "SBQQ__RenewedContract__c": cid},
+        ctx, plan, number, {"Amount": renewal.total, "SBQQ__Renewal__c": True, "SBQQ__RenewedContract__c": cid}
     )
     quote = store.insert(
         "SBQQ__Quote__c",
@@ -331,6 +227,7 @@ def write_salesforce_cpq(ctx: SeedContext, plan: ContractPlan) -> None:
         },
         api,
     )
+    # CPQ links the renewal back to the contract once it has forecast and quoted it.
     store.update(
         "Contract",
         cid,
@@ -340,6 +237,7 @@ def write_salesforce_cpq(ctx: SeedContext, plan: ContractPlan) -> None:
 
 
 def write_conga_cpq(ctx: SeedContext, plan: ContractPlan) -> None:
+    """Agreement + asset lines, renewal opportunity, renewal proposal with lines, and the proposal PDF as a File."""
     store, api = ctx.store, ctx.api_user_id
     if plan.cancelled:
         category, status = ctx.rng.choice((("Terminated", "Terminated"), ("Cancelled", "Cancelled Request")))
@@ -390,7 +288,7 @@ def write_conga_cpq(ctx: SeedContext, plan: ContractPlan) -> None:
             api,
         )
     renewal = _renewal(ctx, plan)
-    opp = _opportunity(ctx, plan, renewal, number, {"Amount": renewal.total})
+    opp = _opportunity(ctx, plan, number, {"Amount": renewal.total})
     proposal = store.insert(
         "Apttus_Proposal__Proposal__c",
         {
@@ -444,13 +342,14 @@ def write_conga_cpq(ctx: SeedContext, plan: ContractPlan) -> None:
 
 
 def write_standard(ctx: SeedContext, plan: ContractPlan) -> None:
+    """Contract, renewal opportunity with products (no quote object), and the quote PDF as a File on it."""
     store, api = ctx.store, ctx.api_user_id
     contract = store.insert("Contract", _contract_values(plan), api)
     cid, number = contract["Id"], contract["ContractNumber"]
     store.update("Contract", cid, {"Status": "Activated"}, api)
     renewal = _renewal(ctx, plan)
     # Amount is left to the org's roll-up of the line items below.
-    opp = _opportunity(ctx, plan, renewal, number, {"ContractId": cid})
+    opp = _opportunity(ctx, plan, number, {"ContractId": cid})
     for line in renewal.lines:
         entry_id, _ = ctx.entries[(line.product.id, plan.currency)]
         store.insert(

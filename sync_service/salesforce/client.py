@@ -58,7 +58,7 @@ def connect(conn: Connection) -> Salesforce:
         ca_bundle=conn.ca_bundle,
         login_base_url=None if conn._on_salesforce else conn.login_url,
     )
-    common = {"session": session, "version": conn.api_version}
+    version = conn.api_version
     if conn.auth == "password":
         _need(conn, "username", "password", "security_token")
         return Salesforce(
@@ -66,7 +66,8 @@ def connect(conn: Connection) -> Salesforce:
             password=conn.password,
             security_token=conn.security_token,
             domain=conn.domain,
-            **common,
+            session=session,
+            version=version,
         )
     if conn.auth == "jwt":
         _need(conn, "username", "client_id", "private_key_file")
@@ -75,14 +76,23 @@ def connect(conn: Connection) -> Salesforce:
             consumer_key=conn.client_id,
             privatekey_file=str(conn.private_key_file),
             domain=conn.domain,
-            **common,
+            session=session,
+            version=version,
         )
     if conn.auth == "client_credentials":
         _need(conn, "client_id", "client_secret")
-        return Salesforce(consumer_key=conn.client_id, consumer_secret=conn.client_secret, domain=conn.domain, **common)
+        return Salesforce(
+            consumer_key=conn.client_id,
+            consumer_secret=conn.client_secret,
+            domain=conn.domain,
+            session=session,
+            version=version,
+        )
     if conn.auth == "direct":
         _need(conn, "instance_url", "access_token")
-        return Salesforce(instance_url=conn.instance_url, session_id=conn.access_token, **common)
+        return Salesforce(
+            instance_url=conn.instance_url, session_id=conn.access_token, session=session, version=version
+        )
     raise SalesforceNotConfigured(f"unknown Salesforce sign-in {conn.auth!r}")
 
 

@@ -45,7 +45,10 @@ class RunningOrg:
 
     def admin(self, method: str, action: str, body: Any = None) -> Any:
         response = self.http.request(
-            method, f"{self.url}/_devorg/admin/{action}", json=body, headers={"X-Devorg-Admin": self.info["admin_token"]}
+            method,
+            f"{self.url}/_devorg/admin/{action}",
+            json=body,
+            headers={"X-Devorg-Admin": self.info["admin_token"]},
         )
         response.raise_for_status()
         return response.json()

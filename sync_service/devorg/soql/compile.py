@@ -13,7 +13,7 @@ from typing import Any
 from . import model
 from .dates import datetime_bounds, literal_days
 from .getters import Getter, RunContext
-from .model import AllOf, AnyOf, Cond, Negate, Operand, SemiJoin, Selection, Test
+from .model import AllOf, AnyOf, Cond, Negate, Operand, Selection, SemiJoin, Test
 from .syntax import DateLiteral
 
 Pred = Callable[[Any], bool]
@@ -22,7 +22,7 @@ _ORDERING = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operat
 
 def compile_condition(
     cond: Cond,
-    getter_for: Callable[[Operand], Getter],
+    getter_for: Callable[[Operand], Callable[[Any], Any]],
     ctx: RunContext,
     semi_join_values: Callable[[Selection], set[str]],
 ) -> Pred:
@@ -45,22 +45,36 @@ def compile_condition(
     return build(cond)
 
 
+# AND/OR chains are unrolled up to four terms (a generator per row costs more than the tests themselves);
+# longer chains nest groups of four.
 def _all(preds: list[Pred]) -> Pred:
+    if len(preds) > 4:
+        return _all([_all(preds[i : i + 4]) for i in range(0, len(preds), 4)])
     if len(preds) == 1:
         return preds[0]
     if len(preds) == 2:
         a, b = preds
         return lambda r: a(r) and b(r)
-    return lambda r: all(p(r) for p in preds)
+    if len(preds) == 3:
+        a, b, c = preds
+        return lambda r: a(r) and b(r) and c(r)
+    a, b, c, d = preds
+    return lambda r: a(r) and b(r) and c(r) and d(r)
 
 
 def _any(preds: list[Pred]) -> Pred:
+    if len(preds) > 4:
+        return _any([_any(preds[i : i + 4]) for i in range(0, len(preds), 4)])
     if len(preds) == 1:
         return preds[0]
     if len(preds) == 2:
         a, b = preds
         return lambda r: a(r) or b(r)
-    return lambda r: any(p(r) for p in preds)
+    if len(preds) == 3:
+        a, b, c = preds
+        return lambda r: a(r) or b(r) or c(r)
+    a, b, c, d = preds
+    return lambda r: a(r) or b(r) or c(r) or d(r)
 
 
 def _test(test: Test, g: Getter, ctx: RunContext) -> Pred:

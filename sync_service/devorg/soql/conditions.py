@@ -12,7 +12,7 @@ from .. import ids
 from ..errors import ApiError, invalid_field
 from . import model
 from .dates import format_datetime
-from .model import AllOf, AnyOf, Cond, FieldRef, Negate, Operand, SemiJoin, Selection, Test
+from .model import AllOf, AnyOf, Cond, FieldRef, Negate, Operand, Selection, SemiJoin, Test
 from .resolve import Scope, malformed_at, positioned
 from .syntax import And, Comparison, Condition, Literal, Name, Not, Or, SelectQuery
 

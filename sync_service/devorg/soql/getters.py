@@ -87,16 +87,16 @@ def leaf_reader(ref: FieldRef, ctx: RunContext) -> Getter:
 
 
 def _polymorphic_name(ctx: RunContext) -> Getter:
-    # Objects without a Name field show their auto-number (Order: OrderNumber) through What.Name.
+    # Records without a Name show their auto-number (Order: OrderNumber, Contract: ContractNumber) instead.
     def read(record: dict[str, Any]) -> Any:
         value = record.get("Name")
         if value is not None:
             return value
         obj = ctx.schema.object_for_id(str(record.get("Id", "")))
-        if obj is None or obj.field("Name") is not None:
+        if obj is None:
             return None
         for f in obj.fields.values():
-            if f.auto_number or f.name_field:
+            if f.auto_number:
                 return record.get(f.name)
         return None
 

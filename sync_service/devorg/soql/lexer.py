@@ -114,7 +114,7 @@ def _read_string(soql: str, start: int) -> tuple[Token, int]:
             elif nxt in _ESCAPES and nxt:
                 out.append(_ESCAPES[nxt])
             else:
-                literal = soql[start : min(end, i + 2)]
+                literal = soql[start + 1 : min(end, i + 2)]
                 raise syntax_error(
                     soql,
                     start,
@@ -124,4 +124,4 @@ def _read_string(soql: str, start: int) -> tuple[Token, int]:
             continue
         out.append(ch)
         i += 1
-    raise syntax_error(soql, start, f"unexpected token: '{soql[start:]}'")
+    raise syntax_error(soql, start, f"line 1:{start} mismatched character '<EOF>' expecting \"'\"")

@@ -27,33 +27,27 @@ class SortKey:
 def sort_rows(rows: list[Any], keys: list[SortKey]) -> list[Any]:
     if not keys or len(rows) < 2:
         return rows
-    normalizers = [_normalizer(k) for k in keys]
-    decorated = [([norm(k.getter(row)) for k, norm in zip(keys, normalizers, strict=True)], row) for row in rows]
-    for index in range(len(keys) - 1, -1, -1):
-        key = keys[index]
+    order = list(range(len(rows)))
+    for key in reversed(keys):
+        column = _column(rows, key)
         try:
-            decorated.sort(key=lambda item: item[0][index], reverse=key.descending)
+            order.sort(key=column.__getitem__, reverse=key.descending)
         except TypeError:
             # Mixed value types in one column (bad data): fall back to comparing their text.
-            decorated.sort(key=lambda item: (item[0][index][0], str(item[0][index][1])), reverse=key.descending)
-    return [row for _, row in decorated]
+            order.sort(key=lambda i: (column[i][0], str(column[i][1])), reverse=key.descending)
+    return [rows[i] for i in order]
 
 
-def _normalizer(key: SortKey) -> Callable[[Any], tuple[int, Any]]:
-    # After a reverse sort the largest flag comes first, so the null flag flips with the direction.
-    null = (0 if key.nulls_first != key.descending else 2, 0)
-    cat = model.category(key.field_type)
+def _column(rows: list[Any], key: SortKey) -> list[Any]:
+    """The sort key of every row for one ORDER BY item, computed column-wise."""
+    values: list[Any] = list(map(key.getter, rows))
     if key.picklist:
         ranks = {value.lower(): i for i, value in enumerate(key.picklist)}
         unknown = len(ranks)
-
-        def picklist(value: Any) -> tuple[int, Any]:
-            if value is None:
-                return null
-            lowered = str(value).lower()
-            return (1, (ranks.get(lowered, unknown), lowered))
-
-        return picklist
-    if cat == model.TEXT:
-        return lambda value: null if value is None else (1, str(value).lower())
-    return lambda value: null if value is None else (1, value)
+        values = [None if v is None else (ranks.get(str(v).lower(), unknown), str(v).lower()) for v in values]
+    elif model.category(key.field_type) == model.TEXT:
+        values = [None if v is None else str(v).lower() for v in values]
+    # Nulls get a flag that sorts before (0) or after (2) every value; after a reverse sort the largest flag
+    # comes first, so the flag flips with the direction.
+    null = (0 if key.nulls_first != key.descending else 2, 0)
+    return [null if v is None else (1, v) for v in values]

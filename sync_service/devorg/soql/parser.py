@@ -164,8 +164,8 @@ class _Parser:
             self.expect(lexer.RPAREN)
             self.depth -= 1
             return SubSelect(sub, pos)
-        if self.at_word("TYPEOF"):
-            raise self.error()  # polymorphic TYPEOF is not supported by the stand-in
+        if self.at_word("TYPEOF", "FROM"):
+            raise self.error()  # an empty item; TYPEOF is not supported by the stand-in
         expr = self.expr()
         alias = None
         # An alias is a bare name followed by ',' or FROM; anything else after a field is a syntax error

@@ -179,8 +179,10 @@ class Scope:
         else:
             raise malformed_at(self.soql, expr.pos, f"unexpected token: '{expr.text}'")
         numeric = arg.type in ("int", "double", "currency", "percent")
-        if (fn in ("SUM", "AVG") and not numeric) or arg.type in ("textarea", "base64", "multipicklist") or (
-            fn in ("MIN", "MAX") and arg.type in ("boolean", "id", "reference")
+        if (
+            (fn in ("SUM", "AVG") and not numeric)
+            or arg.type in ("textarea", "base64", "multipicklist")
+            or (fn in ("MIN", "MAX") and arg.type in ("boolean", "id", "reference"))
         ):
             raise malformed_at(self.soql, expr.pos, f"field {arg.name} does not support aggregate operator {fn}")
         return Aggregate(fn, arg, expr.pos, expr.text)
