@@ -11,6 +11,7 @@ import calendar
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+from .errors import ApiError
 from .schema import FieldDef, ObjectDef
 
 if TYPE_CHECKING:
@@ -89,7 +90,13 @@ def before_write(store: OrgStore, obj: ObjectDef, record: Record, before: Record
     elif name == "Contract":
         start, term = record.get("StartDate"), record.get("ContractTerm")
         if start and term:
-            record["EndDate"] = (add_months(date.fromisoformat(start), int(term)) - timedelta(days=1)).isoformat()
+            try:
+                end = add_months(date.fromisoformat(start), int(term)) - timedelta(days=1)
+            except (ValueError, OverflowError):
+                raise ApiError(
+                    400, "FIELD_INTEGRITY_EXCEPTION", "Contract Term: value outside of valid range", ["ContractTerm"]
+                ) from None
+            record["EndDate"] = end.isoformat()
         else:
             record["EndDate"] = None
         status = record.get("Status")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import string
+from functools import lru_cache
 
 _SUFFIX_ALPHABET = string.ascii_uppercase + "012345"
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
@@ -16,6 +17,7 @@ _ID_RE = re.compile(r"^[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?$")
 _POD = "5e"
 
 
+@lru_cache(maxsize=1 << 16)
 def checksum(id15: str) -> str:
     """The three characters that make a 15-character id case-insensitively unique."""
     out = []

@@ -212,6 +212,7 @@ class Org:
         """Add, rename or delete a custom field; persisted so the org keeps its shape across restarts."""
         with self.lock:
             self._apply_change(change, migrate_data=True)
+            self.store.schema_changed()
             changes = json.loads(self.store.get_meta("schema_changes") or "[]")
             changes.append(change)
             self.store.set_meta("schema_changes", json.dumps(changes))
@@ -229,7 +230,9 @@ class Org:
             makers = {"string": text, "boolean": check, "date": day, "currency": money, "double": number}
             if kind not in makers:
                 raise ValueError(f"type must be one of {sorted(makers)}")
-            new = makers[kind](str(change["field"]))
+            # Optional attributes, as Setup offers them on a new field: External ID and Unique.
+            flags = {key: bool(change[key]) for key in ("external_id", "unique") if key in change}
+            new = makers[kind](str(change["field"]), **flags)
             self.schema.add_field(sobject, new)
         elif op == "rename":
             self.schema.rename_field(sobject, str(change["field"]), str(change["new_name"]))

@@ -127,6 +127,7 @@ class _ContractWriter:
             reseller = rng.choice(self.directory.resellers_by_currency.get(currency) or self.directory.all_resellers)
         partner_discount = rng.choice((0.10, 0.15, 0.20)) if reseller else 0.0
         count = rng.choices((1, 2, 3, 4, 5), weights=(25, 30, 25, 12, 8))[0]
+        # Every contract carries a platform subscription; the add-ons are distinct renewable products.
         chosen = [rng.choice(self.platforms)]
         chosen += rng.sample([p for p in self.renewable if p not in chosen], count - 1)
         lines = []
@@ -139,10 +140,12 @@ class _ContractWriter:
             lines.append(LinePlan(product, float(quantity), list_price, customer_price, net, float(discount)))
         cancelled = rng.random() < CANCELLED_SHARE
         signed = start - timedelta(days=rng.randint(3, 30))
+        # Renewals far out have mostly not been worked yet; those due soon or overdue are mid-negotiation.
         far = end > self.today + timedelta(days=120)
         status = rng.choices(("Draft", "Presented", "Approved"), weights=(85, 10, 5) if far else (30, 45, 25))[0]
         return ContractPlan(
             account=account,
+            # Mostly the account's first (main) contact, as orgs usually sign with one person.
             contact=account.contacts[0] if rng.random() < 0.7 else rng.choice(account.contacts),
             rep=account.owner,
             reseller=reseller,

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from sys import intern
 from typing import Any
 
 from . import automation, ids
@@ -44,6 +45,7 @@ class OrgStore:
         # Reverse indexes parent id -> child ids for the lookups that roll-ups and Files plumbing follow.
         self._children: dict[tuple[str, str], dict[str, set[str]]] = {pair: {} for pair in automation.INDEXED_LOOKUPS}
         self._seq: dict[str, int] = {}
+        self._unique_cache: dict[str, list[FieldDef]] = {}
         self._journal: list[tuple[str, Record | None]] | None = None
         self._pending_blobs: dict[tuple[str, str], bytes] = {}
         self._dirty: set[str] = set()
@@ -286,14 +288,19 @@ class OrgStore:
         self._unindex(obj.name, current)
         deleted = {**current, "IsDeleted": True, "SystemModstamp": format_datetime(self.clock())}
         self._records[obj.name][current["Id"]] = deleted
+        # Master-detail children go with their parent; plain lookups to it are cleared, as in Salesforce.
         for child in obj.children.values():
             child_obj = self.schema.get(child.child_sobject)
             field_def = child_obj.field(child.field) if child_obj else None
-            if child_obj is None or field_def is None or not field_def.cascade_delete:
+            if child_obj is None or field_def is None:
                 continue
             for row in list(self._records[child_obj.name].values()):
-                if row.get(field_def.name) == current["Id"] and not row.get("IsDeleted"):
+                if row.get(field_def.name) != current["Id"] or row.get("IsDeleted"):
+                    continue
+                if field_def.cascade_delete:
                     self.delete(row["Id"])
+                elif field_def.nillable:
+                    self.touch(row["Id"], {field_def.name: None})
 
     def put_blob(self, record_id: str, field_name: str, data: bytes) -> None:
         if self._journal is None:
@@ -382,7 +389,15 @@ class OrgStore:
                 )
 
     def _unique_fields(self, obj: ObjectDef) -> list[FieldDef]:
-        return [f for f in obj.fields.values() if (f.unique or f.external_id) and f.type != "id"]
+        cached = self._unique_cache.get(obj.name)
+        if cached is None:
+            cached = [f for f in obj.fields.values() if (f.unique or f.external_id) and f.type != "id"]
+            self._unique_cache[obj.name] = cached
+        return cached
+
+    def schema_changed(self) -> None:
+        """Forget what was derived from the schema; called after an admin adds, renames or deletes a field."""
+        self._unique_cache.clear()
 
     def _check_unique(self, obj: ObjectDef, record: Record, own_id: str | None) -> None:
         for f in self._unique_fields(obj):
@@ -440,7 +455,11 @@ class OrgStore:
         for rid, name, data in self._db.execute("SELECT id, sobject, data FROM records"):
             if name not in self._records:
                 continue
-            record = json.loads(data)
+            # Interning keys and short values (ids, picklist values, dates) shared by many records keeps a
+            # large org's memory close to what it was when it was written.
+            record = {
+                intern(k): intern(v) if isinstance(v, str) and len(v) <= 40 else v for k, v in json.loads(data).items()
+            }
             self._records[name][rid] = record
             self._object_of[rid] = name
             self._index(name, record)

@@ -6,6 +6,7 @@ Stored values are exactly what the REST API renders: dates "YYYY-MM-DD", datetim
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, date, datetime
 from typing import Any
@@ -100,18 +101,24 @@ def coerce(f: FieldDef, value: Any, *, from_csv: bool = False) -> Any:
             number = float(value) if t != "int" else int(str(value).split(".")[0]) if isinstance(value, str) else value
         except (TypeError, ValueError):
             raise _json_error(f, value, "double" if t != "int" else "int") from None
+        if not math.isfinite(number):
+            raise _json_error(f, value, "double" if t != "int" else "int")
         if t == "int":
             if isinstance(number, float):
                 if not number.is_integer():
                     raise _json_error(f, value, "int")
                 number = int(number)
+            _check_range(f, number, 9)
             return int(number)
+        _check_range(f, number, f.precision - f.scale)
         return float(number)
     if t == "date":
         if not isinstance(value, str):
             raise _json_error(f, value, "date")
         try:
-            return date.fromisoformat(value[:10]).isoformat() if len(value) >= 10 else _bad(value)
+            if len(value) != 10 and not _DATETIME_RE.match(value.strip()):
+                raise ValueError(value)
+            return date.fromisoformat(value[:10]).isoformat()
         except ValueError:
             raise _json_error(f, value, "date") from None
     if t == "datetime":
@@ -124,5 +131,12 @@ def coerce(f: FieldDef, value: Any, *, from_csv: bool = False) -> Any:
     raise _json_error(f, value, t)
 
 
-def _bad(value: str) -> str:
-    raise ValueError(value)
+def _check_range(f: FieldDef, number: float, digits: int) -> None:
+    """Salesforce refuses numbers with more integer digits than the field's precision allows."""
+    if digits > 0 and abs(number) >= 10**digits:
+        raise ApiError(
+            400,
+            "NUMBER_OUTSIDE_VALID_RANGE",
+            f"{f.label or f.name}: value outside of valid range on numeric field: {number}",
+            [f.name],
+        )

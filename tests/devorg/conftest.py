@@ -59,6 +59,24 @@ class RunningOrg:
     def api_used(self) -> int:
         return int(self.admin("GET", "settings")["api_used"])
 
+    def rest(self, method: str, path: str, token: str, **kwargs: Any) -> requests.Response:
+        """A raw REST request below /services/data/v59.0/, for what the client cannot send."""
+        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+        return self.http.request(method, f"{self.url}/services/data/v59.0/{path}", headers=headers, **kwargs)
+
+    def requests_since(self, since: float) -> list[dict[str, Any]]:
+        return list(self.admin("GET", f"requests?since={since}"))
+
+    def logins_since(self, since: float) -> int:
+        """Successful SOAP and OAuth logins in the request log since `since` (epoch seconds)."""
+        return sum(
+            1
+            for entry in self.requests_since(since)
+            if entry["method"] == "POST"
+            and entry["status"] == 200
+            and (entry["path"].startswith("/services/Soap/u/") or entry["path"].startswith("/services/oauth2/token"))
+        )
+
 
 def start_org(tmp: Path, *args: str) -> RunningOrg:
     process = subprocess.Popen(
@@ -80,6 +98,10 @@ def stop_org(org: RunningOrg) -> None:
         org.process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         org.process.kill()
+        org.process.wait(timeout=10)
+    if org.process.stdout is not None:
+        org.process.stdout.close()
+    org.http.close()
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +117,11 @@ def org(devorg: RunningOrg) -> Iterator[RunningOrg]:
     """The session org with faults and settings put back after the test."""
     yield devorg
     devorg.faults()
-    devorg.admin("PUT", "settings", {"session_seconds": 7200, "upsert_update_status": 204, "daily_api_limit": 100000})
+    devorg.admin(
+        "PUT",
+        "settings",
+        {"session_seconds": 7200, "upsert_update_status": 204, "daily_api_limit": 100000, "bulk_delay_seconds": 0.2},
+    )
 
 
 @pytest.fixture

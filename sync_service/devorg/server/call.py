@@ -45,6 +45,8 @@ class Call:
             return json.loads(self.raw_body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ApiError(400, "JSON_PARSER_ERROR", f"The request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ApiError(400, "JSON_PARSER_ERROR", "The request body is nested too deeply") from None
 
     def json_object(self) -> dict[str, Any]:
         body = self.json()

@@ -206,6 +206,9 @@ def _retrieve(org: Org, call: Call, sobject: str) -> Reply:
         raise ApiError(400, "MISSING_ARGUMENT", "ids and fields are required")
     if len(id_list) > 2000:
         raise ApiError(414, "URI_TOO_LONG", "too many ids")
+    unknown = [name.strip() for name in fields if obj.field(name.strip()) is None]
+    if unknown:
+        raise ApiError(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on sobject of type {obj.name}")
     out: list[dict[str, Any] | None] = []
     for record_id in id_list:
         normal = ids.normalize(record_id)
@@ -276,7 +279,7 @@ def _composite(org: Org, call: Call, router: Router) -> Reply:
                     json.loads(reply.encode() or b"null") if reply.content_type.startswith("application/json") else None
                 )
                 responses.append(_sub_response(ref, status, parsed, reply.headers))
-                if status < 300 and isinstance(parsed, dict):
+                if status < 300 and isinstance(parsed, (dict, list)):
                     results[ref] = parsed
                 elif status >= 400:
                     failed = True
@@ -306,6 +309,8 @@ def _run_sub(org: Org, call: Call, router: Router, sub: Any, results: dict[str, 
     try:
         if not isinstance(sub, dict) or not sub.get("url") or not sub.get("method"):
             raise ApiError(400, "JSON_PARSER_ERROR", "Each subrequest needs method, url and referenceId")
+        if not isinstance(sub.get("httpHeaders") or {}, dict):
+            raise ApiError(400, "JSON_PARSER_ERROR", "httpHeaders must be a JSON object")
         try:
             url = _substitute(str(sub["url"]), results)
             body = _substitute(sub.get("body"), results)

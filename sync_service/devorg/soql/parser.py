@@ -5,6 +5,7 @@ Errors are MALFORMED_QUERY with Salesforce's caret layout, pointing at the first
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, timedelta, timezone
 
 from ..errors import ApiError
@@ -288,7 +289,7 @@ class _Parser:
             self.advance()
             text = token.text
             value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
-            if (isinstance(value, float) and value != value) or value in (float("inf"), float("-inf")):
+            if isinstance(value, float) and not math.isfinite(value):
                 raise self.error(token)
             return Literal("number", value, token.pos, text)
         if kind == lexer.DATE:

@@ -152,7 +152,8 @@ def test_aggregate_without_group_by_and_having() -> None:
 
 def test_group_by_parent_field_renders_flat_field_name() -> None:
     result = run(
-        "SELECT Account.Name, COUNT(Id) FROM Contract WHERE AccountId != null GROUP BY Account.Name ORDER BY Account.Name"
+        "SELECT Account.Name, COUNT(Id) FROM Contract WHERE AccountId != null "
+        "GROUP BY Account.Name ORDER BY Account.Name"
     )
     assert [(rec["Name"], rec["expr0"]) for rec in result.records] == [("Acme", 1), ("Globex", 1)]
 
@@ -206,6 +207,12 @@ def test_prepared_query_runs_repeatedly_against_changing_data() -> None:
     assert prepared.run(r.DictSource(data), now=r.NOW, tz=r.TZ).total_size == 1
     data["Account"].append({"Id": r.rid("001", 9), "IsDeleted": False, "Name": "Apex"})
     assert prepared.run(r.DictSource(data), now=r.NOW, tz=r.TZ).total_size == 2
+
+
+def test_field_qualified_by_its_own_object_name() -> None:
+    result = run("SELECT Account.Name FROM Account WHERE Account.Type = 'Customer'")
+    assert result.records[0]["Name"] == "Acme"
+    assert list(result.records[0]) == ["attributes", "Name"]
 
 
 def test_by_id_helper_is_consistent() -> None:

@@ -180,6 +180,7 @@ def test_contract_dates_and_numbers() -> None:
 def test_task_filters_from_the_corpus_shape() -> None:
     assert ids_of(run("SELECT Id FROM Task WHERE WhatId != null AND WhoId = null")) == [r.TASK_ON_CONTRACT]
     result = run(
-        f"SELECT Id FROM Task WHERE (AccountId = '{r.ACME}' AND (Status = 'Completed' OR ActivityDate = NULL)) OR Id IN ('{r.TASK_ON_NOTHING}')"
+        f"SELECT Id FROM Task WHERE (AccountId = '{r.ACME}' AND (Status = 'Completed' OR ActivityDate = NULL)) "
+        f"OR Id IN ('{r.TASK_ON_NOTHING}')"
     )
     assert ids_of(result) == [r.TASK_ON_NOTHING]
