@@ -7,6 +7,7 @@ record. Faults never fire on the admin and web-view routes.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -61,7 +62,7 @@ class Faults:
         latency = float(config.get("latency_ms", 0.0))
         jitter = float(config.get("latency_jitter_ms", 0.0))
         lock_rate = float(config.get("record_lock_rate", 0.0))
-        if latency < 0 or jitter < 0 or not 0.0 <= lock_rate <= 1.0:
+        if not (0 <= latency < math.inf and 0 <= jitter < math.inf and 0.0 <= lock_rate <= 1.0):
             raise ValueError("latency must be >= 0 and record_lock_rate between 0 and 1")
         if "seed" in config:
             self.rng.seed(int(config["seed"]))

@@ -99,9 +99,9 @@ def coerce(f: FieldDef, value: Any, *, from_csv: bool = False) -> Any:
             raise _json_error(f, value, "double")
         try:
             number = float(value) if t != "int" else int(str(value).split(".")[0]) if isinstance(value, str) else value
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise _json_error(f, value, "double" if t != "int" else "int") from None
-        if not math.isfinite(number):
+        if isinstance(number, float) and not math.isfinite(number):
             raise _json_error(f, value, "double" if t != "int" else "int")
         if t == "int":
             if isinstance(number, float):

@@ -71,6 +71,20 @@ def test_soap_password_without_the_security_token_fails(org: RunningOrg) -> None
     assert caught.value.code == "INVALID_LOGIN"
 
 
+def test_soap_login_with_an_organization_id(org: RunningOrg) -> None:
+    """The `ipfilter` flavour of SOAP login: no token, a LoginScopeHeader with the org id instead."""
+    sf = Salesforce(
+        username=org.info["username"],
+        password=org.info["password"] + org.info["security_token"],
+        organizationId=org.info["org_id"],
+        domain="login",
+        session=make_session(timeout=30, ca_bundle=org.ca, login_base_url=org.url),
+        version="59.0",
+    )
+    _works(sf)
+    assert sf.is_sandbox() is False
+
+
 def test_oauth_password_flow(org: RunningOrg) -> None:
     since = time.time()
     sf = _oauth_password(org, org.info["password"])

@@ -52,9 +52,9 @@ def test_content_version_round_trip(sf: Salesforce) -> None:
     assert data == pdf and data.startswith(b"%PDF")
     assert version["ContentSize"] == len(pdf)
     assert version["FileType"] == "PDF" and version["IsLatest"] is True
-    links = sf.query(
-        f"SELECT ContentDocumentId FROM ContentDocumentLink WHERE LinkedEntityId = '{contract_id}'"
-    )["records"]
+    links = sf.query(f"SELECT ContentDocumentId FROM ContentDocumentLink WHERE LinkedEntityId = '{contract_id}'")[
+        "records"
+    ]
     assert version["ContentDocumentId"] in {link["ContentDocumentId"] for link in links}
     document = sf.query(
         f"SELECT LatestPublishedVersionId, ContentSize FROM ContentDocument WHERE Id = '{version['ContentDocumentId']}'"

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceOperationError
 
 from .conftest import RunningOrg
 
@@ -125,3 +126,25 @@ def test_ingest_upsert_needs_an_external_id_field(org: RunningOrg, sf: Salesforc
     body = {"operation": "upsert", "object": "Task", "externalIdFieldName": field, "contentType": "CSV"}
     response = org.rest("POST", "jobs/ingest", sf.session_id, json=body)
     assert response.status_code == 400 and response.json()[0]["errorCode"] == "INVALIDJOB"
+
+
+def test_an_unknown_column_fails_the_whole_job(org: RunningOrg, sf: Salesforce) -> None:
+    subject = f"bulk-bad-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(SalesforceOperationError, match="InvalidBatch : Field name not found : Nope__c"):
+        sf.bulk2.Task.insert(records=[{"Subject": subject, "Nope__c": "y"}], wait=WAIT)
+    assert sf.query(f"SELECT COUNT() FROM Task WHERE Subject = '{subject}'")["totalSize"] == 0
+
+
+def test_a_duplicate_column_fails_the_whole_job(org: RunningOrg, sf: Salesforce) -> None:
+    job = org.rest("POST", "jobs/ingest", sf.session_id, json={"operation": "insert", "object": "Task"}).json()
+    upload = org.rest(
+        "PUT",
+        f"jobs/ingest/{job['id']}/batches",
+        sf.session_id,
+        data=b"Subject,subject\na,b\n",
+        headers={"Content-Type": "text/csv"},
+    )
+    assert upload.status_code == 201
+    closed = org.rest("PATCH", f"jobs/ingest/{job['id']}", sf.session_id, json={"state": "UploadComplete"}).json()
+    assert closed["state"] == "Failed"
+    assert closed["errorMessage"] == "InvalidBatch : Duplicate field name: subject"

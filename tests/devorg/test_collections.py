@@ -33,7 +33,9 @@ def test_create_update_delete_200_records_one_call_each(org: RunningOrg, sf: Sal
     subject = _marker()
 
     before = org.api_used()
-    created = sf.restful("composite/sobjects", method="POST", json={"allOrNone": False, "records": _tasks(subject, 200)})
+    created = sf.restful(
+        "composite/sobjects", method="POST", json={"allOrNone": False, "records": _tasks(subject, 200)}
+    )
     assert org.api_used() - before == 1
     assert len(created) == 200 and all(r["success"] and r["errors"] == [] for r in created)
     task_ids = [r["id"] for r in created]
@@ -180,7 +182,5 @@ def test_delete_reports_each_id(sf: Salesforce) -> None:
     results = sf.restful("composite/sobjects", method="DELETE", params={"ids": f"{task_id},{missing}"})
     assert results[0] == {"id": task_id, "success": True, "errors": []}
     assert results[1]["success"] is False and results[1]["errors"][0]["statusCode"]
-    all_or_none = sf.restful(
-        "composite/sobjects", method="DELETE", params={"ids": f"{missing}", "allOrNone": "true"}
-    )
+    all_or_none = sf.restful("composite/sobjects", method="DELETE", params={"ids": f"{missing}", "allOrNone": "true"})
     assert all_or_none[0]["success"] is False

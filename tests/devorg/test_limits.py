@@ -33,9 +33,7 @@ def test_collections_and_composite_count_once(org: RunningOrg, sf: Salesforce) -
     records = [{"attributes": {"type": "Task"}, "Subject": f"limits {i}"} for i in range(50)]
     sf.restful("composite/sobjects", method="POST", json={"records": records})
     assert _usage(sf)[0] == used + 1
-    subrequests = [
-        {"method": "GET", "url": "/services/data/v59.0/limits/", "referenceId": f"r{i}"} for i in range(10)
-    ]
+    subrequests = [{"method": "GET", "url": "/services/data/v59.0/limits/", "referenceId": f"r{i}"} for i in range(10)]
     sf.restful("composite", method="POST", json={"compositeRequest": subrequests})
     assert _usage(sf)[0] == used + 2 == org.api_used()
 

@@ -159,7 +159,7 @@ def test_count_is_in_total_size(sf: Salesforce) -> None:
 
 
 def _start_for_end(end: date, term: int = 1) -> date:
-    """A StartDate whose Contract.EndDate (start + term months − 1 day) is `end`."""
+    """A StartDate whose Contract.EndDate (start + term months - 1 day) is `end`."""
     for back in range(27, 33):
         start = end - timedelta(days=back)
         if add_months(start, term) - timedelta(days=1) == end:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request
@@ -29,6 +30,8 @@ def handle(org: Org, request: Request, raw_path: str) -> Reply:
         body: Any = json.loads(request.get_data() or b"null")
     except ValueError:
         return _error(400, "body must be JSON")
+    if body is not None and not isinstance(body, dict) and action != "static":
+        return _error(400, "body must be a JSON object")
     try:
         if action == "faults" and method == "GET":
             return json_reply(200, org.faults.as_dict())
@@ -65,8 +68,8 @@ def _settings(org: Org, changes: dict[str, Any]) -> dict[str, Any]:
     checked: dict[str, Any] = {}
     if "session_seconds" in changes:
         checked["session_seconds"] = float(changes["session_seconds"])
-        if checked["session_seconds"] <= 0:
-            raise ValueError("session_seconds must be positive")
+        if not 0 < checked["session_seconds"] < math.inf:
+            raise ValueError("session_seconds must be a positive number")
     if "upsert_update_status" in changes:
         checked["upsert_update_status"] = int(changes["upsert_update_status"])
         if checked["upsert_update_status"] not in (200, 204):
@@ -77,6 +80,8 @@ def _settings(org: Org, changes: dict[str, Any]) -> dict[str, Any]:
             raise ValueError("daily_api_limit must not be negative")
     if "bulk_delay_seconds" in changes:
         checked["bulk_delay_seconds"] = float(changes["bulk_delay_seconds"])
+        if not 0 <= checked["bulk_delay_seconds"] < math.inf:
+            raise ValueError("bulk_delay_seconds must be a number of seconds, 0 or more")
     if changes.get("reset_api_usage"):
         org.reset_api_usage()
     for key, value in checked.items():

@@ -293,14 +293,32 @@ def _process(org: Org, job: Job) -> None:
             job.upload_columns = list(reader.fieldnames)
         rows.extend(reader)
     job.uploads.clear()
-    if job.operation in ("delete", "hardDelete") and [c.lower() for c in job.upload_columns] != ["id"]:
-        job.state, job.error_message = "Failed", "InvalidBatch : The 'delete' batch must contain only ids"
+    problem = _column_problem(org, job)
+    if problem is not None:
+        job.state, job.error_message = "Failed", problem
         job.done_at = time.monotonic()
         return
     with org.store.transaction():
         for row in rows:
             _apply_row(org, job, row)
     job.state, job.done_at = "InProgress", time.monotonic()
+
+
+def _column_problem(org: Org, job: Job) -> str | None:
+    """Why the whole job fails on its header row, if it does: Salesforce checks the columns before any row."""
+    columns = job.upload_columns
+    if job.operation in ("delete", "hardDelete") and [c.lower() for c in columns] != ["id"]:
+        return "InvalidBatch : The 'delete' batch must contain only ids"
+    obj = object_or_404(org, job.sobject)
+    seen: set[str] = set()
+    for column in columns:
+        if column.lower() in seen:
+            return f"InvalidBatch : Duplicate field name: {column}"
+        seen.add(column.lower())
+        # Relationship columns (Account.External_Id__c) refer to a parent by external id: not checked here.
+        if "." not in column and ":" not in column and obj.field(column) is None:
+            return f"InvalidBatch : Field name not found : {column}"
+    return None
 
 
 def _apply_row(org: Org, job: Job, row: dict[str, str]) -> None:
