@@ -7,17 +7,19 @@ fixtures read it and wait for nothing else.
 from __future__ import annotations
 
 import json
-import logging
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
-from werkzeug.serving import make_server
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from .org import ORG_ID, Org
 from .server.app import DevOrgApp
-from .tls import load_or_create_ca, load_or_create_jwt_pair, server_context
+from .tls import load_or_create_ca, load_or_create_jwt_pair, server_certificate
 
 
 @dataclass
@@ -84,20 +86,31 @@ def connection_info(
 
 
 def serve(options: ServeOptions) -> None:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # cheroot: a threaded WSGI server that keeps HTTP/1.1 connections alive, as Salesforce does (werkzeug's
+    # development server closes every connection, which would make each call pay a TLS handshake).
     org = open_org(options)
     ca = load_or_create_ca(options.data / "tls")
     jwt_key, jwt_cert = load_or_create_jwt_pair(options.data / "jwt")
     org.jwt_certificate_pem = (options.jwt_certificate or jwt_cert).read_bytes()
     hosts = [] if options.host in ("0.0.0.0", "::") else [options.host]  # noqa: S104
-    server = make_server(
-        options.host, options.port, DevOrgApp(org), threaded=True, ssl_context=server_context(ca, hosts)
-    )
-    info = connection_info(org, options, server.server_port, options.data / "tls" / "ca.pem", jwt_key, jwt_cert)
+    chain, key = server_certificate(ca, hosts, options.data / "tls")
+    server = wsgi.Server((options.host, options.port), DevOrgApp(org), numthreads=16, server_name="devorg")
+    server.ssl_adapter = BuiltinSSLAdapter(str(chain), str(key))
+    server.prepare()
+    port = int(server.bind_addr[1])
+    info = connection_info(org, options, port, options.data / "tls" / "ca.pem", jwt_key, jwt_cert)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     sys.stdout.write(json.dumps(info) + "\n")
     sys.stdout.flush()
     try:
-        server.serve_forever()
+        server.serve()
+    except KeyboardInterrupt:
+        pass
     finally:
-        server.server_close()
-        org.store.close()
+        server.stop()
+        with org.lock:
+            org.store.close()

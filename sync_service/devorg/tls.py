@@ -4,7 +4,6 @@ and the connected app's JWT signing key pair."""
 
 from __future__ import annotations
 
-import ssl
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,12 +30,13 @@ def load_or_create_ca(directory: Path) -> trustme.CA:
     return ca
 
 
-def server_context(ca: trustme.CA, hosts: list[str]) -> ssl.SSLContext:
+def server_certificate(ca: trustme.CA, hosts: list[str], directory: Path) -> tuple[Path, Path]:
+    """(certificate chain, private key) files of a fresh server certificate for these hosts."""
     leaf = ca.issue_cert(*dict.fromkeys(["localhost", "127.0.0.1", *hosts]))
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    leaf.configure_cert(context)
-    return context
+    chain, key = directory / "server.pem", directory / "server-key.pem"
+    chain.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    _write_private(key, leaf.private_key_pem.bytes())
+    return chain, key
 
 
 def load_or_create_jwt_pair(directory: Path) -> tuple[Path, Path]:
