@@ -73,33 +73,36 @@ def query_figures(data: Path, contracts: int) -> dict[str, Any]:
             )
         )
         list(sf.query_all_iter("SELECT Id FROM Contract LIMIT 10"))  # warm the connection and the login
+        # Timed: stream every row the way the pull does, keeping none of them.
         started = time.perf_counter()
-        records = list(sf.query_all_iter(QUERY))
+        rows = sum(1 for _ in sf.query_all_iter(QUERY))
         query_seconds = time.perf_counter() - started
 
+        # Untimed: the same pages as JSON, to be served back verbatim as the baseline.
         pages = []
-        for start in range(0, len(records), 2000):
-            chunk = records[start : start + 2000]
-            page: dict[str, Any] = {"totalSize": len(records), "done": start + 2000 >= len(records)}
-            if not page["done"]:
-                page["nextRecordsUrl"] = f"/services/data/v59.0/query/01g0000000000AB-{start + 2000}"
-            page["records"] = chunk
+        page = sf.query(QUERY)
+        while True:
             pages.append(json.dumps(page, separators=(",", ":")))
+            if page.get("done", True):
+                break
+            page = sf.query_more(page["nextRecordsUrl"], identifier_is_url=True)
         admin = {"X-Devorg-Admin": info["admin_token"]}
         sf.session.put(f"{info['instance_url']}/_devorg/admin/static", json=pages, headers=admin).raise_for_status()
+        # The baseline goes through the very same client code path (query_more on a URL), so the only
+        # difference left is the org computing and encoding the pages instead of replaying stored bytes.
         started = time.perf_counter()
         static_rows = 0
         for index in range(len(pages)):
-            response = sf.session.get(f"{info['instance_url']}/_devorg/static/{index}", headers=sf.headers)
-            static_rows += len(response.json()["records"])
+            page = sf.query_more(f"/_devorg/static/{index}", identifier_is_url=True)
+            static_rows += len(page["records"])
         static_seconds = time.perf_counter() - started
     finally:
         process.terminate()
         process.wait(timeout=30)
-    rate = len(records) / query_seconds
+    rate = rows / query_seconds
     static_rate = static_rows / static_seconds
     return {
-        "rows": len(records),
+        "rows": rows,
         "query_seconds": round(query_seconds, 3),
         "records_per_second": round(rate, 1),
         "static_seconds": round(static_seconds, 3),

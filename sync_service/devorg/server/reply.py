@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 
 @dataclass
@@ -21,7 +22,8 @@ class Reply:
             return self.body
         if isinstance(self.body, str):
             return self.body.encode("utf-8")
-        return json.dumps(self.body, separators=(",", ":")).encode("utf-8")
+        # orjson: query pages of 2,000 records are the org's hot path, and the stdlib encoder dominates them.
+        return orjson.dumps(self.body)
 
 
 def json_reply(status: int, body: Any, **headers: str) -> Reply:
