@@ -47,7 +47,7 @@ fmt: $(STAMP)
 # pg_virtualenv starts a throwaway PostgreSQL cluster for the run and exports PGHOST, PGPORT, PGUSER,
 # PGPASSWORD and PGDATABASE, which the store tests use next to SQLite.
 test: lint system-packages
-	pg_virtualenv $(PG_OPTS) -- $(BIN)/pytest $(PYTEST_OPTS)
+	pg_virtualenv -t $(PG_OPTS) -- $(BIN)/pytest $(PYTEST_OPTS)
 
 demo: $(STAMP) system-packages
 	$(BIN)/renewals demo

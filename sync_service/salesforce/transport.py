@@ -9,7 +9,9 @@ immune to REQUESTS_CA_BUNDLE overriding Session.verify, and (3) optionally sends
 
 from __future__ import annotations
 
+import re
 import ssl
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -17,12 +19,34 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+_LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
+
+
+@dataclass
+class ApiMeter:
+    """API requests this session made, and the org's usage as the last `Sforce-Limit-Info` reported it.
+
+    simple-salesforce keeps the header on whichever object made the call (and never for Bulk calls), so
+    the transport reads it once for all of them.
+    """
+
+    calls: int = 0
+    org_used: int | None = None
+    org_limit: int | None = None
+
+    @property
+    def org_remaining(self) -> int | None:
+        if self.org_used is None or self.org_limit is None:
+            return None
+        return self.org_limit - self.org_used
+
 
 class SalesforceAdapter(HTTPAdapter):
     def __init__(self, *, timeout: float, ca_bundle: Path | None = None, login_base_url: str | None = None):
         self.timeout = timeout
         self.ca_bundle = ca_bundle
         self.login_target = urlsplit(login_base_url) if login_base_url else None
+        self.meter = ApiMeter()
         super().__init__()
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -44,7 +68,13 @@ class SalesforceAdapter(HTTPAdapter):
                 request.url = urlunsplit(
                     (self.login_target.scheme, self.login_target.netloc, parts.path, parts.query, parts.fragment)
                 )
-        return super().send(request, **kwargs)
+        response = super().send(request, **kwargs)
+        if "/services/data/" in (request.url or ""):
+            self.meter.calls += 1
+            match = _LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
+            if match:
+                self.meter.org_used, self.meter.org_limit = int(match.group(1)), int(match.group(2))
+        return response
 
 
 def make_session(
@@ -55,3 +85,11 @@ def make_session(
     adapter = SalesforceAdapter(timeout=timeout, ca_bundle=ca_bundle, login_base_url=login_base_url)
     session.mount("https://", adapter)
     return session
+
+
+def meter_of(session: requests.Session) -> ApiMeter:
+    """The API meter of a session made by `make_session` (simple-salesforce keeps it as `sf.session`)."""
+    adapter = session.get_adapter("https://")
+    if not isinstance(adapter, SalesforceAdapter):
+        raise TypeError("this session was not made by make_session()")
+    return adapter.meter

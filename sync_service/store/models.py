@@ -115,6 +115,8 @@ class Contract(PulledFromSalesforce, Base):
     renewed_at: Mapped[datetime | None]
     # A rep can hold reminders for a contract (e.g. during a negotiation); held contracts get no email.
     is_held: Mapped[bool] = mapped_column(default=False)
+    # Lookup ids the mapping's write-back needs (e.g. the renewal opportunity), by Salesforce field name.
+    sf_links: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     account: Mapped[Account] = relationship(foreign_keys=[account_id])
     contact: Mapped[Contact | None] = relationship()
@@ -137,6 +139,9 @@ class RenewalQuote(PulledFromSalesforce, Base):
     primary_document_sf_id: Mapped[str | None] = mapped_column(SF_ID)
     document_generated_at: Mapped[datetime | None]
     is_deleted: Mapped[bool] = mapped_column(default=False)
+    # The quote's own recipient, when the mapping names one; it overrides the contract's contact.
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    sf_links: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     contract: Mapped[Contract] = relationship(back_populates="quotes")
     lines: Mapped[list[QuoteLine]] = relationship(back_populates="quote", cascade="all, delete-orphan")
@@ -169,6 +174,8 @@ class QuoteDocument(PulledFromSalesforce, Base):
     title: Mapped[str]
     content_type: Mapped[str] = mapped_column(String(120), default="application/pdf")
     size: Mapped[int | None]
+    # The record holding the bytes (a Document or ContentVersion id); `sf_id` is the mapped record itself.
+    blob_sf_id: Mapped[str | None] = mapped_column(SF_ID)
 
     quote: Mapped[RenewalQuote] = relationship(back_populates="documents")
 
@@ -192,7 +199,7 @@ class SyncRun(Base):
     __tablename__ = "sync_runs"
     __table_args__ = (
         CheckConstraint("kind IN ('full', 'incremental', 'reconcile')", name="kind"),
-        CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status"),
+        CheckConstraint("status IN ('running', 'succeeded', 'failed', 'paused')", name="status"),
         Index("ix_sync_runs_mapping_name_started_at", "mapping_name", "started_at"),
     )
 
@@ -209,6 +216,20 @@ class SyncRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class SyncState(Base):
+    """Where the next incremental pull of one entity of one mapping starts: the largest SystemModstamp of the
+    last complete pull of it (minus an overlap window when used)."""
+
+    __tablename__ = "sync_state"
+    __table_args__ = (UniqueConstraint("mapping_name", "entity"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mapping_name: Mapped[str] = mapped_column(String(80))
+    entity: Mapped[str] = mapped_column(String(40))
+    watermark: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ApiUsage(Base):
     """Salesforce API calls made per UTC day and job, counted against RENEWALS_API_DAILY_BUDGET."""
 
@@ -219,3 +240,31 @@ class ApiUsage(Base):
     day: Mapped[date]
     job_name: Mapped[str] = mapped_column(String(120))
     calls: Mapped[int] = mapped_column(default=0)
+
+
+class Reminder(Base):
+    """One contract at one stage of the reminder cadence (``sync_service/planning/``).
+
+    The stage is ``offset_days``: days from the contract's end date, negative before it, positive after.
+    At most one row per contract and stage, so a planner that runs twice, or two at once, plans nothing
+    twice. ``planned`` rows wait for the send job; ``skipped`` and ``cancelled`` ones say why in ``reason``.
+    """
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        UniqueConstraint("contract_id", "offset_days"),
+        CheckConstraint("status IN ('planned', 'skipped', 'sent', 'cancelled')", name="status"),
+        # The send job's question: which planned reminders are due?
+        Index("ix_reminders_status_due_on", "status", "due_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
+    offset_days: Mapped[int]
+    due_on: Mapped[date]
+    segment: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default="planned")
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    contract: Mapped[Contract] = relationship()

@@ -1,0 +1,97 @@
+"""Canonical values from Salesforce values, per the mapping's field maps and transforms.
+
+REST rows carry JSON types and Bulk rows carry text; both convert to the same canonical value, and a value
+that cannot be converted is an error naming the record, the canonical field and the Salesforce field.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from mappings.model import CanonicalField, FieldMap
+
+
+class ValueProblem(ValueError):
+    pass
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    return text if text != "" else None
+
+
+def _date(value: Any, fmt: str | None) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    text = str(value)
+    if fmt:
+        return datetime.strptime(text, fmt).date()  # noqa: DTZ007 - a calendar date, no time zone
+    return date.fromisoformat(text[:10])
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueProblem("a checkbox is not a number")
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise ValueProblem(f"{value!r} is not a number") from None
+
+
+def _bool(value: Any) -> bool | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise ValueProblem(f"{value!r} is not true or false")
+
+
+def canonical_value(row: dict[str, Any], spec: FieldMap, canonical: CanonicalField) -> Any:
+    if spec.field is None:
+        value = spec.constant
+    else:
+        value = row.get(spec.field)
+        if value is None and spec.field not in row:
+            # Field names are case-insensitive in SOQL; Bulk CSV headers echo the query's case.
+            lowered = spec.field.lower()
+            value = next((v for k, v in row.items() if k.lower() == lowered), None)
+    transform = spec.transform
+    if transform is not None and transform.map is not None:
+        value = transform.map.get(_text(value) or "", transform.default)
+    kind = canonical.type
+    try:
+        if kind == "date":
+            return _date(value, transform.date_format if transform else None)
+        if kind == "decimal":
+            return _decimal(value)
+        if kind == "bool":
+            result = _bool(value)
+            return (not result if result is not None else None) if transform and transform.negate else result
+        return _text(value)
+    except ValueError as exc:
+        raise ValueProblem(f"{spec.field or 'constant'}: {exc}") from None
+
+
+def modstamp(row: dict[str, Any]) -> datetime | None:
+    value = row.get("SystemModstamp")
+    if not value:
+        return None
+    text = str(value).replace("Z", "+00:00")
+    if len(text) >= 5 and text[-5] in "+-" and text[-3] != ":":
+        text = text[:-2] + ":" + text[-2:]
+    return datetime.fromisoformat(text)

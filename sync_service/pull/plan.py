@@ -1,0 +1,118 @@
+"""The SOQL of a pull: per entity, the fields to select and the condition that keeps it to the contracts in
+scope, their quotes and what they point at. Semi-joins (`Id IN (SELECT …)`) keep each entity to one query
+(plus paging) instead of one query per batch of ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from mappings.model import CANONICAL, Mapping
+
+
+@dataclass(frozen=True)
+class EntityQuery:
+    entity: str
+    object_name: str
+    fields: tuple[str, ...]
+    where: str | None
+
+    def soql(self, since: datetime | None = None) -> str:
+        conditions = [c for c in (self.where, _since(since)) if c]
+        text = f"SELECT {', '.join(self.fields)} FROM {self.object_name}"
+        return text + (" WHERE " + " AND ".join(f"({c})" for c in conditions) if conditions else "")
+
+
+def _since(since: datetime | None) -> str | None:
+    return None if since is None else f"SystemModstamp > {since.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+
+
+def _and(*conditions: str | None) -> str | None:
+    present = [c for c in conditions if c]
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else " AND ".join(f"({c})" for c in present)
+
+
+def link_fields(mapping: Mapping, entity: str) -> list[str]:
+    """Lookup fields of `entity` that the write-back targets through (e.g. the quote's opportunity)."""
+    out = []
+    actions = [*mapping.write_back.renew, *mapping.write_back.contact_rep]
+    paths = [a.record for a in actions] + [mapping.write_back.tasks.what]
+    for path in paths:
+        head, _, lookup = path.partition(".")
+        if head == entity and lookup:
+            out.append(lookup)
+    return out
+
+
+def fields_for(mapping: Mapping, entity: str) -> tuple[str, ...]:
+    spec = mapping.entities[entity]
+    paths = ["Id", "SystemModstamp"]
+    for fm in spec.fields.values():
+        if fm.field and fm.field not in paths:
+            paths.append(fm.field)
+    for link in link_fields(mapping, entity):
+        if link not in paths:
+            paths.append(link)
+    return tuple(paths)
+
+
+def _ref_field(mapping: Mapping, entity: str, canonical: str) -> str | None:
+    """The plain lookup field an entity's reference is mapped from (None for a path or a constant)."""
+    fm = mapping.entities[entity].fields.get(canonical)
+    if fm is None or fm.field is None or "." in fm.field:
+        return None
+    return fm.field
+
+
+def _semi_join(mapping: Mapping, entity: str, canonical: str) -> str | None:
+    field = _ref_field(mapping, entity, canonical)
+    if field is None:
+        return None
+    spec = mapping.entities[entity]
+    inner = f"SELECT {field} FROM {spec.object}" + (f" WHERE {spec.scope}" if spec.scope else "")
+    return f"Id IN ({inner})"
+
+
+def queries(mapping: Mapping, entity: str) -> list[EntityQuery]:
+    """The queries that pull one entity (accounts and contacts may need one per pointing lookup)."""
+    spec = mapping.entities[entity]
+    fields = fields_for(mapping, entity)
+
+    def q(where: str | None) -> EntityQuery:
+        return EntityQuery(entity, spec.object, fields, _and(spec.scope, where))
+
+    if entity == "contract":
+        return [q(None)]
+    if entity in ("renewal_quote", "quote_line", "quote_document"):
+        parent_entity, link = {
+            "renewal_quote": ("contract", "contract"),
+            "quote_line": ("renewal_quote", "quote"),
+            "quote_document": ("renewal_quote", "quote"),
+        }[entity]
+        parent = mapping.entities[parent_entity]
+        link_field = _ref_field(mapping, entity, link)
+        if link_field is None:
+            return [q(None)]
+        inner = f"SELECT Id FROM {parent.object}" + (f" WHERE {parent.scope}" if parent.scope else "")
+        return [q(f"{link_field} IN ({inner})")]
+    # Accounts, contacts and reps: those the contracts (and quotes) point at.
+    pointers = [
+        (owner, name)
+        for owner in ("contract", "renewal_quote")
+        for name, canonical in CANONICAL[owner].items()
+        if canonical.ref == entity
+    ]
+    out = []
+    for owner, name in pointers:
+        condition = _semi_join(mapping, owner, name)
+        if condition is not None and name in mapping.entities[owner].fields:
+            out.append(q(condition))
+    return out or [q(None)]
+
+
+def by_ids(mapping: Mapping, entity: str, sf_ids: list[str]) -> EntityQuery:
+    spec = mapping.entities[entity]
+    quoted = ", ".join(f"'{i}'" for i in sf_ids)
+    return EntityQuery(entity, spec.object, fields_for(mapping, entity), f"Id IN ({quoted})")

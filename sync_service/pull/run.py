@@ -1,0 +1,272 @@
+"""One pull of one mapping: full or incremental, entity by entity in dependency order, streamed and written
+in chunks, with the run recorded as a SyncRun and each entity's watermark kept in SyncState.
+
+Transient failures retry the entity (the writes are idempotent upserts) with backoff and jitter — the only
+retry layer: pull jobs have no RQ retry. A permanent failure (a field renamed in the org, an invalid filter)
+fails the run with Salesforce's message and leaves the store as it was. Reaching the API reserve pauses the
+run with a visible status; the next scheduled run continues from the last complete entity's watermark.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from simple_salesforce import Salesforce
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from mappings.model import CANONICAL, PULL_ORDER, Mapping
+from sync_service.salesforce.transport import ApiMeter
+from sync_service.store import models
+
+from . import fetch, plan
+from .convert import ValueProblem, canonical_value, modstamp
+from .errors import BudgetPaused, PullFailed, TransientError
+from .writer import CanonicalRow, write_chunk
+
+# Records changed while a pull runs can carry a SystemModstamp a little older than the newest one already
+# read; re-reading a short window on the next pull costs little and misses nothing.
+OVERLAP = timedelta(minutes=5)
+CHUNK = 1000
+Progress = Callable[[str, int], None]
+
+
+@dataclass
+class Budget:
+    daily_budget: int  # calls this service may make per UTC day (all jobs together)
+    reserve: int  # calls to leave unused of the org's remaining daily limit
+
+
+@dataclass
+class PullResult:
+    run_id: int
+    kind: str
+    status: str
+    rows: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, list[str]] = field(default_factory=dict)
+    api_calls: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+
+class Puller:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        sf: Salesforce,
+        meter: ApiMeter,
+        mapping: Mapping,
+        budget: Budget,
+        *,
+        progress: Progress | None = None,
+        attempts: int = 4,
+        max_wait: float = 30.0,
+        overlap: timedelta = OVERLAP,
+    ):
+        self.sessions = sessions
+        self.sf = sf
+        self.meter = meter
+        self.mapping = mapping
+        self.budget = budget
+        self.progress = progress
+        self.overlap = overlap
+        self.retrying = Retrying(
+            retry=retry_if_exception_type(TransientError),
+            wait=wait_random_exponential(multiplier=0.5, max=max_wait),
+            stop=stop_after_attempt(attempts),
+            reraise=True,
+        )
+
+    # ------------------------------------------------------------------ the run
+
+    def pull(self, *, full: bool) -> PullResult:
+        kind = "full" if full else "incremental"
+        started, calls_before = time.monotonic(), self.meter.calls
+        with self.sessions.begin() as session:
+            run = models.SyncRun(mapping_name=self.mapping.name, kind=kind, status="running")
+            session.add(run)
+            session.flush()
+            run_id = run.id
+        result = PullResult(run_id, kind, "running")
+        try:
+            for entity in PULL_ORDER:
+                self._check_budget()
+                self.retrying(self._pull_entity, entity, full, result)
+            if not full:
+                self.retrying(self._incremental_removals, result)
+            result.status = "succeeded"
+        except BudgetPaused as exc:
+            result.status, result.error = "paused", str(exc)
+        except (PullFailed, TransientError) as exc:
+            result.status, result.error = "failed", str(exc)
+        result.api_calls = self.meter.calls - calls_before
+        result.seconds = time.monotonic() - started
+        self._finish(result)
+        return result
+
+    def _finish(self, result: PullResult) -> None:
+        with self.sessions.begin() as session:
+            run = session.get(models.SyncRun, result.run_id)
+            assert run is not None
+            run.status, run.error = result.status, result.error
+            run.rows = {**result.rows, **{f"{k}_skipped": len(v) for k, v in result.skipped.items() if v}}
+            run.api_calls = result.api_calls
+            run.finished_at = datetime.now(UTC)
+            record_api_usage(session, f"pull:{self.mapping.name}", result.api_calls)
+
+    def _check_budget(self) -> None:
+        remaining = self.meter.org_remaining
+        if remaining is not None and remaining <= self.budget.reserve:
+            raise BudgetPaused(
+                f"paused: the org has {remaining} API calls left today and {self.budget.reserve} are kept in "
+                "reserve for other integrations (RENEWALS_API_RESERVE)"
+            )
+        with self.sessions() as session:
+            total = sum(session.scalars(select(models.ApiUsage.calls).where(models.ApiUsage.day == _utc_today())).all())
+        if total >= self.budget.daily_budget:
+            raise BudgetPaused(
+                f"paused: the service used {total} of its {self.budget.daily_budget} API calls today "
+                "(RENEWALS_API_DAILY_BUDGET)"
+            )
+
+    # ------------------------------------------------------------------ one entity
+
+    def _pull_entity(self, entity: str, full: bool, result: PullResult) -> None:
+        since = None if full else self._watermark(entity)
+        newest: datetime | None = None
+        rows_done = 0
+        skipped: list[str] = []
+        for query in plan.queries(self.mapping, entity):
+            use_bulk = False
+            if full:
+                total = fetch.count(self.sf, query.object_name, query.soql().partition(" WHERE ")[2] or None)
+                use_bulk = total > self.mapping.bulk_threshold
+            chunk: list[CanonicalRow] = []
+            for raw in fetch.rows(self.sf, query.object_name, query.soql(since), use_bulk=use_bulk):
+                row = self._canonical(entity, raw)
+                if row.modstamp is not None and (newest is None or row.modstamp > newest):
+                    newest = row.modstamp
+                chunk.append(row)
+                if len(chunk) >= CHUNK:
+                    rows_done += self._write(entity, chunk, skipped)
+                    chunk = []
+                    if self.progress:
+                        self.progress(entity, rows_done)
+            if chunk:
+                rows_done += self._write(entity, chunk, skipped)
+        if self.progress:
+            self.progress(entity, rows_done)
+        result.rows[entity] = rows_done
+        result.skipped[entity] = skipped
+        self._save_watermark(entity, newest)
+
+    def _canonical(self, entity: str, raw: dict[str, Any]) -> CanonicalRow:
+        spec = self.mapping.entities[entity]
+        values = {}
+        for name, fm in spec.fields.items():
+            try:
+                values[name] = canonical_value(raw, fm, CANONICAL[entity][name])
+            except ValueProblem as exc:
+                raise PullFailed(f"{entity} {raw.get('Id')}: {name} from {exc}") from None
+        links = {link: raw.get(link) for link in plan.link_fields(self.mapping, entity)}
+        return CanonicalRow(str(raw["Id"]), modstamp(raw), values, links)
+
+    def _write(self, entity: str, chunk: list[CanonicalRow], skipped: list[str]) -> int:
+        with self.sessions.begin() as session:
+            outcome = write_chunk(
+                session,
+                entity,
+                chunk,
+                source_object=self.mapping.entities[entity].source,
+                fetch_parents=lambda target, ids: self._fetch_parents(session, target, ids),
+            )
+        skipped.extend(outcome.skipped[:100] if len(skipped) < 100 else [])
+        return outcome.written
+
+    def _fetch_parents(self, session: Session, entity: str, sf_ids: list[str]) -> None:
+        """Pull referenced accounts, contacts or reps by id, in the caller's transaction."""
+        for start in range(0, len(sf_ids), 200):
+            query = plan.by_ids(self.mapping, entity, sf_ids[start : start + 200])
+            rows = [self._canonical(entity, raw) for raw in fetch.rest_rows(self.sf, query.soql())]
+            if rows:
+                write_chunk(session, entity, rows, fetch_parents=lambda t, i: self._fetch_parents(session, t, i))
+
+    # ------------------------------------------------------------------ removals
+
+    def _incremental_removals(self, result: PullResult) -> None:
+        """Contracts and quotes deleted in the org, or moved out of scope, since the last pull."""
+        for entity, table in (("contract", models.Contract), ("renewal_quote", models.RenewalQuote)):
+            since = self._watermark(entity)
+            spec = self.mapping.entities[entity]
+            if since is None:
+                continue
+            stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+            deleted = f"SELECT Id FROM {spec.object} WHERE IsDeleted = true AND SystemModstamp > {stamp}"
+            gone = [str(r["Id"]) for r in fetch.rest_rows(self.sf, deleted, include_deleted=True)]
+            if spec.scope:
+                left = f"SELECT Id FROM {spec.object} WHERE SystemModstamp > {stamp} AND NOT ({spec.scope})"
+                gone += [str(r["Id"]) for r in fetch.rest_rows(self.sf, left)]
+            result.rows[f"{entity}_removed"] = mark_removed(self.sessions, table, gone)
+
+    # ------------------------------------------------------------------ watermarks
+
+    def _watermark(self, entity: str) -> datetime | None:
+        with self.sessions() as session:
+            state = session.scalar(
+                select(models.SyncState).where(
+                    models.SyncState.mapping_name == self.mapping.name, models.SyncState.entity == entity
+                )
+            )
+            if state is None or state.watermark is None:
+                return None
+            return state.watermark - self.overlap
+
+    def _save_watermark(self, entity: str, newest: datetime | None) -> None:
+        with self.sessions.begin() as session:
+            state = session.scalar(
+                select(models.SyncState).where(
+                    models.SyncState.mapping_name == self.mapping.name, models.SyncState.entity == entity
+                )
+            )
+            if state is None:
+                state = models.SyncState(mapping_name=self.mapping.name, entity=entity)
+                session.add(state)
+            if newest is not None and (state.watermark is None or newest > state.watermark):
+                state.watermark = newest
+            state.updated_at = datetime.now(UTC)
+
+
+def mark_removed(sessions: sessionmaker[Session], table: Any, sf_ids: list[str]) -> int:
+    if not sf_ids:
+        return 0
+    count = 0
+    with sessions.begin() as session:
+        for start in range(0, len(sf_ids), 500):
+            rows = session.scalars(select(table).where(table.sf_id.in_(sf_ids[start : start + 500]))).all()
+            for row in rows:
+                if not row.is_deleted:
+                    row.is_deleted = True
+                    count += 1
+    return count
+
+
+def _utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+def record_api_usage(session: Session, job_name: str, calls: int) -> None:
+    if calls <= 0:
+        return
+    day = _utc_today()
+    usage = session.scalar(
+        select(models.ApiUsage).where(models.ApiUsage.day == day, models.ApiUsage.job_name == job_name)
+    )
+    if usage is None:
+        session.add(models.ApiUsage(day=day, job_name=job_name, calls=calls))
+    else:
+        usage.calls += calls

@@ -1,0 +1,67 @@
+"""Fixtures for pull tests: a stand-in org per flavour, a freshly migrated store per test on SQLite and
+PostgreSQL, and a Puller wired to both with the real simple-salesforce client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy.orm import Session, sessionmaker
+
+from mappings.model import Mapping
+from sync_service.pull.run import Budget, Puller
+from sync_service.salesforce.client import connect
+from sync_service.salesforce.transport import meter_of
+from sync_service.store import migrate
+from sync_service.store.db import make_engine
+from tests.devorg.conftest import RunningOrg, start_org, stop_org
+
+PRESETS = Path(__file__).resolve().parents[3] / "mappings" / "presets"
+
+
+def load_preset(name: str) -> Mapping:
+    return Mapping.model_validate(yaml.safe_load((PRESETS / f"{name}.yaml").read_text()))
+
+
+@pytest.fixture(scope="session")
+def flavour_org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], RunningOrg]]:
+    """Starts (once) a seeded stand-in org of a flavour."""
+    orgs: dict[str, RunningOrg] = {}
+
+    def get(flavour: str) -> RunningOrg:
+        if flavour not in orgs:
+            orgs[flavour] = start_org(
+                tmp_path_factory.mktemp(f"org-{flavour}"), "--seed-contracts", "60", "--flavour", flavour
+            )
+        return orgs[flavour]
+
+    yield get
+    for org in orgs.values():
+        stop_org(org)
+
+
+@pytest.fixture
+def mutable_org(tmp_path: Path) -> Iterator[RunningOrg]:
+    """A small org of its own, for tests that change or break it."""
+    org = start_org(tmp_path / "org", "--seed-contracts", "40", "--flavour", "salesforce_cpq")
+    yield org
+    stop_org(org)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, empty_database: Callable[[str], str]) -> Iterator[sessionmaker[Session]]:
+    url = empty_database(request.param)
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    yield sessionmaker(engine, expire_on_commit=False)
+    engine.dispose()
+
+
+def make_puller(store: sessionmaker[Session], org: RunningOrg, mapping: Mapping, **options: object) -> Puller:
+    sf = connect(org.connection("password"))
+    defaults: dict[str, object] = {"max_wait": 0.2, "overlap": timedelta(0)}
+    defaults.update(options)
+    return Puller(store, sf, meter_of(sf.session), mapping, Budget(daily_budget=100_000, reserve=10), **defaults)  # type: ignore[arg-type]

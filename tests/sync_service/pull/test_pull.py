@@ -1,0 +1,223 @@
+"""The pull against the stand-in org: each preset lands its org's values in the store exactly; incremental
+pulls fetch only what changed; deletions, cancellations and a renamed field are handled as an admin needs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sync_service.store import models
+from tests.devorg.conftest import RunningOrg
+
+from .conftest import load_preset, make_puller
+
+# Per flavour: the contract object, its number and amount fields, and how to find its renewal quote's total
+# and line count — written out by hand so the test does not reuse the mapping it checks.
+FLAVOURS: dict[str, dict[str, str]] = {
+    "salesforce_cpq": {
+        "contracts": "SELECT Id, ContractNumber, EndDate, Total_Contract_Value__c, CurrencyIsoCode, Account.Name, "
+        "Owner.Email FROM Contract WHERE Status = 'Activated' ORDER BY ContractNumber LIMIT 8",
+        "number": "ContractNumber",
+        "end": "EndDate",
+        "amount": "Total_Contract_Value__c",
+        "quote": "SELECT Name, SBQQ__NetAmount__c, (SELECT Id FROM SBQQ__LineItems__r) FROM SBQQ__Quote__c "
+        "WHERE SBQQ__MasterContract__c = '{id}' AND SBQQ__Primary__c = true AND SBQQ__Type__c = 'Renewal'",
+        "total": "SBQQ__NetAmount__c",
+        "lines": "SBQQ__LineItems__r",
+    },
+    "conga_cpq": {
+        "contracts": "SELECT Id, Apttus__FF_Agreement_Number__c, Apttus__Contract_End_Date__c, "
+        "Apttus__Total_Contract_Value__c, CurrencyIsoCode, Apttus__Account__r.Name, Owner.Email "
+        "FROM Apttus__APTS_Agreement__c ORDER BY Apttus__FF_Agreement_Number__c LIMIT 8",
+        "number": "Apttus__FF_Agreement_Number__c",
+        "end": "Apttus__Contract_End_Date__c",
+        "amount": "Apttus__Total_Contract_Value__c",
+        "quote": "SELECT Name, Apttus_Proposal__Amount__c, (SELECT Id FROM Apttus_Proposal__R00N70000001yUfBEAU__r) "
+        "FROM Apttus_Proposal__Proposal__c WHERE Apttus_QPComply__MasterAgreementId__c = '{id}'",
+        "total": "Apttus_Proposal__Amount__c",
+        "lines": "Apttus_Proposal__R00N70000001yUfBEAU__r",
+    },
+    "standard": {
+        "contracts": "SELECT Id, ContractNumber, EndDate, Total_Contract_Value__c, CurrencyIsoCode, Account.Name, "
+        "Owner.Email FROM Contract WHERE Status = 'Activated' ORDER BY ContractNumber LIMIT 8",
+        "number": "ContractNumber",
+        "end": "EndDate",
+        "amount": "Total_Contract_Value__c",
+        "quote": "SELECT Name, Amount, (SELECT Id FROM OpportunityLineItems) FROM Opportunity "
+        "WHERE ContractId = '{id}' AND Type = 'Renewal'",
+        "total": "Amount",
+        "lines": "OpportunityLineItems",
+    },
+}
+
+
+def _path(record: dict[str, Any], dotted: str) -> Any:
+    value: Any = record
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+@pytest.mark.parametrize("flavour", sorted(FLAVOURS))
+def test_each_preset_lands_the_org_values_in_the_store(
+    flavour: str, flavour_org: Callable[[str], RunningOrg], store: sessionmaker[Session]
+) -> None:
+    org = flavour_org(flavour)
+    puller = make_puller(store, org, load_preset(flavour))
+    result = puller.pull(full=True)
+    assert result.status == "succeeded", result.error
+    assert result.rows["contract"] > 0 and result.rows["quote_line"] > result.rows["renewal_quote"] > 0
+    spec = FLAVOURS[flavour]
+    sf = puller.sf
+    account_path = "Apttus__Account__r.Name" if flavour == "conga_cpq" else "Account.Name"
+    with store() as session:
+        for expected in sf.query(spec["contracts"])["records"]:
+            contract = session.scalar(select(models.Contract).where(models.Contract.sf_id == expected["Id"]))
+            assert contract is not None, expected["Id"]
+            assert contract.number == expected[spec["number"]]
+            assert contract.end_date is not None and contract.end_date.isoformat() == expected[spec["end"]]
+            assert contract.amount == Decimal(str(expected[spec["amount"]])).quantize(Decimal("0.01"))
+            assert contract.currency == expected["CurrencyIsoCode"]
+            assert contract.account.name == _path(expected, account_path)
+            assert contract.rep is not None and contract.rep.email == expected["Owner"]["Email"]
+            quote = sf.query(spec["quote"].format(id=expected["Id"]))["records"][0]
+            local = session.scalar(select(models.RenewalQuote).where(models.RenewalQuote.contract_id == contract.id))
+            assert local is not None
+            assert local.number == quote["Name"]
+            assert local.total == Decimal(str(quote[spec["total"]])).quantize(Decimal("0.01"))
+            assert len(local.lines) == quote[spec["lines"]]["totalSize"]
+            assert local.documents and local.documents[0].blob_sf_id
+            blob_object = local.documents[0].source_object
+            body = "Body" if blob_object == "Document" else "VersionData"
+            data = sf.session.get(
+                f"{sf.base_url}sobjects/{blob_object}/{local.documents[0].blob_sf_id}/{body}", headers=sf.headers
+            )
+            assert data.content.startswith(b"%PDF")
+
+
+def test_an_incremental_pull_fetches_only_the_changed_records(
+    mutable_org: RunningOrg, store: sessionmaker[Session]
+) -> None:
+    puller = make_puller(store, mutable_org, load_preset("salesforce_cpq"))
+    assert puller.pull(full=True).status == "succeeded"
+    time.sleep(1.1)  # watermarks are compared to the second: the changes below come a second later
+    sf = puller.sf
+    ids = [r["Id"] for r in sf.query("SELECT Id FROM Contract WHERE Status = 'Activated' LIMIT 10")["records"]]
+    sf.restful(
+        "composite/sobjects",
+        method="PATCH",
+        json={
+            "records": [{"attributes": {"type": "Contract"}, "id": i, "Total_Contract_Value__c": 1234.5} for i in ids]
+        },
+    )
+    result = puller.pull(full=False)
+    assert result.status == "succeeded", result.error
+    assert result.rows["contract"] == 10
+    assert result.rows["renewal_quote"] == 0 and result.rows["quote_line"] == 0
+    # One query per entity query (2 for accounts, 2 for contacts), plus deleted/left-scope checks for contracts
+    # and quotes: each fits in a single page.
+    assert result.api_calls <= 13
+    with store() as session:
+        amounts = session.scalars(select(models.Contract.amount).where(models.Contract.sf_id.in_(ids))).all()
+    assert amounts == [Decimal("1234.50")] * 10
+
+
+def test_deleted_and_cancelled_contracts_are_marked(mutable_org: RunningOrg, store: sessionmaker[Session]) -> None:
+    puller = make_puller(store, mutable_org, load_preset("salesforce_cpq"))
+    assert puller.pull(full=True).status == "succeeded"
+    sf = puller.sf
+    first, second, third = [
+        r["Id"] for r in sf.query("SELECT Id FROM Contract WHERE Status = 'Activated' LIMIT 3")["records"]
+    ]
+    time.sleep(1.1)
+    sf.Contract.delete(first)
+    sf.Contract.update(second, {"Cancelled__c": True, "Cancellation_Reason__c": "Moved to a competitor"})
+    result = puller.pull(full=False)
+    assert result.status == "succeeded", result.error
+    assert result.rows["contract_removed"] == 1
+    with store() as session:
+        by_id = {c.sf_id: c for c in session.scalars(select(models.Contract))}
+    assert by_id[first].is_deleted and not by_id[first].is_cancelled
+    assert by_id[second].is_cancelled and not by_id[second].is_deleted
+    assert not by_id[third].is_deleted and not by_id[third].is_cancelled
+
+
+def test_reconcile_marks_what_the_org_no_longer_has(mutable_org: RunningOrg, store: sessionmaker[Session]) -> None:
+    from sync_service.pull.reconcile import reconcile
+
+    mapping = load_preset("salesforce_cpq")
+    puller = make_puller(store, mutable_org, mapping)
+    assert puller.pull(full=True).status == "succeeded"
+    gone = puller.sf.query("SELECT Id FROM Contract WHERE Status = 'Activated' LIMIT 1")["records"][0]["Id"]
+    puller.sf.Contract.delete(gone)
+    result = reconcile(store, puller.sf, mapping)
+    assert result.removed["contract"] == 1
+    with store() as session:
+        contract = session.scalar(select(models.Contract).where(models.Contract.sf_id == gone))
+        assert contract is not None and contract.is_deleted
+
+
+def test_a_field_renamed_in_the_org_fails_the_pull_clearly_and_keeps_the_store(
+    mutable_org: RunningOrg, store: sessionmaker[Session]
+) -> None:
+    puller = make_puller(store, mutable_org, load_preset("salesforce_cpq"))
+    assert puller.pull(full=True).status == "succeeded"
+    with store() as session:
+        before = session.scalar(select(func.count()).where(models.Contract.amount.is_not(None)))
+    mutable_org.admin(
+        "POST",
+        "schema",
+        {"op": "rename", "object": "Contract", "field": "Total_Contract_Value__c", "new_name": "TCV__c"},
+    )
+    result = puller.pull(full=False)
+    assert result.status == "failed"
+    assert result.error is not None and "INVALID_FIELD" in result.error and "Total_Contract_Value__c" in result.error
+    with store() as session:
+        assert session.scalar(select(func.count()).where(models.Contract.amount.is_not(None))) == before
+        run = session.get(models.SyncRun, result.run_id)
+        assert run is not None and run.status == "failed" and run.error == result.error
+
+
+def test_large_entities_use_a_bulk_query_with_the_same_result(
+    mutable_org: RunningOrg, store: sessionmaker[Session]
+) -> None:
+    mapping = load_preset("salesforce_cpq").model_copy(update={"bulk_threshold": 20})
+    since = time.time()
+    result = make_puller(store, mutable_org, mapping).pull(full=True)
+    assert result.status == "succeeded", result.error
+    bulk_jobs = [e for e in mutable_org.admin("GET", f"requests?since={since}") if e["path"].endswith("/jobs/query")]
+    assert bulk_jobs, "no Bulk API query job was created"
+    with store() as session:
+        assert session.scalar(select(func.count()).select_from(models.Contract)) == result.rows["contract"] == 40
+
+
+def test_transient_errors_are_retried_and_nothing_is_lost(
+    mutable_org: RunningOrg, store: sessionmaker[Session]
+) -> None:
+    mutable_org.faults(
+        rules=[
+            {"route": "query", "error": "503", "count": 2},
+            {"route": "query", "error": "UNABLE_TO_LOCK_ROW", "count": 1},
+        ]
+    )
+    result = make_puller(store, mutable_org, load_preset("salesforce_cpq")).pull(full=True)
+    assert result.status == "succeeded", result.error
+    assert result.rows["contract"] == 40
+
+
+def test_the_api_reserve_pauses_the_pull_with_a_visible_status(
+    mutable_org: RunningOrg, store: sessionmaker[Session]
+) -> None:
+    mutable_org.admin("PUT", "settings", {"daily_api_limit": 25})
+    result = make_puller(store, mutable_org, load_preset("salesforce_cpq")).pull(full=True)
+    assert result.status == "paused"
+    assert result.error is not None and "reserve" in result.error
+    with store() as session:
+        run = session.get(models.SyncRun, result.run_id)
+        assert run is not None and run.status == "paused"
