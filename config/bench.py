@@ -46,3 +46,20 @@ def devorg_seed(contracts: int, as_json: bool) -> None:
     from sync_service.devorg.bench import seed_seconds
 
     _emit({"contracts": contracts, "seconds": round(seed_seconds(contracts), 2)}, as_json)
+
+
+@bench.command("pull")
+@click.option("--contracts", default=60_000, show_default=True, help="Contracts in the benchmark org.")
+@click.option(
+    "--data",
+    default="var/bench/devorg-query",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Org data directory (seeded once, reused).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def pull(contracts: int, data: Path, as_json: bool) -> None:
+    """A full pull of every contract with quotes and lines, then an incremental one after 1% changed."""
+    from sync_service.pull.bench import pull_figures
+
+    _emit(pull_figures(data, contracts), as_json)

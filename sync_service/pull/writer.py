@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -145,13 +145,15 @@ def write_chunk(
 
 
 def _upsert(session: Session, table: type[models.Base], payload: list[dict[str, Any]]) -> None:
+    """INSERT … ON CONFLICT (sf_id) DO UPDATE, executed for many rows: one compiled (and cached) statement
+    with a parameter list, not one giant VALUES clause compiled anew for every chunk."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     columns = sorted({key for row in payload for key in row})
-    normalised = [{c: row.get(c) for c in columns} for row in payload]
-    statement = insert(table).values(normalised)
+    core = cast(Table, table.__table__)
+    statement = insert(core)
     statement = statement.on_conflict_do_update(
         index_elements=["sf_id"],
         set_={c: statement.excluded[c] for c in columns if c != "sf_id"},
     )
-    session.execute(statement)
+    session.execute(statement, [{c: row.get(c) for c in columns} for row in payload])
