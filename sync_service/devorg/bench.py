@@ -4,6 +4,7 @@ served as static JSON pages by the same HTTP stack, and the time to seed 60,000 
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -42,15 +43,31 @@ def seed_seconds(contracts: int, flavour: str = "salesforce_cpq", data: Path | N
     return elapsed
 
 
+def _is_seeded(data: Path) -> bool:
+    """Read the seeded flag straight from the org's file: opening the Org would load every record."""
+    path = data / "org.sqlite3"
+    if not path.exists():
+        return False
+    connection = sqlite3.connect(str(path))
+    try:
+        row = connection.execute("SELECT value FROM meta WHERE key = 'seeded'").fetchone()
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        connection.close()
+    return row is not None
+
+
 def ensure_seeded(data: Path, contracts: int) -> None:
     from .org import Org
     from .seed import seed_org
 
+    if _is_seeded(data):
+        return
     org = Org(data)
     try:
-        if org.store.get_meta("seeded") is None:
-            seed_org(org.store, contracts=contracts, flavour="salesforce_cpq", api_username=org.credentials.username)
-            org.store.set_meta("seeded", json.dumps({"contracts": contracts, "flavour": "salesforce_cpq"}))
+        seed_org(org.store, contracts=contracts, flavour="salesforce_cpq", api_username=org.credentials.username)
+        org.store.set_meta("seeded", json.dumps({"contracts": contracts, "flavour": "salesforce_cpq"}))
     finally:
         org.store.close()
 
