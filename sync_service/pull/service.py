@@ -1,0 +1,145 @@
+"""Pulling every active mapping (or one): what the scheduled job and `renewals sync` both call.
+
+A mapping whose last pull failed permanently is not pulled again on schedule until its active version
+changes, an admin runs `renewals sync`, or `RETRY_FAILED_AFTER` has passed — so a renamed field shows up
+as one clear failure, not a failure every few minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceAuthenticationFailed
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from mappings.loader import load
+from mappings.model import Mapping
+from sync_service.salesforce.client import SalesforceNotConfigured, connect
+from sync_service.salesforce.connect_settings import connection_from_settings
+from sync_service.salesforce.transport import meter_of
+from sync_service.store import models
+from sync_service.store.db import Database
+
+from .errors import BudgetPaused, PullFailed, TransientError
+from .reconcile import ReconcileResult, reconcile
+from .run import Budget, Progress, Puller, PullResult, record_api_usage
+
+RETRY_FAILED_AFTER = timedelta(hours=6)
+
+
+class NothingToPull(Exception):
+    """No mapping is active (or the named one is not); the message says how to activate one."""
+
+
+@dataclass
+class Skipped:
+    mapping_name: str
+    reason: str
+
+
+def active_mappings(session: Session, name: str | None = None) -> list[tuple[models.MappingVersion, Mapping]]:
+    query = select(models.MappingVersion).where(models.MappingVersion.is_active.is_(True))
+    if name is not None:
+        query = query.where(models.MappingVersion.name == name)
+    rows = session.scalars(query.order_by(models.MappingVersion.name)).all()
+    if not rows:
+        target = f"mapping {name!r}" if name else "mapping"
+        raise NothingToPull(
+            f"no active {target}: import and activate one, e.g. "
+            "`renewals mappings import --preset salesforce_cpq --activate`"
+        )
+    return [(row, load(row.yaml)) for row in rows]
+
+
+def _blocked(session: Session, version: models.MappingVersion, now: datetime) -> str | None:
+    last = session.scalar(
+        select(models.SyncRun)
+        .where(models.SyncRun.mapping_name == version.name, models.SyncRun.kind != "reconcile")
+        .order_by(models.SyncRun.started_at.desc())
+        .limit(1)
+    )
+    if last is None or last.status != "failed":
+        return None
+    if version.created_at > last.started_at or now - last.started_at > RETRY_FAILED_AFTER:
+        return None
+    return f"the last pull failed ({last.error}); fix the mapping or run `renewals sync` to retry now"
+
+
+def _connect(settings: Settings) -> Salesforce:
+    try:
+        return connect(connection_from_settings(settings))
+    except SalesforceAuthenticationFailed as exc:
+        raise SalesforceNotConfigured(f"Salesforce sign-in failed: {exc.code}: {exc.auth_message}") from exc
+
+
+def pull_all(
+    db: Database,
+    settings: Settings,
+    *,
+    mapping_name: str | None = None,
+    full: bool = False,
+    force: bool = False,
+    progress: Callable[[str], Progress] | None = None,
+) -> list[PullResult | Skipped]:
+    """Pull each active mapping (or `mapping_name`); `progress(mapping)` gives a per-mapping callback."""
+    now = datetime.now(UTC)
+    with db.session_scope() as session:
+        targets = active_mappings(session, mapping_name)
+        blocked = {v.name: _blocked(session, v, now) for v, _ in targets}
+    out: list[PullResult | Skipped] = []
+    sf: Salesforce | None = None
+    for version, mapping in targets:
+        reason = None if force else blocked[version.name]
+        if reason is not None:
+            out.append(Skipped(version.name, reason))
+            continue
+        sf = sf or _connect(settings)
+        puller = Puller(
+            db.sessionmaker,
+            sf,
+            meter_of(sf.session),
+            mapping,
+            Budget(daily_budget=settings.api_daily_budget, reserve=settings.api_reserve),
+            progress=progress(mapping.name) if progress else None,
+        )
+        out.append(puller.pull(full=full))
+    return out
+
+
+def reconcile_all(db: Database, settings: Settings, *, mapping_name: str | None = None) -> dict[str, ReconcileResult]:
+    with db.session_scope() as session:
+        targets = active_mappings(session, mapping_name)
+    sf = _connect(settings)
+    meter = meter_of(sf.session)
+    results = {}
+    for _, mapping in targets:
+        before = meter.calls
+        started = datetime.now(UTC)
+        status, error, result = "succeeded", None, ReconcileResult()
+        try:
+            result = reconcile(db.sessionmaker, sf, mapping)
+        except BudgetPaused as exc:
+            status, error = "paused", str(exc)
+        except (PullFailed, TransientError) as exc:
+            status, error = "failed", str(exc)
+        with db.session_scope() as session:
+            session.add(
+                models.SyncRun(
+                    mapping_name=mapping.name,
+                    kind="reconcile",
+                    started_at=started,
+                    finished_at=datetime.now(UTC),
+                    status=status,
+                    error=error,
+                    rows={f"{k}_removed": v for k, v in result.removed.items()},
+                    api_calls=meter.calls - before,
+                )
+            )
+            record_api_usage(session, f"reconcile:{mapping.name}", meter.calls - before)
+        results[mapping.name] = result
+    return results

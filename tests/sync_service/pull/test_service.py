@@ -1,0 +1,105 @@
+"""`renewals sync` and the scheduled pull: the active mapping is pulled, a summary is printed, and a mapping
+that failed permanently is not retried on every tick."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from config.cli import main
+from config.settings import Settings, load_settings
+from sync_service.pull.run import PullResult
+from sync_service.pull.service import NothingToPull, Skipped, pull_all
+from sync_service.store import mapping_versions, migrate, models
+from sync_service.store.db import Database
+from tests.conftest import TEST_SECRET_KEY
+from tests.devorg.conftest import RunningOrg
+
+
+def org_environment(org: RunningOrg, database_url: str) -> dict[str, str]:
+    return {
+        "RENEWALS_SECRET_KEYS": TEST_SECRET_KEY,
+        "RENEWALS_DATABASE_URL": database_url,
+        "RENEWALS_SALESFORCE_AUTH": "password",
+        "RENEWALS_SALESFORCE_LOGIN_URL": org.url,
+        "RENEWALS_SALESFORCE_CA_BUNDLE": str(org.ca),
+        "RENEWALS_SALESFORCE_USERNAME": org.info["username"],
+        "RENEWALS_SALESFORCE_PASSWORD": org.info["password"],
+        "RENEWALS_SALESFORCE_SECURITY_TOKEN": org.info["security_token"],
+    }
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    migrate.upgrade(url)
+    return url
+
+
+def activate_preset(database_url: str, preset: str = "salesforce_cpq") -> None:
+    db = Database(database_url)
+    with db.session_scope() as session:
+        version = mapping_versions.import_preset(session, preset, author="test")
+        mapping_versions.activate(session, version.name, version.version, [])
+    db.dispose()
+
+
+def test_sync_without_an_active_mapping_says_how_to_make_one(
+    flavour_org: Callable[[str], RunningOrg], database_url: str
+) -> None:
+    env = org_environment(flavour_org("salesforce_cpq"), database_url)
+    result = CliRunner().invoke(main, ["sync"], env=env)
+    assert result.exit_code != 0
+    assert "no active mapping" in result.output and "renewals mappings import" in result.output
+
+
+def test_sync_pulls_the_active_mapping_and_prints_a_summary(
+    flavour_org: Callable[[str], RunningOrg], database_url: str
+) -> None:
+    activate_preset(database_url)
+    env = org_environment(flavour_org("salesforce_cpq"), database_url)
+    result = CliRunner().invoke(main, ["sync", "--full", "--reconcile"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "full pull succeeded" in result.output and "API calls" in result.output
+    assert "contract" in result.output and "quote_line" in result.output
+    db = Database(database_url)
+    with db.session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(models.Contract)) == 60
+        kinds = set(session.scalars(select(models.SyncRun.kind)))
+    db.dispose()
+    assert kinds == {"full", "reconcile"}
+
+
+def _settings(org: RunningOrg, database_url: str) -> Settings:
+    return load_settings(org_environment(org, database_url))
+
+
+def test_a_permanently_failing_mapping_is_not_retried_on_every_tick(mutable_org: RunningOrg, database_url: str) -> None:
+    activate_preset(database_url)
+    settings = _settings(mutable_org, database_url)
+    db = Database(database_url)
+    first = pull_all(db, settings, full=True)
+    assert isinstance(first[0], PullResult) and first[0].status == "succeeded"
+    mutable_org.admin("POST", "schema", {"op": "delete", "object": "Contract", "field": "Auto_Renew__c"})
+    failed = pull_all(db, settings)
+    assert isinstance(failed[0], PullResult) and failed[0].status == "failed"
+    assert failed[0].error is not None and "Auto_Renew__c" in failed[0].error
+    again = pull_all(db, settings)
+    assert isinstance(again[0], Skipped) and "last pull failed" in again[0].reason
+    with db.session_scope() as session:
+        runs = session.scalar(select(func.count()).select_from(models.SyncRun))
+    assert runs == 2  # the skipped tick recorded no new failure
+    forced = pull_all(db, settings, force=True)
+    assert isinstance(forced[0], PullResult) and forced[0].status == "failed"
+    db.dispose()
+
+
+def test_no_active_mapping_is_reported_not_crashed(database_url: str, flavour_org: Callable[[str], RunningOrg]) -> None:
+    db = Database(database_url)
+    with pytest.raises(NothingToPull):
+        pull_all(db, _settings(flavour_org("salesforce_cpq"), database_url))
+    db.dispose()
