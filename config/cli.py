@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("sync_service.store.cli:db", "Database migrations (renewals db upgrade)."),
     "bench": ("config.bench:bench", "Benchmarks that print figures."),
     "devorg": ("sync_service.devorg.cli:devorg", "The local stand-in Salesforce org."),
+    "mappings": ("mappings.cli:mappings", "Versioned field mappings, validated against the org."),
+    "sync": ("sync_service.pull.cli:sync", "Pull from Salesforce now (--full, --mapping, --reconcile)."),
     "demo": ("config.demo:demo", "Start the whole system locally and print where to click."),
 }
 

@@ -136,3 +136,15 @@ def parse_existing_file(name: str, raw: str) -> Path:
     if not path.is_file():
         raise SettingsError([f"{name}={raw!r}: no such file."])
     return path
+
+
+def parse_cadence_file(name: str, raw: str) -> Path:
+    """A reminder cadence file that exists and describes a valid cadence (checked now, not at first use)."""
+    from sync_service.planning.cadence import CadenceError, load_cadence
+
+    path = parse_existing_file(name, raw)
+    try:
+        load_cadence(path)
+    except CadenceError as exc:
+        raise SettingsError([f"{name}={raw!r}: {problem}" for problem in exc.problems]) from exc
+    return path

@@ -22,6 +22,7 @@ from config.parsers import (
     SettingsError,
     parse_api_version,
     parse_bool,
+    parse_cadence_file,
     parse_choice,
     parse_database_url,
     parse_existing_file,
@@ -45,6 +46,8 @@ SALESFORCE_AUTH_MODES: tuple[str, ...] = ("password", "jwt", "client_credentials
 LOG_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 NEW_KEY_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+# Shipped inside the config package, so the default works from a checkout and from an installed wheel.
+DEFAULT_CADENCE_FILE = Path(__file__).with_name("cadence.yaml")
 
 _SETTING_KEY = "renewals.setting"
 
@@ -67,9 +70,12 @@ def _setting(
     *,
     default: Any = dataclasses.MISSING,
     sensitive: bool = False,
+    default_text: str | None = None,
 ) -> Any:
+    """``default_text`` replaces the rendered default where it would differ between machines (a path)."""
     required = default is dataclasses.MISSING
-    default_text = "(required)" if required else _render_default(default)
+    if default_text is None:
+        default_text = "(required)" if required else _render_default(default)
     spec = SettingSpec(parse, doc, default_text, required=required, sensitive=sensitive)
     return field(default=default, metadata={_SETTING_KEY: spec})
 
@@ -210,6 +216,14 @@ class Settings:
     web_host: str = _setting(parse_text, "Address `renewals web` listens on.", default="127.0.0.1")
     web_port: int = _setting(parse_int, "Port `renewals web` listens on.", default=5000)
     web_workers: int = _setting(parse_int, "Gunicorn worker processes of `renewals web`.", default=2)
+    cadence_file: Path = _setting(
+        parse_cadence_file,
+        "YAML file of the reminder cadence: the days before and after a contract's end date that reminders "
+        "are due on, optionally per segment of contracts; checked at start, a mistake is an error saying "
+        "where it is. The default is the file shipped in the `config` package.",
+        default=DEFAULT_CADENCE_FILE,
+        default_text="config/cadence.yaml",
+    )
 
     def __post_init__(self) -> None:
         problems = []

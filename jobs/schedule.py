@@ -12,7 +12,7 @@ from redis import Redis
 from rq.cron import CronScheduler
 from rq.utils import import_attribute
 
-from jobs.queues import DEFAULT, queue_spec
+from jobs.queues import DEFAULT, PULL, queue_spec
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,16 @@ class PeriodicJob:
     cron: str | None = None
 
 
-SCHEDULE: tuple[PeriodicJob, ...] = (PeriodicJob("jobs.maintenance.heartbeat", DEFAULT, interval_seconds=60),)
+SCHEDULE: tuple[PeriodicJob, ...] = (
+    PeriodicJob("jobs.maintenance.heartbeat", DEFAULT, interval_seconds=60),
+    # Daily, at 06:00 in the scheduler host's time zone (RQ's cron reads local time); the job itself plans
+    # for the UTC date, and, being idempotent, may run again by hand at any time.
+    PeriodicJob("jobs.planning.plan_reminders_job", DEFAULT, cron="0 6 * * *"),
+    # Incremental pulls are cheap (one query per entity when little changed); the nightly reconcile catches
+    # records that left the scope or were deleted in ways an incremental pull cannot select.
+    PeriodicJob("jobs.pull.pull_job", PULL, interval_seconds=15 * 60),
+    PeriodicJob("jobs.pull.reconcile_job", PULL, cron="30 2 * * *"),
+)
 
 
 def build_scheduler(connection: Redis, schedule: tuple[PeriodicJob, ...] = SCHEDULE) -> CronScheduler:

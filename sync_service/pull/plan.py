@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mappings.model import CANONICAL, Mapping
+from mappings.soql import select_for, soql_datetime
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,8 @@ class EntityQuery:
 
 
 def _since(since: datetime | None) -> str | None:
-    return None if since is None else f"SystemModstamp > {since.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    # `>=` on a second-resolution literal: the overlap is re-read (and skipped as unchanged), nothing missed.
+    return None if since is None else f"SystemModstamp >= {soql_datetime(since)}"
 
 
 def _and(*conditions: str | None) -> str | None:
@@ -47,15 +49,7 @@ def link_fields(mapping: Mapping, entity: str) -> list[str]:
 
 
 def fields_for(mapping: Mapping, entity: str) -> tuple[str, ...]:
-    spec = mapping.entities[entity]
-    paths = ["Id", "SystemModstamp"]
-    for fm in spec.fields.values():
-        if fm.field and fm.field not in paths:
-            paths.append(fm.field)
-    for link in link_fields(mapping, entity):
-        if link not in paths:
-            paths.append(link)
-    return tuple(paths)
+    return tuple(select_for(mapping, entity))
 
 
 def _ref_field(mapping: Mapping, entity: str, canonical: str) -> str | None:

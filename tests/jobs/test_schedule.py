@@ -14,8 +14,8 @@ from jobs.schedule import SCHEDULE, build_scheduler
 from jobs.worker import make_worker
 
 
-def test_the_schedule_holds_the_heartbeat() -> None:
-    assert [job.func for job in SCHEDULE] == ["jobs.maintenance.heartbeat"]
+def test_the_schedule_holds_the_heartbeat_and_the_daily_planner() -> None:
+    assert [job.func for job in SCHEDULE] == ["jobs.maintenance.heartbeat", "jobs.planning.plan_reminders_job"]
 
 
 def test_the_scheduler_enqueues_due_jobs_and_a_worker_records_the_heartbeat(settings: Settings, redis: Redis) -> None:

@@ -1,0 +1,33 @@
+"""The daily planning job: brings the reminder rows up to date for today (``sync_service.planning``).
+
+It takes no arguments and always plans for the current UTC day, so a run that is late, repeated or
+retried by hand plans exactly what is due when it runs; the planner is idempotent, so running it more
+often than daily is harmless. The cadence file is read on every run, so an edited file takes effect on the
+next run, and a file broken since the process started fails the job with the planner's message instead
+of planning with a stale cadence.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from config.settings import get_settings
+from sync_service.planning.cadence import load_cadence
+from sync_service.planning.planner import plan_reminders
+from sync_service.store.db import session_scope
+
+log = structlog.get_logger(__name__)
+
+
+def plan_reminders_job() -> dict[str, Any]:
+    """Plan today's reminders and commit; the summary is the job's result (RQ keeps it)."""
+    cadence = load_cadence(get_settings().cadence_file)
+    today = datetime.now(UTC).date()
+    with session_scope() as session:
+        summary = plan_reminders(session, today=today, cadence=cadence)
+    result = summary.as_dict()
+    log.info("reminders planned", **result)
+    return result

@@ -1,0 +1,32 @@
+"""The org connection the settings describe (RENEWALS_SALESFORCE_*), for commands and jobs."""
+
+from __future__ import annotations
+
+from config.secret import Secret
+from config.settings import Settings
+
+from .client import Connection
+
+
+def connection_from_settings(settings: Settings) -> Connection:
+    """A `Connection` for `client.connect`. Secrets are revealed here, where they leave for the login call;
+    what the chosen sign-in lacks is reported by `connect` (SalesforceNotConfigured), naming the variables."""
+    return Connection(
+        auth=settings.salesforce_auth,
+        login_url=settings.salesforce_login_url,
+        api_version=settings.salesforce_api_version,
+        username=settings.salesforce_username,
+        password=_reveal(settings.salesforce_password),
+        security_token=_reveal(settings.salesforce_security_token),
+        client_id=settings.salesforce_client_id,
+        client_secret=_reveal(settings.salesforce_client_secret),
+        private_key_file=settings.salesforce_private_key_file,
+        instance_url=settings.salesforce_instance_url,
+        access_token=_reveal(settings.salesforce_access_token),
+        ca_bundle=settings.salesforce_ca_bundle,
+        timeout=settings.salesforce_timeout_seconds,
+    )
+
+
+def _reveal(secret: Secret | None) -> str | None:
+    return None if secret is None else secret.reveal()
