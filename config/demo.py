@@ -226,6 +226,25 @@ def _renewals_executable() -> str:
     return found
 
 
+def first_pull(renewals: str, env: Mapping[str, str], log: Path) -> str:
+    """Activate the Salesforce CPQ preset (first start only) and pull the org, so the store has its contracts
+    before anyone clicks; returns the pull's summary. Later pulls are the scheduler's."""
+    listed = subprocess.run([renewals, "mappings", "list"], env=dict(env), capture_output=True, text=True)
+    steps = []
+    if "active" not in listed.stdout:
+        steps.append([renewals, "mappings", "import", "--preset", "salesforce_cpq", "--activate", "--author", "demo"])
+    steps.append([renewals, "sync", "--full"])
+    output = []
+    for argv in steps:
+        done = subprocess.run(argv, env=dict(env), capture_output=True, text=True)
+        with log.open("a") as file:
+            file.write(done.stdout + done.stderr)
+        if done.returncode != 0:
+            raise DemoError(f"`{' '.join(argv[1:])}` failed; see {log}.")
+        output.append(done.stdout.strip())
+    return "Pulled the stand-in org through the salesforce_cpq mapping:\n" + output[-1]
+
+
 def where_to_click(org: OrgInfo, log_dir: Path) -> str:
     return "\n".join(
         [
@@ -286,6 +305,7 @@ def demo(demo_dir: Path, contracts: int) -> None:
         env = demo_environment(org, secret_key, demo_dir, os.environ)
         with supervisor.log_path("db-upgrade").open("a") as migration_log:
             subprocess.run([renewals, "db", "upgrade"], env=env, check=True, stdout=migration_log, stderr=migration_log)
+        click.echo(first_pull(renewals, env, supervisor.log_path("sync")))
         supervisor.start("web", [renewals, "web"], env)
         supervisor.start("worker", [renewals, "worker"], env)
         supervisor.start("scheduler", [renewals, "scheduler"], env)
