@@ -35,6 +35,7 @@ reading one window of end dates through ``ix_contracts_end_date``. It never comm
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -126,10 +127,9 @@ def plan_reminders(session: Session, *, today: date, cadence: Cadence, now: date
     stamp = now or utcnow()
 
     # Cancel first, so the insert step's "a later stage is already planned" guard never counts a row that
-    # is about to be cancelled.
-    cancelled: dict[str, int] = {}
-    for reason in _cancel_planned_not_to_send(connection, today):
-        _count(cancelled, reason, 1)
+    # is about to be cancelled. Being a write, it also makes a second planner on SQLite wait for the
+    # first's commit here, before it has read anything that the first's commit would make stale.
+    cancelled = Counter(_cancel_planned_not_to_send(connection, today))
 
     planned = skipped = 0
     segment_of = _segment_expression(cadence)
@@ -158,8 +158,9 @@ def plan_reminders(session: Session, *, today: date, cadence: Cadence, now: date
         .values(status=CANCELLED, reason=CANCEL_SUPERSEDED)
         .execution_options(synchronize_session=False)
     ).rowcount
-    _count(cancelled, CANCEL_SUPERSEDED, int(superseded_rows))
-    return PlanSummary(today=today, planned=planned, skipped=skipped, cancelled=cancelled)
+    if superseded_rows:
+        cancelled[CANCEL_SUPERSEDED] += superseded_rows
+    return PlanSummary(today=today, planned=planned, skipped=skipped, cancelled=dict(cancelled))
 
 
 def _plan_stage(
@@ -200,7 +201,7 @@ def _plan_stage(
         .exists()
     )
     to_plan = and_(Contract.end_date >= planned_from, ~later_not_skipped)
-    # Why a stage is skipped, the most telling reason first.
+    # No reason for a planned row; for a skipped one, the most telling reason first.
     reasons: list[tuple[ColumnElement[bool], Any]] = [(to_plan, null())]
     if next_due_until is not None:
         reasons.append((Contract.end_date <= next_due_until, SKIP_LATER_DUE))
@@ -327,11 +328,6 @@ def _rule_clause(rule: Rule) -> ColumnElement[bool]:
     if rule.currencies is not None:
         conditions.append(Contract.currency.in_(rule.currencies))
     return and_(*conditions)
-
-
-def _count(counts: dict[str, int], reason: str, rows: int) -> None:
-    if rows:
-        counts[reason] = counts.get(reason, 0) + rows
 
 
 class _add_days(FunctionElement[date]):

@@ -9,22 +9,29 @@ from redis import Redis
 
 from config.settings import Settings
 from jobs.maintenance import heartbeat, last_heartbeat
-from jobs.queues import DEFAULT, queue_spec
-from jobs.schedule import SCHEDULE, build_scheduler
+from jobs.queues import DEFAULT, PULL, queue_spec
+from jobs.schedule import SCHEDULE, PeriodicJob, build_scheduler
 from jobs.worker import make_worker
 
 
-def test_the_schedule_holds_the_heartbeat_and_the_daily_planner() -> None:
-    assert [job.func for job in SCHEDULE] == ["jobs.maintenance.heartbeat", "jobs.planning.plan_reminders_job"]
+def test_the_schedule_holds_the_heartbeat() -> None:
+    assert "jobs.maintenance.heartbeat" in [job.func for job in SCHEDULE]
+
+
+def test_reminders_are_planned_once_a_day() -> None:
+    planner = [job for job in SCHEDULE if job.func == "jobs.planning.plan_reminders_job"]
+    assert planner == [PeriodicJob("jobs.planning.plan_reminders_job", DEFAULT, cron="0 6 * * *")]
 
 
 def test_the_scheduler_enqueues_due_jobs_and_a_worker_records_the_heartbeat(settings: Settings, redis: Redis) -> None:
     scheduler = build_scheduler(redis)
-    enqueued = scheduler.enqueue_jobs()
-    assert [job.func_name for job in enqueued] == ["jobs.maintenance.heartbeat"]
-    assert [job.queue_name for job in enqueued] == [DEFAULT]
-    assert enqueued[0].job_options["job_timeout"] == queue_spec(DEFAULT).timeout_seconds
-    # Not due again until its interval has passed.
+    enqueued = {job.func_name: job for job in scheduler.enqueue_jobs()}
+    # Interval jobs are due at once (the heartbeat and the incremental pull); cron ones wait for their time.
+    assert set(enqueued) == {"jobs.maintenance.heartbeat", "jobs.pull.pull_job"}
+    assert enqueued["jobs.maintenance.heartbeat"].queue_name == DEFAULT
+    assert enqueued["jobs.maintenance.heartbeat"].job_options["job_timeout"] == queue_spec(DEFAULT).timeout_seconds
+    assert enqueued["jobs.pull.pull_job"].queue_name == PULL
+    # Not due again until their intervals have passed.
     assert scheduler.enqueue_jobs() == []
 
     assert last_heartbeat(redis) is None

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from sync_service.planning.cadence import Cadence, parse_cadence
@@ -169,7 +169,10 @@ def reminders(session: Session) -> dict[tuple[int, int], Row]:
             Reminder.reason,
         )
     )
-    return {(r.contract_id, r.offset_days): Row(r.status, r.due_on, r.segment, r.reason) for r in result}
+    rows = {(r.contract_id, r.offset_days): Row(r.status, r.due_on, r.segment, r.reason) for r in result.all()}
+    count = session.scalar(select(func.count()).select_from(Reminder))
+    assert count == len(rows), "a contract has two rows for one stage"
+    return rows
 
 
 def statuses(session: Session, contract_id: int) -> dict[int, str]:
