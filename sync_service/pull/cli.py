@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
+from mappings.model import PULL_ORDER
 from sync_service.salesforce.client import SalesforceNotConfigured
 
 from .run import Progress, PullResult
@@ -23,12 +25,21 @@ def sync(full: bool, mapping_name: str | None, do_reconcile: bool) -> None:
 
     settings = settings_from_environment()
     db = Database(settings.database_url)
-    interactive = sys.stdout.isatty()
+    bars: list[Any] = []
 
     def progress(mapping: str) -> Progress:
+        # One bar per mapping over its entities, labelled with the entity being read and its rows so far.
+        bar = click.progressbar(length=len(PULL_ORDER), label=f"{mapping:<16}", show_pos=True, file=sys.stderr)
+        bar.__enter__()
+        bars.append(bar)
+        done: dict[str, int] = {}
+
         def report(entity: str, rows: int) -> None:
-            if interactive:
-                click.echo(f"\r  {mapping}: {entity:<15} {rows:>9,} rows", nl=False)
+            first_time = entity not in done
+            done[entity] = rows
+            bar.label = f"{mapping:<16} {entity:<15} {rows:>9,} rows"
+            bar.update(1 if first_time and len(done) > 1 else 0)
+            bar.render_progress()
 
         return report
 
@@ -38,9 +49,10 @@ def sync(full: bool, mapping_name: str | None, do_reconcile: bool) -> None:
     except (NothingToPull, SalesforceNotConfigured) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
+        for bar in bars:
+            bar.update(len(PULL_ORDER))
+            bar.__exit__(None, None, None)
         db.dispose()
-    if interactive:
-        click.echo("\r" + " " * 60 + "\r", nl=False)
     failed = False
     for outcome in outcomes:
         if isinstance(outcome, Skipped):
