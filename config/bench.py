@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -21,16 +22,27 @@ def _emit(figures: dict[str, object], as_json: bool) -> None:
             click.echo(f"{key}: {value}")
 
 
+def _benchmark_org(command: Callable[..., None]) -> Callable[..., None]:
+    """The options of benchmarks that run against a large seeded org (shared, seeded on first use)."""
+    for option in reversed(
+        [
+            click.option("--contracts", default=60_000, show_default=True, help="Contracts in the benchmark org."),
+            click.option(
+                "--data",
+                default="var/bench/devorg-query",
+                show_default=True,
+                type=click.Path(file_okay=False, path_type=Path),
+                help="Org data directory (seeded once, reused).",
+            ),
+            click.option("--json", "as_json", is_flag=True, help="Print one JSON object."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 @bench.command("devorg-query")
-@click.option("--contracts", default=60_000, show_default=True, help="Contracts in the benchmark org.")
-@click.option(
-    "--data",
-    default="var/bench/devorg-query",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Org data directory (seeded once, reused).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_benchmark_org
 def devorg_query(contracts: int, data: Path, as_json: bool) -> None:
     """A query of every contract through query_all_iter, against the same pages served statically."""
     from sync_service.devorg.bench import query_figures
@@ -49,15 +61,7 @@ def devorg_seed(contracts: int, as_json: bool) -> None:
 
 
 @bench.command("pull")
-@click.option("--contracts", default=60_000, show_default=True, help="Contracts in the benchmark org.")
-@click.option(
-    "--data",
-    default="var/bench/devorg-query",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Org data directory (seeded once, reused).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_benchmark_org
 def pull(contracts: int, data: Path, as_json: bool) -> None:
     """A full pull of every contract with quotes and lines, then an incremental one after 1% changed."""
     from sync_service.pull.bench import pull_figures

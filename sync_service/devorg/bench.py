@@ -10,7 +10,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from simple_salesforce import Salesforce
 
 QUERY = (
     "SELECT Id, ContractNumber, Status, StartDate, EndDate, ContractTerm, AccountId, Account.Name, OwnerId, "
@@ -72,23 +75,28 @@ def ensure_seeded(data: Path, contracts: int) -> None:
         org.store.close()
 
 
-def query_figures(data: Path, contracts: int) -> dict[str, Any]:
+def connect_to(info: dict[str, Any], timeout: float = 300) -> Salesforce:
+    """simple-salesforce signed in to a stand-in org by the password flow, from its first line of output."""
     from sync_service.salesforce.client import Connection, connect
 
+    return connect(
+        Connection(
+            auth="password",
+            login_url=info["instance_url"],
+            username=info["username"],
+            password=info["password"],
+            security_token=info["security_token"],
+            ca_bundle=Path(info["ca_cert"]),
+            timeout=timeout,
+        )
+    )
+
+
+def query_figures(data: Path, contracts: int) -> dict[str, Any]:
     ensure_seeded(data, contracts)
     process, info = _start(data)
     try:
-        sf = connect(
-            Connection(
-                auth="password",
-                login_url=info["instance_url"],
-                username=info["username"],
-                password=info["password"],
-                security_token=info["security_token"],
-                ca_bundle=Path(info["ca_cert"]),
-                timeout=120,
-            )
-        )
+        sf = connect_to(info)
         list(sf.query_all_iter("SELECT Id FROM Contract LIMIT 10"))  # warm the connection and the login
         # Timed: stream every row the way the pull does, keeping none of them.
         started = time.perf_counter()

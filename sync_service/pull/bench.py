@@ -28,8 +28,7 @@ def pull_figures(data: Path, contracts: int) -> dict[str, Any]:
     import yaml
     from sqlalchemy.orm import sessionmaker
 
-    from sync_service.devorg.bench import _start, ensure_seeded
-    from sync_service.salesforce.client import Connection, connect
+    from sync_service.devorg.bench import _start, connect_to, ensure_seeded
     from sync_service.salesforce.transport import meter_of
     from sync_service.store import migrate
     from sync_service.store.db import make_engine
@@ -44,17 +43,7 @@ def pull_figures(data: Path, contracts: int) -> dict[str, Any]:
             migrate.upgrade(url)
             engine = make_engine(url)
             sessions = sessionmaker(engine, expire_on_commit=False)
-            sf = connect(
-                Connection(
-                    auth="password",
-                    login_url=info["instance_url"],
-                    username=info["username"],
-                    password=info["password"],
-                    security_token=info["security_token"],
-                    ca_bundle=Path(info["ca_cert"]),
-                    timeout=300,
-                )
-            )
+            sf = connect_to(info)
             meter = meter_of(sf.session)
             puller = Puller(sessions, sf, meter, mapping, Budget(daily_budget=10**9, reserve=0), overlap=timedelta(0))
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
