@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "devorg": ("sync_service.devorg.cli:devorg", "The local stand-in Salesforce org."),
     "mappings": ("mappings.cli:mappings", "Versioned field mappings, validated against the org."),
     "sync": ("sync_service.pull.cli:sync", "Pull from Salesforce now (--full, --mapping, --reconcile)."),
+    "outbox": ("sync_service.outbox.cli:outbox", "Salesforce writes that failed: list, retry, discard."),
     "demo": ("config.demo:demo", "Start the whole system locally and print where to click."),
 }
 

@@ -47,4 +47,6 @@ def reconcile_job() -> dict[str, dict[str, int]]:
     except NothingToPull as exc:
         log.info("nothing to reconcile", reason=str(exc))
         return {}
+    for name, result in results.items():
+        log.info("reconcile", mapping=name, status=result.status, removed=result.removed, error=result.error)
     return {name: result.removed for name, result in results.items()}

@@ -12,7 +12,7 @@ from redis import Redis
 from rq.cron import CronScheduler
 from rq.utils import import_attribute
 
-from jobs.queues import DEFAULT, PULL, queue_spec
+from jobs.queues import DEFAULT, PULL, PUSH, queue_spec
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,9 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
     # records that left the scope or were deleted in ways an incremental pull cannot select.
     PeriodicJob("jobs.pull.pull_job", PULL, interval_seconds=15 * 60),
     PeriodicJob("jobs.pull.reconcile_job", PULL, cron="30 2 * * *"),
+    # The outbox sweep: what no after-commit push took, and rows whose retry is due. Idle sweeps cost one
+    # local query and no API call.
+    PeriodicJob("jobs.push.push_job", PUSH, interval_seconds=60),
 )
 
 

@@ -78,7 +78,16 @@ def _parse(text: str) -> tuple[Any, dict[str, int]]:
         _walk(node, "", lines, duplicates)
         if duplicates:
             raise MappingError(duplicates)
-        return loader.construct_document(node), lines
+        try:
+            return loader.construct_document(node), lines
+        except ValueError as exc:  # a scalar that only looks like its type, such as the date 2026-02-30
+            bad = _unconstructible(node)
+            if bad is None:
+                raise MappingError([MappingProblem("", f"YAML does not parse: {exc}")]) from None
+            kind = bad.tag.rsplit(":", 1)[-1]
+            message = f"YAML does not parse: {bad.value!r} is not a valid {kind} ({exc}); quote it if it is text"
+            mark = bad.start_mark
+            raise MappingError([MappingProblem("", message, line=mark.line + 1, column=mark.column + 1)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = "; ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
@@ -98,9 +107,42 @@ def _parse(text: str) -> tuple[Any, dict[str, int]]:
         loader.dispose()
 
 
-def _walk(node: yaml.Node, path: str, lines: dict[str, int], duplicates: list[MappingProblem]) -> None:
+def _unconstructible(node: yaml.Node) -> yaml.ScalarNode | None:
+    """The first scalar under `node` that YAML cannot turn into a value of its implicit type, if any."""
+    pending, seen = [node], set()
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.ScalarNode):
+            try:
+                yaml.SafeLoader("").construct_object(current)
+            except ValueError:
+                return current
+        elif isinstance(current, yaml.MappingNode):
+            pending.extend(part for pair in current.value for part in pair)
+        elif isinstance(current, yaml.SequenceNode):
+            pending.extend(current.value)
+    return None
+
+
+def _walk(
+    node: yaml.Node,
+    path: str,
+    lines: dict[str, int],
+    duplicates: list[MappingProblem],
+    seen: set[int] | None = None,
+) -> None:
     """Record the 1-based line of every key and list item under its dotted path; collect duplicate keys,
-    which plain YAML loading would silently resolve to the last one."""
+    which plain YAML loading would silently resolve to the last one.
+
+    A node reached again through a YAML alias is not walked again: nested aliases (a "billion laughs"
+    file of a few hundred bytes) would otherwise take hours, and a recursive one would never end."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             child = f"{path}.{key.value}" if path else str(key.value)
@@ -111,12 +153,12 @@ def _walk(node: yaml.Node, path: str, lines: dict[str, int], duplicates: list[Ma
                 )
                 continue
             lines[child] = line
-            _walk(value, child, lines, duplicates)
+            _walk(value, child, lines, duplicates, seen)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             child = f"{path}.{index}"
             lines[child] = item.start_mark.line + 1
-            _walk(item, child, lines, duplicates)
+            _walk(item, child, lines, duplicates, seen)
 
 
 def _shape_problems(exc: ValidationError, data: dict[str, Any], lines: dict[str, int]) -> list[MappingProblem]:

@@ -20,7 +20,8 @@ Describe = Callable[[str], dict[str, Any] | None]
 MAX_HOPS = 5
 # What SOQL can read across a polymorphic lookup (What, Who, Owner on some objects) without TYPEOF.
 POLYMORPHIC_FIELDS = {"Id": "id", "Name": "string", "Type": "picklist"}
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# `fullmatch` only: `$` would also accept a name followed by a newline.
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 class PathError(Exception):
@@ -54,7 +55,7 @@ class OrgShape:
         if key not in self._cache:
             known = self.object_names is None or key in {n.lower() for n in self.object_names}
             # A name that cannot be an API name is never sent to the org (it would end up in a URL path).
-            self._cache[key] = self._describe(name) if known and _NAME.match(name) else None
+            self._cache[key] = self._describe(name) if known and _NAME.fullmatch(name) else None
         return self._cache[key]
 
     def require_obj(self, name: str) -> dict[str, Any]:
@@ -70,7 +71,7 @@ class OrgShape:
     def resolve(self, obj: dict[str, Any], path: str) -> ResolvedField:
         """Follow a field path such as `Account.Owner.Email` from `obj`, hop by hop, as SOQL would."""
         segments = path.split(".")
-        if not all(_NAME.match(s) for s in segments):
+        if not all(_NAME.fullmatch(s) for s in segments):
             raise PathError(f"{path!r} is not a field path (API names joined by dots)")
         if len(segments) - 1 > MAX_HOPS:
             raise PathError(f"{path!r} follows more than {MAX_HOPS} relationships, which SOQL does not allow")

@@ -86,8 +86,19 @@ def fits(kind: FieldType, value: Any) -> bool:
     if kind == "decimal":
         return isinstance(value, int | float) and not isinstance(value, bool)
     if kind == "date":
-        return isinstance(value, date) or (isinstance(value, str) and bool(_ISO_DATE.match(value)))
+        return isinstance(value, date) or (isinstance(value, str) and _is_iso_date(value))
     return isinstance(value, str)
+
+
+def _is_iso_date(text: str) -> bool:
+    """`2026-02-28` is; `2026-02-30` only looks like one, and would fail the pull (or the write-back) later."""
+    if not _ISO_DATE.match(text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def value_problem(field: dict[str, Any], value: Any) -> tuple[str, str | None] | None:

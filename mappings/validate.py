@@ -24,6 +24,8 @@ from .typecheck import fits, source_problem, transform_problem
 from .writeback import check_write_back
 
 RunQuery = Callable[[str], Any]
+# Where the store can keep a quote document's bytes from (quote_documents.source_object).
+STORED_SOURCES = ("Document", "ContentVersion")
 
 
 def validate(
@@ -47,8 +49,12 @@ def validate(
         if not objects[entity].get("queryable", True):
             findings.add(f"{path}.object", f"{spec.object} cannot be queried")
             continue
-        if spec.scope is not None and run_query is not None:
-            _check_scope(findings, f"{path}.scope", objects[entity], spec.scope, run_query)
+        if spec.scope is not None:
+            unbalanced = _unbalanced(spec.scope)
+            if unbalanced:
+                findings.add(f"{path}.scope", f"invalid scope filter: {unbalanced}")
+            elif run_query is not None:
+                _check_scope(findings, f"{path}.scope", objects[entity], spec.scope, run_query)
     for entity, obj in objects.items():
         _check_fields(shape, findings, mapping, objects, entity, obj)
     check_write_back(shape, findings, mapping, objects)
@@ -89,7 +95,14 @@ def _check_fields(
     if entity == "quote_document" and spec.source is None:
         findings.add(
             f"entities.{entity}",
-            "say which object holds the document's bytes: source: Document, ContentVersion or Attachment",
+            "say which object holds the document's bytes: source: Document or ContentVersion",
+        )
+    elif entity == "quote_document" and spec.source not in STORED_SOURCES:
+        # The schema names Attachment, but the store (and the download) keep Documents and ContentVersions
+        # only: such a mapping would fail every pull at its first document.
+        findings.add(
+            f"entities.{entity}.source",
+            f"quote documents from {spec.source} are not supported yet; use Document or ContentVersion",
         )
 
 
@@ -141,6 +154,32 @@ def _check_scope(findings: Findings, path: str, obj: dict[str, Any], scope: str,
         fields = fields_of(obj)
         suggestion = closest(missing.group(1), fields, labels_of(fields)) if missing else None
         findings.add(path, f"invalid scope filter{where}: {code}: {reason}", suggestion)
+
+
+def _unbalanced(scope: str) -> str | None:
+    """What is wrong with the filter's parentheses or quotes, or None. The pull embeds the filter in
+    parentheses next to its own conditions (and negates it to find records that left the scope): a filter
+    such as `A = 1) OR (B = 2` is valid SOQL on its own but would break out and change those conditions."""
+    depth, quoted, escaped = 0, False, False
+    for column, char in enumerate(scope, 1):
+        if quoted:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == "'":
+                quoted = False
+        elif char == "'":
+            quoted = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                return f"the ')' at column {column} closes a parenthesis the filter did not open"
+    if quoted:
+        return "a quoted value is not closed"
+    return "a '(' is not closed" if depth else None
 
 
 def _salesforce_error(content: Any) -> tuple[str, str]:

@@ -18,7 +18,12 @@ from .service import NothingToPull, Skipped, pull_all, reconcile_all
 @click.option("--full", is_flag=True, help="Read everything in scope, not only what changed since the last pull.")
 @click.option("--mapping", "mapping_name", default=None, help="Pull only this mapping (default: every active one).")
 @click.option("--reconcile", "do_reconcile", is_flag=True, help="Also mark what the org no longer has.")
-def sync(full: bool, mapping_name: str | None, do_reconcile: bool) -> None:
+@click.option(
+    "--allow-mass-removal",
+    is_flag=True,
+    help="Let the reconcile remove more than a fifth of the contracts (refused otherwise, as a likely mistake).",
+)
+def sync(full: bool, mapping_name: str | None, do_reconcile: bool, allow_mass_removal: bool) -> None:
     """Pull contracts, quotes, lines and documents from Salesforce into the store now."""
     from config.cli import settings_from_environment
     from sync_service.store.db import Database
@@ -45,7 +50,11 @@ def sync(full: bool, mapping_name: str | None, do_reconcile: bool) -> None:
 
     try:
         outcomes = pull_all(db, settings, mapping_name=mapping_name, full=full, force=True, progress=progress)
-        reconciled = reconcile_all(db, settings, mapping_name=mapping_name) if do_reconcile else {}
+        reconciled = (
+            reconcile_all(db, settings, mapping_name=mapping_name, allow_mass_removal=allow_mass_removal)
+            if do_reconcile
+            else {}
+        )
     except (NothingToPull, SalesforceNotConfigured) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -61,8 +70,11 @@ def sync(full: bool, mapping_name: str | None, do_reconcile: bool) -> None:
         _summary(outcome)
         failed = failed or outcome.status != "succeeded"
     for name, result in reconciled.items():
-        removed = ", ".join(f"{entity} {count}" for entity, count in result.removed.items())
-        click.echo(f"{name}: reconcile marked as gone: {removed}")
+        removed = ", ".join(f"{entity} {count}" for entity, count in result.removed.items()) or "nothing"
+        click.echo(f"{name}: reconcile {result.status}, marked as gone: {removed}")
+        if result.error:
+            click.echo(f"  error: {result.error}")
+        failed = failed or result.status != "succeeded"
     if failed:
         sys.exit(1)
 
@@ -73,6 +85,7 @@ def _summary(result: PullResult) -> None:
         click.echo(f"  {entity:<22} {rows:>9,}")
     for entity, problems in result.skipped.items():
         if problems:
-            click.echo(f"  {entity}: {len(problems)} skipped, e.g. {problems[0]}")
+            count = result.skipped_count.get(entity, len(problems))
+            click.echo(f"  {entity}: {count} skipped, e.g. {problems[0]}")
     if result.error:
         click.echo(f"  error: {result.error}")

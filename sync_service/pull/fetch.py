@@ -46,8 +46,11 @@ def _error_message(exc: SalesforceError) -> str:
     return str(content)
 
 
-def classify(call: Callable[[], T]) -> T:
-    """Run `call`, turning Salesforce and transport failures into TransientError, BudgetPaused or PullFailed."""
+def classify(call: Callable[[], T], *, renew_session: Callable[[], bool] | None = None) -> T:
+    """Run `call`, turning Salesforce and transport failures into TransientError, BudgetPaused or PullFailed.
+
+    REST calls sign in again by themselves (simple-salesforce) when the session expires; Bulk API calls do
+    not, so for them `renew_session` signs in again and the expiry becomes a TransientError to retry."""
     try:
         return call()
     except (requests.ConnectionError, requests.Timeout) as exc:
@@ -57,6 +60,8 @@ def classify(call: Callable[[], T]) -> T:
             raise BudgetPaused("Salesforce refused the request: the org's daily API limit is exhausted") from exc
         raise PullFailed(f"Salesforce refused the request: {_error_message(exc)}") from exc
     except SalesforceExpiredSession as exc:
+        if renew_session is not None and renew_session():
+            raise TransientError("the Salesforce session expired; signed in again") from exc
         raise PullFailed("the Salesforce session expired and cannot be renewed with this sign-in") from exc
     except SalesforceError as exc:
         if exc.status >= 500 or _error_code(exc) in _TRANSIENT_CODES:
@@ -94,12 +99,24 @@ def rest_rows(sf: Salesforce, soql: str, *, include_deleted: bool = False) -> It
         yield _flatten(record)
 
 
+def _renew_session(sf: Salesforce) -> bool:
+    """Sign in again as the client first did; False when it cannot (a session id given as is) or fails."""
+    if getattr(sf, "_salesforce_login_partial", None) is None:
+        return False
+    try:
+        sf._refresh_session()
+    except (SalesforceError, requests.RequestException):
+        return False
+    return True
+
+
 def bulk_rows(sf: Salesforce, object_name: str, soql: str) -> Iterator[Row]:
     """Rows of a Bulk API 2.0 query job; empty CSV cells are nulls (reference 2.10)."""
-    handler = getattr(sf.bulk2, object_name)
-    pages = classify(lambda: handler.query(soql, max_records=50_000, wait=BULK_POLL_SECONDS))
+    handler = getattr(sf.bulk2, object_name)  # takes the session id current now: a retry gets a renewed one
+    renew = lambda: _renew_session(sf)  # noqa: E731
+    pages = classify(lambda: handler.query(soql, max_records=50_000, wait=BULK_POLL_SECONDS), renew_session=renew)
     while True:
-        page = classify(lambda: next(pages, None))
+        page = classify(lambda: next(pages, None), renew_session=renew)
         if page is None:
             return
         for row in csv.DictReader(io.StringIO(page)):

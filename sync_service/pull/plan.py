@@ -4,11 +4,21 @@ scope, their quotes and what they point at. Semi-joins (`Id IN (SELECT …)`) ke
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from mappings.model import CANONICAL, Mapping
 from mappings.soql import select_for, soql_datetime
+
+# A Salesforce record id: 15 or 18 letters and digits. Nothing else is ever quoted into a query.
+SF_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+# Entity → (the entity it belongs to, its canonical field pointing there): a child is in scope through it.
+PARENTS = {
+    "renewal_quote": ("contract", "contract"),
+    "quote_line": ("renewal_quote", "quote"),
+    "quote_document": ("renewal_quote", "quote"),
+}
 
 
 @dataclass(frozen=True)
@@ -79,12 +89,8 @@ def queries(mapping: Mapping, entity: str) -> list[EntityQuery]:
 
     if entity == "contract":
         return [q(None)]
-    if entity in ("renewal_quote", "quote_line", "quote_document"):
-        parent_entity, link = {
-            "renewal_quote": ("contract", "contract"),
-            "quote_line": ("renewal_quote", "quote"),
-            "quote_document": ("renewal_quote", "quote"),
-        }[entity]
+    if entity in PARENTS:
+        parent_entity, link = PARENTS[entity]
         parent = mapping.entities[parent_entity]
         link_field = _ref_field(mapping, entity, link)
         if link_field is None:
@@ -106,7 +112,26 @@ def queries(mapping: Mapping, entity: str) -> list[EntityQuery]:
     return out or [q(None)]
 
 
+def children_of(mapping: Mapping, entity: str, parent_ids: list[str]) -> EntityQuery | None:
+    """The records of `entity`, in its own scope, that belong to these parents whatever their SystemModstamp:
+    what an incremental pull reads for parents that came into scope (a quote made primary keeps its lines
+    unchanged). None when the link is not a plain lookup field."""
+    link_field = _ref_field(mapping, entity, PARENTS[entity][1])
+    ids = [i for i in parent_ids if SF_ID.fullmatch(i)]
+    if link_field is None or not ids:
+        return None
+    spec = mapping.entities[entity]
+    quoted = ", ".join(f"'{i}'" for i in ids)
+    where = _and(spec.scope, f"{link_field} IN ({quoted})")
+    return EntityQuery(entity, spec.object, fields_for(mapping, entity), where)
+
+
 def by_ids(mapping: Mapping, entity: str, sf_ids: list[str]) -> EntityQuery:
+    """The records of `entity` with these ids. Only Salesforce ids are ever quoted into the query: a lookup
+    mapped through a transform or a constant can hold any text, which callers filter out with `SF_ID`."""
+    wrong = [i for i in sf_ids if not SF_ID.fullmatch(i)]
+    if wrong or not sf_ids:
+        raise ValueError(f"not Salesforce ids: {wrong[:3]!r}" if wrong else "no ids to query")
     spec = mapping.entities[entity]
     quoted = ", ".join(f"'{i}'" for i in sf_ids)
     return EntityQuery(entity, spec.object, fields_for(mapping, entity), f"Id IN ({quoted})")

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from mappings.model import CANONICAL, PULL_ORDER, Mapping
+from mappings.soql import soql_datetime
 from sync_service.salesforce.transport import ApiMeter
 from sync_service.store import models
 
@@ -33,6 +34,12 @@ from .writer import CanonicalRow, write_chunk
 # read; re-reading a short window on the next pull costs little and misses nothing.
 OVERLAP = timedelta(minutes=5)
 CHUNK = 1000
+# Parents that arrived in an incremental pull, above which reading their children by id costs more calls than reading
+# the child entity whole once.
+MAX_NEW_PARENTS = 2000
+MAX_SKIPPED_EXAMPLES = 100
+# Entities whose deletions and moves out of scope each pull looks for; the nightly reconcile does the rest.
+REMOVABLE = (("contract", models.Contract), ("renewal_quote", models.RenewalQuote))
 Progress = Callable[[str, int], None]
 
 
@@ -48,7 +55,8 @@ class PullResult:
     kind: str
     status: str
     rows: dict[str, int] = field(default_factory=dict)
-    skipped: dict[str, list[str]] = field(default_factory=dict)
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # examples, at most MAX_SKIPPED_EXAMPLES
+    skipped_count: dict[str, int] = field(default_factory=dict)
     api_calls: int = 0
     seconds: float = 0.0
     error: str | None = None
@@ -75,12 +83,10 @@ class Puller:
         self.budget = budget
         self.progress = progress
         self.overlap = overlap
-        self.retrying = Retrying(
-            retry=retry_if_exception_type(TransientError),
-            wait=wait_random_exponential(multiplier=0.5, max=max_wait),
-            stop=stop_after_attempt(attempts),
-            reraise=True,
-        )
+        self.retrying = transient_retrying(attempts, max_wait)
+        # Sf ids of contracts and quotes an incremental run wrote that the store had no live copy of: new, or
+        # back in scope, their children may be in scope now without having changed.
+        self._arrived: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------------ the run
 
@@ -93,46 +99,46 @@ class Puller:
             session.flush()
             run_id = run.id
         result = PullResult(run_id, kind, "running")
+        self._arrived = {}
+        # Removals are looked for since the previous pull's watermarks: this run moves them past deletions
+        # made before its own newest change.
+        removals_since = {entity: self._watermark(entity) for entity, _ in REMOVABLE}
         try:
             for entity in PULL_ORDER:
                 self._check_budget()
                 self.retrying(self._pull_entity, entity, full, result)
-            if not full:
-                self.retrying(self._incremental_removals, result)
+            self.retrying(self._incremental_removals, result, removals_since)
             result.status = "succeeded"
         except BudgetPaused as exc:
             result.status, result.error = "paused", str(exc)
         except (PullFailed, TransientError) as exc:
             result.status, result.error = "failed", str(exc)
+        except Exception as exc:
+            # Record the run as failed rather than leave it "running" for ever, then let the job fail loudly.
+            first_line = (str(exc).splitlines() or [""])[0][:300]
+            result.status, result.error = "failed", f"unexpected error: {exc.__class__.__name__}: {first_line}"
+            self._close(result, started, calls_before)
+            raise
+        self._close(result, started, calls_before)
+        return result
+
+    def _close(self, result: PullResult, started: float, calls_before: int) -> None:
         result.api_calls = self.meter.calls - calls_before
         result.seconds = time.monotonic() - started
         self._finish(result)
-        return result
 
     def _finish(self, result: PullResult) -> None:
         with self.sessions.begin() as session:
             run = session.get(models.SyncRun, result.run_id)
             assert run is not None
             run.status, run.error = result.status, result.error
-            run.rows = {**result.rows, **{f"{k}_skipped": len(v) for k, v in result.skipped.items() if v}}
+            run.rows = {**result.rows, **{f"{k}_skipped": n for k, n in result.skipped_count.items() if n}}
             run.api_calls = result.api_calls
             run.finished_at = datetime.now(UTC)
             record_api_usage(session, f"pull:{self.mapping.name}", result.api_calls)
 
     def _check_budget(self) -> None:
-        remaining = self.meter.org_remaining
-        if remaining is not None and remaining <= self.budget.reserve:
-            raise BudgetPaused(
-                f"paused: the org has {remaining} API calls left today and {self.budget.reserve} are kept in "
-                "reserve for other integrations (RENEWALS_API_RESERVE)"
-            )
-        with self.sessions() as session:
-            total = sum(session.scalars(select(models.ApiUsage.calls).where(models.ApiUsage.day == _utc_today())).all())
-        if total >= self.budget.daily_budget:
-            raise BudgetPaused(
-                f"paused: the service used {total} of its {self.budget.daily_budget} API calls today "
-                "(RENEWALS_API_DAILY_BUDGET)"
-            )
+        check_budget(self.sessions, self.meter, self.budget)
 
     # ------------------------------------------------------------------ one entity
 
@@ -141,24 +147,36 @@ class Puller:
         newest: datetime | None = None
         rows_done = 0
         skipped: list[str] = []
-        for query in plan.queries(self.mapping, entity):
+        result.skipped_count[entity] = 0
+        # Children of parents that arrived in this run may be unchanged themselves (a quote made primary keeps
+        # its lines): read those by their parents' ids, or the whole entity when that is cheaper.
+        parent = plan.PARENTS.get(entity)
+        new_parents = sorted(self._arrived.get(parent[0], ())) if parent and since is not None else []
+        if len(new_parents) > MAX_NEW_PARENTS:
+            since, new_parents = None, []
+        # (query, since, whether it reads the whole entity and so may need Bulk)
+        reads = [(query, since, since is None) for query in plan.queries(self.mapping, entity)]
+        for start in range(0, len(new_parents), 200):
+            by_parent = plan.children_of(self.mapping, entity, new_parents[start : start + 200])
+            reads += [(by_parent, None, False)] if by_parent is not None else []
+        for query, query_since, whole in reads:
             use_bulk = False
-            if full:
+            if whole:  # a full read (also an incremental pull's first of this entity): maybe Bulk
                 total = fetch.count(self.sf, query.object_name, query.soql().partition(" WHERE ")[2] or None)
                 use_bulk = total > self.mapping.bulk_threshold
             chunk: list[CanonicalRow] = []
-            for raw in fetch.rows(self.sf, query.object_name, query.soql(since), use_bulk=use_bulk):
+            for raw in fetch.rows(self.sf, query.object_name, query.soql(query_since), use_bulk=use_bulk):
                 row = self._canonical(entity, raw)
                 if row.modstamp is not None and (newest is None or row.modstamp > newest):
                     newest = row.modstamp
                 chunk.append(row)
                 if len(chunk) >= CHUNK:
-                    rows_done += self._write(entity, chunk, skipped)
+                    rows_done += self._write(entity, chunk, skipped, result, rewrite=full)
                     chunk = []
                     if self.progress:
                         self.progress(entity, rows_done)
             if chunk:
-                rows_done += self._write(entity, chunk, skipped)
+                rows_done += self._write(entity, chunk, skipped, result, rewrite=full)
         if self.progress:
             self.progress(entity, rows_done)
         result.rows[entity] = rows_done
@@ -176,7 +194,9 @@ class Puller:
         links = {link: raw.get(link) for link in plan.link_fields(self.mapping, entity)}
         return CanonicalRow(str(raw["Id"]), modstamp(raw), values, links)
 
-    def _write(self, entity: str, chunk: list[CanonicalRow], skipped: list[str]) -> int:
+    def _write(
+        self, entity: str, chunk: list[CanonicalRow], skipped: list[str], result: PullResult, *, rewrite: bool
+    ) -> int:
         with self.sessions.begin() as session:
             outcome = write_chunk(
                 session,
@@ -184,12 +204,17 @@ class Puller:
                 chunk,
                 source_object=self.mapping.entities[entity].source,
                 fetch_parents=lambda target, ids: self._fetch_parents(session, target, ids),
+                rewrite=rewrite,
             )
-        skipped.extend(outcome.skipped[:100] if len(skipped) < 100 else [])
+        if not rewrite and entity in {parent for parent, _ in plan.PARENTS.values()}:
+            self._arrived.setdefault(entity, set()).update(outcome.arrived_ids)
+        skipped.extend(outcome.skipped[: max(0, MAX_SKIPPED_EXAMPLES - len(skipped))])
+        result.skipped_count[entity] = result.skipped_count.get(entity, 0) + len(outcome.skipped)
         return outcome.written
 
     def _fetch_parents(self, session: Session, entity: str, sf_ids: list[str]) -> None:
         """Pull referenced accounts, contacts or reps by id, in the caller's transaction."""
+        sf_ids = [i for i in sf_ids if plan.SF_ID.fullmatch(i)]  # anything else matches no record
         for start in range(0, len(sf_ids), 200):
             query = plan.by_ids(self.mapping, entity, sf_ids[start : start + 200])
             rows = [self._canonical(entity, raw) for raw in fetch.rest_rows(self.sf, query.soql())]
@@ -198,14 +223,15 @@ class Puller:
 
     # ------------------------------------------------------------------ removals
 
-    def _incremental_removals(self, result: PullResult) -> None:
-        """Contracts and quotes deleted in the org, or moved out of scope, since the last pull."""
-        for entity, table in (("contract", models.Contract), ("renewal_quote", models.RenewalQuote)):
-            since = self._watermark(entity)
+    def _incremental_removals(self, result: PullResult, since_by_entity: dict[str, datetime | None]) -> None:
+        """Contracts and quotes deleted in the org, or moved out of scope, since the last pull (whose watermarks,
+        read before this run moved them, are `since_by_entity`)."""
+        for entity, table in REMOVABLE:
+            since = since_by_entity.get(entity)
             spec = self.mapping.entities[entity]
             if since is None:
                 continue
-            stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+            stamp = soql_datetime(since)
             deleted = f"SELECT Id FROM {spec.object} WHERE IsDeleted = true AND SystemModstamp > {stamp}"
             gone = [str(r["Id"]) for r in fetch.rest_rows(self.sf, deleted, include_deleted=True)]
             if spec.scope:
@@ -239,6 +265,34 @@ class Puller:
             if newest is not None and (state.watermark is None or newest > state.watermark):
                 state.watermark = newest
             state.updated_at = datetime.now(UTC)
+
+
+def transient_retrying(attempts: int = 4, max_wait: float = 30.0) -> Retrying:
+    """The one retry layer of pulls and reconciles: TransientError only, exponential backoff with jitter."""
+    return Retrying(
+        retry=retry_if_exception_type(TransientError),
+        wait=wait_random_exponential(multiplier=0.5, max=max_wait),
+        stop=stop_after_attempt(attempts),
+        reraise=True,
+    )
+
+
+def check_budget(sessions: sessionmaker[Session], meter: ApiMeter, budget: Budget, *, unrecorded: int = 0) -> None:
+    """Raise BudgetPaused, saying why, when the org's reserve or the service's daily budget is reached.
+    `unrecorded`: calls the running job made that are not in `api_usage` yet (it records them when it ends)."""
+    remaining = meter.org_remaining
+    if remaining is not None and remaining <= budget.reserve:
+        raise BudgetPaused(
+            f"paused: the org has {remaining} API calls left today and {budget.reserve} are kept in "
+            "reserve for other integrations (RENEWALS_API_RESERVE)"
+        )
+    with sessions() as session:
+        total = sum(session.scalars(select(models.ApiUsage.calls).where(models.ApiUsage.day == _utc_today())).all())
+    total += unrecorded
+    if total >= budget.daily_budget:
+        raise BudgetPaused(
+            f"paused: the service used {total} of its {budget.daily_budget} API calls today (RENEWALS_API_DAILY_BUDGET)"
+        )
 
 
 def mark_removed(sessions: sessionmaker[Session], table: Any, sf_ids: list[str]) -> int:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
@@ -25,9 +25,8 @@ from sync_service.salesforce.transport import meter_of
 from sync_service.store import models
 from sync_service.store.db import Database
 
-from .errors import BudgetPaused, PullFailed, TransientError
 from .reconcile import ReconcileResult, reconcile
-from .run import Budget, Progress, Puller, PullResult, record_api_usage
+from .run import Budget, Progress, Puller, PullResult, check_budget, record_api_usage, transient_retrying
 
 RETRY_FAILED_AFTER = timedelta(hours=6)
 
@@ -70,6 +69,20 @@ def _blocked(session: Session, version: models.MappingVersion, now: datetime) ->
     return f"the last pull failed ({last.error}); fix the mapping or run `renewals sync` to retry now"
 
 
+def _needs_full(session: Session, version: models.MappingVersion) -> bool:
+    """No full pull of the mapping has succeeded since its active version was saved. Incremental pulls only
+    rewrite records the org changed, so a new version's fields, transforms and write-back lookups would
+    otherwise never reach the records already in the store (and a first pull reads everything anyway)."""
+    last_full = session.scalar(
+        select(func.max(models.SyncRun.started_at)).where(
+            models.SyncRun.mapping_name == version.name,
+            models.SyncRun.kind == "full",
+            models.SyncRun.status == "succeeded",
+        )
+    )
+    return last_full is None or last_full < version.created_at
+
+
 def _connect(settings: Settings) -> Salesforce:
     try:
         return connect(connection_from_settings(settings))
@@ -91,6 +104,7 @@ def pull_all(
     with db.session_scope() as session:
         targets = active_mappings(session, mapping_name)
         blocked = {v.name: _blocked(session, v, now) for v, _ in targets}
+        needs_full = {v.name: _needs_full(session, v) for v, _ in targets}
     out: list[PullResult | Skipped] = []
     sf: Salesforce | None = None
     for version, mapping in targets:
@@ -107,26 +121,31 @@ def pull_all(
             Budget(daily_budget=settings.api_daily_budget, reserve=settings.api_reserve),
             progress=progress(mapping.name) if progress else None,
         )
-        out.append(puller.pull(full=full))
+        out.append(puller.pull(full=full or needs_full[version.name]))
     return out
 
 
-def reconcile_all(db: Database, settings: Settings, *, mapping_name: str | None = None) -> dict[str, ReconcileResult]:
+def reconcile_all(
+    db: Database, settings: Settings, *, mapping_name: str | None = None, allow_mass_removal: bool = False
+) -> dict[str, ReconcileResult]:
     with db.session_scope() as session:
         targets = active_mappings(session, mapping_name)
     sf = _connect(settings)
     meter = meter_of(sf.session)
+    budget = Budget(daily_budget=settings.api_daily_budget, reserve=settings.api_reserve)
     results = {}
     for _, mapping in targets:
         before = meter.calls
         started = datetime.now(UTC)
-        status, error, result = "succeeded", None, ReconcileResult()
-        try:
-            result = reconcile(db.sessionmaker, sf, mapping)
-        except BudgetPaused as exc:
-            status, error = "paused", str(exc)
-        except (PullFailed, TransientError) as exc:
-            status, error = "failed", str(exc)
+        result = reconcile(
+            db.sessionmaker,
+            sf,
+            mapping,
+            check_budget=lambda: check_budget(db.sessionmaker, meter, budget),
+            retrying=transient_retrying(),
+            allow_mass_removal=allow_mass_removal,
+        )
+        status, error = result.status, result.error
         with db.session_scope() as session:
             session.add(
                 models.SyncRun(

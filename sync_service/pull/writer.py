@@ -61,6 +61,8 @@ class CanonicalRow:
 class ChunkResult:
     written: int = 0
     skipped: list[str] = field(default_factory=list)  # "<sf id>: why"
+    # Written rows that had no live copy in the store (new, or back in scope); known only when not rewriting.
+    arrived_ids: list[str] = field(default_factory=list)
 
 
 def _ids(session: Session, entity: str, sf_ids: Iterable[str]) -> dict[str, int]:
@@ -74,17 +76,20 @@ def _ids(session: Session, entity: str, sf_ids: Iterable[str]) -> dict[str, int]
     return found
 
 
-def _changed(session: Session, table: Any, rows: list[CanonicalRow]) -> list[CanonicalRow]:
-    """The rows whose SystemModstamp differs from the stored copy's: an incremental pull re-reads its overlap
-    window, and rewriting records that have not changed since would only cost time."""
+def _live_stamps(session: Session, table: Any, rows: list[CanonicalRow]) -> dict[str, datetime | None]:
+    """The stored SystemModstamp of each row's live copy. Rows whose stamp matches are left alone: an
+    incremental pull re-reads its overlap window, and rewriting records that have not changed since would
+    only cost time. A copy marked deleted (by a reconcile, say) is not live, so it is rewritten all the same:
+    the org has just returned the record in scope."""
     stamps: dict[str, datetime | None] = {}
     ids = [r.sf_id for r in rows]
+    live = [table.is_deleted.is_(False)] if hasattr(table, "is_deleted") else []
     for start in range(0, len(ids), 500):
         found = session.execute(
-            select(table.sf_id, table.sf_system_modstamp).where(table.sf_id.in_(ids[start : start + 500]))
+            select(table.sf_id, table.sf_system_modstamp).where(table.sf_id.in_(ids[start : start + 500]), *live)
         )
         stamps.update({sf_id: stamp for sf_id, stamp in found})
-    return [r for r in rows if r.sf_id not in stamps or r.modstamp is None or stamps[r.sf_id] != r.modstamp]
+    return stamps
 
 
 def write_chunk(
@@ -94,10 +99,16 @@ def write_chunk(
     *,
     source_object: str | None = None,
     fetch_parents: Callable[[str, list[str]], None] | None = None,
+    rewrite: bool = False,
 ) -> ChunkResult:
+    """Upsert `rows`. Unless `rewrite` (a full pull, which must also apply a changed mapping to records the
+    org has not changed), rows whose SystemModstamp matches the stored copy's are left as they are."""
     table, refs = TABLES[entity]
     result = ChunkResult()
-    rows = _changed(session, table, rows)
+    stamps: dict[str, datetime | None] | None = None
+    if not rewrite:
+        stamps = _live_stamps(session, table, rows)
+        rows = [r for r in rows if r.sf_id not in stamps or r.modstamp is None or stamps[r.sf_id] != r.modstamp]
     resolved: dict[str, dict[str, int]] = {}
     for ref_field, (_, target) in refs.items():
         wanted = {r.values[ref_field] for r in rows if r.values.get(ref_field)}
@@ -141,6 +152,8 @@ def write_chunk(
     if payload:
         _upsert(session, table, payload)
         result.written = len(payload)
+        if stamps is not None:
+            result.arrived_ids = [values["sf_id"] for values in payload if values["sf_id"] not in stamps]
     return result
 
 

@@ -268,3 +268,51 @@ class Reminder(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     contract: Mapped[Contract] = relationship()
+
+
+class OutboxItem(Base):
+    """One Salesforce write waiting to be pushed (``sync_service/outbox/``), committed with the event that
+    causes it.
+
+    ``key`` is the write's deterministic idempotency key (URL-safe: it travels in external-id URL paths and
+    in the Task's Subject marker). A Task row is bounded: repeats of its event bump ``count`` and
+    ``last_event_at`` and make it pending again. ``revision`` grows with every change, so a push that read
+    an older revision does not mark a newer one done.
+    """
+
+    __tablename__ = "outbox_items"
+    __table_args__ = (
+        CheckConstraint("kind IN ('task', 'field_update')", name="kind"),
+        CheckConstraint("status IN ('pending', 'done', 'dead', 'discarded')", name="status"),
+        # The push's question: which pending items are due?
+        Index("ix_outbox_items_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    sobject: Mapped[str] = mapped_column(String(80))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    target_sf_id: Mapped[str | None] = mapped_column(SF_ID)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sf_id: Mapped[str | None] = mapped_column(SF_ID)
+    count: Mapped[int] = mapped_column(default=1)
+    last_event_at: Mapped[datetime | None]
+    revision: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
+
+
+class SalesforceKey(Base):
+    """Idempotency key → the Salesforce record it created, for orgs whose Task has no external-id field."""
+
+    __tablename__ = "salesforce_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    sf_id: Mapped[str] = mapped_column(SF_ID)
+    sobject: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

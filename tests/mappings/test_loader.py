@@ -3,6 +3,8 @@ key and its dotted path, and dump/load round trips; the presets as package data.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from mappings.loader import UnknownPreset, dump, load, preset, preset_names, preset_text
@@ -45,6 +47,27 @@ def test_yaml_that_does_not_parse_names_line_and_column(text: str, line: int, co
     assert problem.message.startswith("YAML does not parse")
     assert (problem.line, problem.column) == (line, column)
     assert str(problem).startswith(f"line {line}, column {column}: YAML does not parse")
+
+
+def test_a_value_that_only_looks_like_a_date_is_a_clear_error_not_a_crash() -> None:
+    text = cpq_yaml(("      end_date: EndDate", "      end_date: {constant: 2026-02-30}"))
+    [problem] = problems_of(text)
+    assert problem.message.startswith("YAML does not parse: '2026-02-30' is not a valid timestamp")
+    assert "quote it" in problem.message
+    assert (problem.line, problem.column) == (line_of(text, "2026-02-30"), 28)
+
+
+def test_nested_yaml_aliases_load_in_no_time() -> None:
+    # A "billion laughs": ten nested aliases of ten would make 10^10 nodes to walk one by one.
+    text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+    for level in range(1, 10):
+        text += f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 10) + "]\n"
+    started = time.monotonic()
+    problems = problems_of(text)
+    assert time.monotonic() - started < 5
+    assert any(p.path == "name" and "missing" in p.message for p in problems)
+    recursive = problems_of("a: &a [*a]\n")
+    assert any(p.path == "a" for p in recursive)
 
 
 @pytest.mark.parametrize(("text", "message"), [("", "the file is empty"), ("- a\n- b\n", "a mapping is a YAML")])

@@ -172,6 +172,11 @@ def test_polymorphic_hops_allow_only_id_name_and_type(cpq_sf: Salesforce) -> Non
             "entities.contract.fields.auto_renew",
             "the constant 'no' is not a bool value",
         ),
+        (
+            ("      start_date: StartDate", "      start_date: {constant: '2026-02-30'}"),
+            "entities.contract.fields.start_date",
+            "the constant '2026-02-30' is not a date value",
+        ),
     ],
 )
 def test_wrong_types(cpq_sf: Salesforce, change: tuple[str, str], path: str, message: str) -> None:
@@ -255,6 +260,48 @@ def test_an_invalid_scope_filter_carries_salesforces_message(
     assert problem.message.startswith(message)
     assert problem.suggestion == suggestion
     assert problem.line == line_of(text, f'scope: "{scope}"')
+
+
+@pytest.mark.parametrize(
+    ("scope", "message"),
+    [
+        (
+            "Status = 'Activated') OR (Status = 'Draft'",
+            "invalid scope filter: the ')' at column 21 closes a parenthesis the filter did not open",
+        ),
+        ("(Status = 'Activated'", "invalid scope filter: a '(' is not closed"),
+        ("Status = 'Activated", "invalid scope filter: a quoted value is not closed"),
+    ],
+)
+def test_a_scope_filter_cannot_break_out_of_the_parentheses_the_pull_puts_it_in(
+    cpq_sf: Salesforce, scope: str, message: str
+) -> None:
+    # Valid SOQL on its own (the org accepts the first as `WHERE (…) OR (…)`), but the pull's queries AND it
+    # with their own conditions and negate it to find records that left the scope.
+    text = cpq_yaml(("    scope: \"Status = 'Activated'\"", f'    scope: "{scope}"'))
+    problem = only(problems_in(cpq_sf, text), "entities.contract.scope")
+    assert problem.message == message
+    assert problem.line == line_of(text, f'scope: "{scope}"')
+    # Without an org to ask, the check still applies.
+    assert [p.message for p in validate(load(text), describer(cpq_sf))] == [message]
+
+
+def test_parentheses_and_quotes_inside_quoted_values_are_text() -> None:
+    from mappings.validate import _unbalanced
+
+    assert _unbalanced("Name = 'a) OR (b' AND (Status = 'it\\'s (')") is None
+
+
+def test_a_name_followed_by_a_newline_is_not_an_api_name(cpq_sf: Salesforce) -> None:
+    calls: list[str] = []
+
+    def describe(name: str) -> dict[str, Any] | None:
+        calls.append(name)
+        return describer(cpq_sf)(name.strip())
+
+    problems = validate(load(cpq_yaml(("    object: Contract\n", '    object: "Contract\\n"\n'))), describe)
+    assert only(problems, "entities.contract.object").message == "the org has no object Contract\n"
+    assert "Contract\n" not in calls
 
 
 def test_scope_filters_are_checked_only_with_a_query_function(cpq_sf: Salesforce) -> None:
@@ -478,6 +525,17 @@ def test_a_document_entity_must_say_where_its_bytes_are(cpq_sf: Salesforce) -> N
     text = cpq_yaml(("    source: Document\n", ""))
     [problem] = problems_in(cpq_sf, text)
     assert problem.path == "entities.quote_document"
-    assert problem.message == (
-        "say which object holds the document's bytes: source: Document, ContentVersion or Attachment"
+    assert problem.message == "say which object holds the document's bytes: source: Document or ContentVersion"
+
+
+def test_a_document_source_the_store_cannot_keep_is_refused(cpq_sf: Salesforce) -> None:
+    # The store keeps quote documents from Document or ContentVersion only (a check constraint): a mapping on
+    # Attachment would validate, activate, then fail every pull at its first document.
+    text = cpq_yaml(
+        ("    source: Document\n", "    source: Attachment\n"),
+        ("      document_id: SBQQ__DocumentId__c", "      document_id: SBQQ__AttachmentId__c"),
     )
+    [problem] = problems_in(cpq_sf, text)
+    assert problem.path == "entities.quote_document.source"
+    assert problem.message == "quote documents from Attachment are not supported yet; use Document or ContentVersion"
+    assert problem.line == line_of(text, "source: Attachment")

@@ -221,3 +221,205 @@ def test_the_api_reserve_pauses_the_pull_with_a_visible_status(
     with store() as session:
         run = session.get(models.SyncRun, result.run_id)
         assert run is not None and run.status == "paused"
+
+
+def test_a_deletion_is_found_even_when_a_later_change_moved_the_watermark_past_it(
+    mutable_org: RunningOrg, store: sessionmaker[Session]
+) -> None:
+    puller = make_puller(store, mutable_org, load_preset("salesforce_cpq"))
+    assert puller.pull(full=True).status == "succeeded"
+    sf = puller.sf
+    deleted, changed = [
+        r["Id"] for r in sf.query("SELECT Id FROM Contract WHERE Status = 'Activated' LIMIT 2")["records"]
+    ]
+    time.sleep(1.1)
+    sf.Contract.delete(deleted)
+    time.sleep(1.1)  # the change comes a second after the deletion: this pull's watermark moves past it
+    sf.Contract.update(changed, {"Total_Contract_Value__c": 99})
+    result = puller.pull(full=False)
+    assert result.status == "succeeded", result.error
+    assert result.rows["contract"] == 1 and result.rows["contract_removed"] == 1
+    with store() as session:
+        contract = session.scalar(select(models.Contract).where(models.Contract.sf_id == deleted))
+        assert contract is not None and contract.is_deleted
+
+
+def test_a_full_pull_finds_deletions_since_the_previous_pull(
+    mutable_org: RunningOrg, store: sessionmaker[Session]
+) -> None:
+    puller = make_puller(store, mutable_org, load_preset("salesforce_cpq"))
+    assert puller.pull(full=True).status == "succeeded"
+    gone = puller.sf.query("SELECT Id FROM Contract WHERE Status = 'Activated' LIMIT 1")["records"][0]["Id"]
+    time.sleep(1.1)
+    puller.sf.Contract.delete(gone)
+    result = puller.pull(full=True)
+    assert result.status == "succeeded", result.error
+    assert result.rows["contract_removed"] == 1
+
+
+def _with_contract_field(mapping_name: str, field: str, spec: object) -> Any:
+    from mappings.model import Mapping
+
+    data = load_preset(mapping_name).model_dump(mode="python", exclude_defaults=True)
+    data["entities"]["contract"]["fields"][field] = spec
+    return Mapping.model_validate(data)
+
+
+def test_a_full_pull_applies_a_changed_mapping_to_records_the_org_did_not_change(
+    mutable_org: RunningOrg, store: sessionmaker[Session]
+) -> None:
+    assert make_puller(store, mutable_org, load_preset("salesforce_cpq")).pull(full=True).status == "succeeded"
+    changed = _with_contract_field("salesforce_cpq", "status", {"constant": "Mapped anew"})
+    result = make_puller(store, mutable_org, changed).pull(full=True)
+    assert result.status == "succeeded", result.error
+    assert result.rows["contract"] == 40
+    with store() as session:
+        assert set(session.scalars(select(models.Contract.status))) == {"Mapped anew"}
+
+
+def test_a_full_pull_brings_back_records_a_reconcile_had_marked_removed(
+    mutable_org: RunningOrg, store: sessionmaker[Session]
+) -> None:
+    # A record can leave the scope and come back through a related record (a scope on Account.Type, say)
+    # without its own SystemModstamp changing; the reconcile marks it removed meanwhile.
+    puller = make_puller(store, mutable_org, load_preset("salesforce_cpq"))
+    assert puller.pull(full=True).status == "succeeded"
+    with store.begin() as session:
+        contract = session.scalars(select(models.Contract).limit(1)).one()
+        contract.is_deleted, back = True, contract.sf_id
+    assert puller.pull(full=True).status == "succeeded"
+    with store() as session:
+        again = session.scalar(select(models.Contract).where(models.Contract.sf_id == back))
+        assert again is not None and not again.is_deleted
+
+
+def test_a_re_read_record_that_was_marked_removed_is_live_again(
+    mutable_org: RunningOrg, store: sessionmaker[Session]
+) -> None:
+    from datetime import timedelta
+
+    puller = make_puller(store, mutable_org, load_preset("salesforce_cpq"), overlap=timedelta(days=3650))
+    assert puller.pull(full=True).status == "succeeded"
+    with store.begin() as session:
+        contract = session.scalars(select(models.Contract).limit(1)).one()
+        contract.is_deleted, back = True, contract.sf_id
+    result = puller.pull(full=False)  # the overlap re-reads every record, unchanged since the full pull
+    assert result.status == "succeeded", result.error
+    assert result.rows["contract"] == 1
+    with store() as session:
+        again = session.scalar(select(models.Contract).where(models.Contract.sf_id == back))
+        assert again is not None and not again.is_deleted
+
+
+def test_a_first_incremental_pull_reads_large_entities_with_bulk(
+    mutable_org: RunningOrg, store: sessionmaker[Session]
+) -> None:
+    mapping = load_preset("salesforce_cpq").model_copy(update={"bulk_threshold": 20})
+    since = time.time()
+    result = make_puller(store, mutable_org, mapping).pull(full=False)  # no watermark yet: everything is read
+    assert result.status == "succeeded", result.error
+    bulk_jobs = [e for e in mutable_org.admin("GET", f"requests?since={since}") if e["path"].endswith("/jobs/query")]
+    assert bulk_jobs, "no Bulk API query job was created"
+    assert result.rows["contract"] == 40
+
+
+def test_an_expired_session_during_a_bulk_query_signs_in_again(
+    mutable_org: RunningOrg, store: sessionmaker[Session]
+) -> None:
+    from sync_service.pull import fetch
+    from sync_service.pull.errors import TransientError
+
+    puller = make_puller(store, mutable_org, load_preset("salesforce_cpq"))
+    sf = puller.sf
+    sf.query("SELECT Id FROM Contract LIMIT 1")
+    mutable_org.admin("POST", "sessions/expire")
+    with pytest.raises(TransientError, match="signed in again"):
+        list(fetch.bulk_rows(sf, "Contract", "SELECT Id FROM Contract"))
+    assert len(list(fetch.bulk_rows(sf, "Contract", "SELECT Id FROM Contract"))) >= 40
+    # Within a pull the entity is simply retried.
+    mutable_org.faults(rules=[{"route": "bulk", "error": "INVALID_SESSION_ID", "count": 1}])
+    mapping = load_preset("salesforce_cpq").model_copy(update={"bulk_threshold": 20})
+    result = make_puller(store, mutable_org, mapping).pull(full=True)
+    assert result.status == "succeeded", result.error
+
+
+def test_an_unexpected_error_fails_the_run_visibly_instead_of_leaving_it_running(
+    mutable_org: RunningOrg, store: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sync_service.pull import run
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("value too long for type character varying(40)\nSQL: INSERT ...")
+
+    monkeypatch.setattr(run, "write_chunk", broken)
+    puller = make_puller(store, mutable_org, load_preset("salesforce_cpq"))
+    with pytest.raises(RuntimeError):
+        puller.pull(full=True)
+    with store() as session:
+        run_row = session.scalars(select(models.SyncRun)).one()
+    assert run_row.status == "failed" and run_row.finished_at is not None
+    assert run_row.error == "unexpected error: RuntimeError: value too long for type character varying(40)"
+
+
+def test_the_reconcile_retries_transient_errors_and_pauses_at_the_reserve(
+    mutable_org: RunningOrg, store: sessionmaker[Session]
+) -> None:
+    from sync_service.pull.reconcile import reconcile
+    from sync_service.pull.run import check_budget, transient_retrying
+
+    mapping = load_preset("salesforce_cpq")
+    puller = make_puller(store, mutable_org, mapping)
+    assert puller.pull(full=True).status == "succeeded"
+    gone = puller.sf.query("SELECT Id FROM Contract WHERE Status = 'Activated' LIMIT 1")["records"][0]["Id"]
+    puller.sf.Contract.delete(gone)
+    mutable_org.faults(rules=[{"route": "query", "error": "503", "count": 2}])
+    result = reconcile(store, puller.sf, mapping, retrying=transient_retrying(max_wait=0.1))
+    assert (result.status, result.removed["contract"]) == ("succeeded", 1)
+
+    used = mutable_org.api_used()
+    mutable_org.admin("PUT", "settings", {"daily_api_limit": used + 12})
+    paused = reconcile(store, puller.sf, mapping, check_budget=lambda: check_budget(store, puller.meter, puller.budget))
+    assert paused.status == "paused" and paused.error is not None and "reserve" in paused.error
+
+
+def test_a_quote_that_comes_into_scope_brings_its_unchanged_lines_and_documents(
+    mutable_org: RunningOrg, store: sessionmaker[Session]
+) -> None:
+    puller = make_puller(store, mutable_org, load_preset("salesforce_cpq"))
+    sf = puller.sf
+    quote = sf.query(
+        "SELECT Id, (SELECT Id FROM SBQQ__LineItems__r) FROM SBQQ__Quote__c "
+        "WHERE SBQQ__Primary__c = true AND SBQQ__Type__c = 'Renewal' LIMIT 1"
+    )["records"][0]
+    lines = {line["Id"] for line in quote["SBQQ__LineItems__r"]["records"]}
+    assert lines
+    sf.SBQQ__Quote__c.update(quote["Id"], {"SBQQ__Primary__c": False})  # another quote was primary, say
+    assert puller.pull(full=True).status == "succeeded"
+    time.sleep(1.1)
+    sf.SBQQ__Quote__c.update(quote["Id"], {"SBQQ__Primary__c": True})  # its lines do not change
+    result = puller.pull(full=False)
+    assert result.status == "succeeded", result.error
+    assert result.rows["renewal_quote"] == 1 and result.rows["quote_line"] == len(lines)
+    assert result.rows["quote_document"] >= 1
+    with store() as session:
+        local = session.scalar(select(models.RenewalQuote).where(models.RenewalQuote.sf_id == quote["Id"]))
+        assert local is not None and {line.sf_id for line in local.lines} == lines and local.documents
+
+
+def test_a_reconcile_that_would_remove_most_contracts_is_refused(
+    mutable_org: RunningOrg, store: sessionmaker[Session]
+) -> None:
+    from sync_service.pull.reconcile import reconcile
+
+    mapping = load_preset("salesforce_cpq")
+    puller = make_puller(store, mutable_org, mapping)
+    assert puller.pull(full=True).status == "succeeded"
+    # The scope no longer matches anything: what a picklist value renamed in the org looks like.
+    broken = mapping.model_copy(deep=True)
+    broken.entities["contract"].scope = "Status = 'Active'"
+    result = reconcile(store, puller.sf, broken)
+    assert result.status == "failed"
+    assert result.error is not None and "would remove 40 of 40 contract rows" in result.error
+    with store() as session:
+        assert session.scalar(select(func.count()).where(models.Contract.is_deleted.is_(True))) == 0
+    assert reconcile(store, puller.sf, broken, allow_mass_removal=True).removed["contract"] == 40

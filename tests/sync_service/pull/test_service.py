@@ -103,3 +103,36 @@ def test_no_active_mapping_is_reported_not_crashed(database_url: str, flavour_or
     with pytest.raises(NothingToPull):
         pull_all(db, _settings(flavour_org("salesforce_cpq"), database_url))
     db.dispose()
+
+
+def test_the_scheduled_pull_is_full_until_one_succeeds_for_the_active_version(
+    mutable_org: RunningOrg, database_url: str
+) -> None:
+    activate_preset(database_url)
+    settings = _settings(mutable_org, database_url)
+    db = Database(database_url)
+    kinds = []
+    for _ in range(2):
+        [outcome] = pull_all(db, settings)
+        assert isinstance(outcome, PullResult) and outcome.status == "succeeded", outcome
+        kinds.append(outcome.kind)
+    assert kinds == ["full", "incremental"]
+    # A new version (here an edited comment) is saved and activated: its first pull rewrites every record.
+    with db.session_scope() as session:
+        text = "# edited\n" + mapping_versions.get_active(session, "salesforce_cpq").yaml  # type: ignore[union-attr]
+        version = mapping_versions.save_version(session, text, author="test")
+        mapping_versions.activate(session, version.name, version.version, [])
+    [outcome] = pull_all(db, settings)
+    assert isinstance(outcome, PullResult) and outcome.kind == "full"
+    assert outcome.rows["contract"] == 40
+    db.dispose()
+
+
+def test_sync_reports_a_failed_reconcile_and_exits_1(mutable_org: RunningOrg, database_url: str) -> None:
+    activate_preset(database_url)
+    env = org_environment(mutable_org, database_url)
+    assert CliRunner().invoke(main, ["sync", "--full"], env=env).exit_code == 0
+    mutable_org.faults(rules=[{"route": "query", "error": "500", "rate": 1.0}])
+    result = CliRunner().invoke(main, ["sync", "--reconcile"], env=env)
+    assert result.exit_code == 1, result.output
+    assert "reconcile failed" in result.output

@@ -1,0 +1,1 @@
+"""The transactional outbox: Salesforce writes recorded with the events that cause them, pushed in batches."""

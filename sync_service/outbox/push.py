@@ -1,0 +1,330 @@
+"""Draining the outbox into Salesforce: claimed in batches of up to 200, Tasks first (the records they hang
+on already exist in the org), then field updates, one sObject Collections call per object and operation.
+
+Exactly once: with the mapping's Task external-id field (confirmed by describe) every Task is an upsert by
+its key. Without one, a Task is created once, its id kept under its key (in the transaction that marks the
+row done) and updated thereafter; a row claimed before whose outcome is unknown (a timeout, a killed
+worker) is first looked up in the org by its exact Subject, which carries the key.
+
+Failures: per-record transient errors retry with backoff and jitter up to `max_attempts`, then the row is
+dead; other per-record errors make the row dead at once with Salesforce's message, and the batch goes on.
+A whole-request transient failure leaves the batch pending with backoff. REQUEST_LIMIT_EXCEEDED or the API
+reserve stops the push with status `paused`; nothing is lost. Retries happen here only (push jobs get no
+RQ retry: the next sweep is the retry).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceExpiredSession
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mappings.model import TaskConventions
+from sync_service.pull.errors import BudgetPaused, PullFailed, TransientError
+from sync_service.pull.fetch import classify
+from sync_service.pull.run import Budget, check_budget, record_api_usage
+from sync_service.salesforce.transport import ApiMeter, meter_of
+from sync_service.store import models
+from sync_service.store.models import utcnow
+
+from . import wire
+from .wire import Claimed, TaskShape
+
+TRANSIENT_RECORD_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION"})
+# A claimed row is invisible to other pushes this long; a worker killed mid-batch leaves its rows to the
+# next push after that, which looks their keys up before writing again.
+LEASE = timedelta(minutes=5)
+
+
+class PushStopped(Exception):
+    """The push cannot go on now (the sign-in no longer works); the rows wait, untouched."""
+
+
+@dataclass
+class PushResult:
+    status: str = "succeeded"  # succeeded | paused (API limit or reserve) | failed (sign-in)
+    done: int = 0
+    retrying: int = 0
+    dead: int = 0
+    api_calls: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+
+class Pusher:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        sf: Salesforce,
+        conventions: TaskConventions,
+        budget: Budget,
+        *,
+        batch: int = 200,
+        max_attempts: int = 8,
+        retry_base: float = 10.0,
+        retry_cap: float = 1800.0,
+        job_name: str = "push",
+    ):
+        if not 1 <= batch <= 200:
+            raise ValueError("an sObject Collections call takes 1 to 200 records")
+        self.sessions = sessions
+        self.sf = sf
+        self.meter: ApiMeter = meter_of(sf.session)
+        self.conventions = conventions
+        self.budget = budget
+        self._calls_before = 0
+        self.batch = batch
+        self.max_attempts = max_attempts
+        self.retry_base = retry_base
+        self.retry_cap = retry_cap
+        self.job_name = job_name
+        self._shape: TaskShape | None = None
+
+    # ------------------------------------------------------------------ the run
+
+    def push(self) -> PushResult:
+        started, calls_before = time.monotonic(), self.meter.calls
+        self._calls_before = calls_before
+        # Rows that fail now are due again after this instant at the earliest, so one push handles each row
+        # at most once and always ends.
+        cutoff = utcnow()
+        result = PushResult()
+        try:
+            for kind, send in (("task", self._push_tasks), ("field_update", self._push_updates)):
+                while items := self._claim(kind, cutoff):
+                    try:
+                        self._check_budget()
+                        send(items, result)
+                    except (BudgetPaused, PushStopped):
+                        self._release([i.id for i in items])
+                        raise
+        except BudgetPaused as exc:
+            result.status, result.error = "paused", str(exc)
+        except PushStopped as exc:
+            result.status, result.error = "failed", str(exc)
+        result.api_calls = self.meter.calls - calls_before
+        result.seconds = time.monotonic() - started
+        with self.sessions.begin() as session:
+            record_api_usage(session, self.job_name, result.api_calls)
+        return result
+
+    def _claim(self, kind: str, cutoff: datetime) -> list[Claimed]:
+        now = utcnow()
+        with self.sessions.begin() as session:
+            rows = session.scalars(
+                select(models.OutboxItem)
+                .where(
+                    models.OutboxItem.status == "pending",
+                    models.OutboxItem.kind == kind,
+                    models.OutboxItem.next_attempt_at <= cutoff,
+                )
+                .order_by(models.OutboxItem.id)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            ).all()
+            keys = self._known_keys(session, [r.key for r in rows if r.sf_id is None])
+            claimed = []
+            for row in rows:
+                row.attempts += 1
+                row.next_attempt_at = now + LEASE
+                claimed.append(
+                    Claimed(
+                        row.id,
+                        row.key,
+                        row.kind,
+                        row.sobject,
+                        dict(row.payload),
+                        row.target_sf_id,
+                        row.sf_id or keys.get(row.key),
+                        row.attempts,
+                        row.count,
+                        row.last_event_at,
+                        row.revision,
+                    )
+                )
+            return claimed
+
+    @staticmethod
+    def _known_keys(session: Session, keys: list[str]) -> dict[str, str]:
+        if not keys:
+            return {}
+        rows = session.execute(
+            select(models.SalesforceKey.key, models.SalesforceKey.sf_id).where(models.SalesforceKey.key.in_(keys))
+        ).all()
+        return {k: v for k, v in rows}
+
+    def _release(self, ids: list[int]) -> None:
+        """Give claimed rows back untouched (the push paused before sending them)."""
+        with self.sessions.begin() as session:
+            for row in session.scalars(select(models.OutboxItem).where(models.OutboxItem.id.in_(ids))):
+                if row.status == "pending":
+                    row.attempts = max(0, row.attempts - 1)
+                    row.next_attempt_at = utcnow()
+
+    def _check_budget(self) -> None:
+        check_budget(self.sessions, self.meter, self.budget, unrecorded=self.meter.calls - self._calls_before)
+
+    # ------------------------------------------------------------------ Tasks
+
+    def _push_tasks(self, items: list[Claimed], result: PushResult) -> None:
+        try:
+            shape = self._shape = self._shape or wire.task_shape(self.sf, self.conventions)
+            ext = shape.external_id_field
+            # Rows claimed before with no id recorded may have reached the org: find them first.
+            unsure = [i for i in items if i.sf_id is None and i.attempts > 1]
+            found: dict[str, str] = {}
+            if unsure:
+                by = ext or "Subject"
+                values = {(i.key if ext else i.payload["subject"]): i.key for i in unsure}
+                found = {values[v]: sf_id for v, sf_id in wire.find_tasks(self.sf, by, list(values)).items()}
+        except TransientError as exc:
+            self._settle(items, [_failure(str(exc), transient=True)] * len(items), result)
+            return
+        except PullFailed as exc:
+            if isinstance(exc.__cause__, SalesforceExpiredSession):
+                raise PushStopped(str(exc)) from exc
+            self._settle(items, [_failure(str(exc), transient=False)] * len(items), result)
+            return
+        if found and not ext:
+            self._remember(found)
+        known = {i.key: i.sf_id or found.get(i.key) for i in items}
+        if ext:
+            records = [wire.task_record(i, shape, creating=known[i.key] is None) for i in items]
+            self._send(items, "PATCH", f"composite/sobjects/Task/{ext}", records, result)
+            return
+        updates = [i for i in items if known[i.key]]
+        creates = [i for i in items if not known[i.key]]
+        if updates:
+            records = [{**wire.task_record(i, shape, creating=False), "id": known[i.key]} for i in updates]
+            self._send(updates, "PATCH", "composite/sobjects", records, result)
+        if creates:
+            self._check_budget()
+            records = [wire.task_record(i, shape, creating=True) for i in creates]
+            self._send(creates, "POST", "composite/sobjects", records, result, keep_keys=True)
+
+    def _remember(self, found: dict[str, str], sobject: str = "Task") -> None:
+        with self.sessions.begin() as session:
+            self._save_keys(session, found, sobject)
+
+    @staticmethod
+    def _save_keys(session: Session, found: dict[str, str], sobject: str) -> None:
+        existing = Pusher._known_keys(session, list(found))
+        for key, sf_id in found.items():
+            if key not in existing:
+                session.add(models.SalesforceKey(key=key, sf_id=sf_id, sobject=sobject))
+
+    # ------------------------------------------------------------------ field updates
+
+    def _push_updates(self, items: list[Claimed], result: PushResult) -> None:
+        by_object: dict[str, list[Claimed]] = {}
+        later: list[int] = []
+        targets: set[str | None] = set()
+        for item in items:
+            # One record may appear once per collections call; a second write to it waits for the next batch.
+            if item.target_sf_id in targets:
+                later.append(item.id)
+                continue
+            targets.add(item.target_sf_id)
+            by_object.setdefault(item.sobject, []).append(item)
+        if later:
+            self._release(later)
+        for group in by_object.values():
+            self._check_budget()
+            self._send(group, "PATCH", "composite/sobjects", [wire.update_record(i) for i in group], result)
+
+    # ------------------------------------------------------------------ one collections call
+
+    def _send(
+        self,
+        items: list[Claimed],
+        method: str,
+        path: str,
+        records: list[dict[str, Any]],
+        result: PushResult,
+        *,
+        keep_keys: bool = False,
+    ) -> None:
+        body = {"allOrNone": False, "records": records}
+        try:
+            answers = classify(lambda: self.sf.restful(path, method=method, json=body))
+        except TransientError as exc:
+            answers = [_failure(str(exc), transient=True)] * len(items)
+        except PullFailed as exc:
+            if isinstance(exc.__cause__, SalesforceExpiredSession):
+                # simple-salesforce already signed in again and was refused: no record is at fault.
+                raise PushStopped(str(exc)) from exc
+            answers = [_failure(str(exc), transient=False)] * len(items)
+        if not isinstance(answers, list) or len(answers) != len(items):
+            answers = [_failure(f"unexpected answer from {path}", transient=True)] * len(items)
+        self._settle(items, answers, result, keep_keys=keep_keys)
+
+    def _settle(
+        self, items: list[Claimed], answers: list[dict[str, Any]], result: PushResult, *, keep_keys: bool = False
+    ) -> None:
+        """Record each row's outcome, and the ids of created records, in one transaction."""
+        now = utcnow()
+        with self.sessions.begin() as session:
+            rows = {
+                r.id: r
+                for r in session.scalars(
+                    select(models.OutboxItem).where(models.OutboxItem.id.in_([i.id for i in items]))
+                )
+            }
+            created: dict[str, str] = {}
+            for item, answer in zip(items, answers, strict=True):
+                row = rows.get(item.id)
+                if row is None:
+                    continue
+                if answer.get("success"):
+                    row.sf_id = str(answer["id"])
+                    if keep_keys:
+                        created[item.key] = row.sf_id
+                    if row.revision == item.revision:
+                        row.status, row.done_at, row.attempts, row.last_error = "done", now, 0, None
+                        result.done += 1
+                    else:
+                        # Bumped while we were writing: push the newer count next time.
+                        row.next_attempt_at = now
+                    continue
+                code, message = _first_error(answer)
+                if code in TRANSIENT_RECORD_CODES and row.attempts < self.max_attempts:
+                    row.last_error = message
+                    row.next_attempt_at = now + self._backoff(row.attempts)
+                    result.retrying += 1
+                else:
+                    row.status, row.last_error = "dead", message
+                    if code in TRANSIENT_RECORD_CODES:
+                        row.last_error = f"gave up after {row.attempts} attempts: {message}"
+                    result.dead += 1
+            if created:
+                self._save_keys(session, created, items[0].sobject)
+
+    def _backoff(self, attempts: int) -> timedelta:
+        """Exponential backoff with full jitter (never zero, so a push does not meet the row again)."""
+        ceiling = min(self.retry_cap, self.retry_base * 2 ** max(0, attempts - 1))
+        return timedelta(seconds=random.uniform(ceiling / 2, ceiling)) + timedelta(milliseconds=1)
+
+
+def _failure(message: str, *, transient: bool) -> dict[str, Any]:
+    code = "SERVER_UNAVAILABLE" if transient else "REQUEST_FAILED"
+    return {"success": False, "errors": [{"statusCode": code, "message": message}]}
+
+
+def _first_error(answer: dict[str, Any]) -> tuple[str, str]:
+    errors = answer.get("errors") or [{}]
+    first = errors[0] if isinstance(errors[0], dict) else {}
+    code = str(first.get("statusCode") or first.get("errorCode") or "UNKNOWN")
+    return code, f"{code}: {str(first.get('message', '')).strip()}"
+
+
+def push(
+    sessions: sessionmaker[Session], sf: Salesforce, conventions: TaskConventions, budget: Budget, *, batch: int = 200
+) -> PushResult:
+    return Pusher(sessions, sf, conventions, budget, batch=batch).push()

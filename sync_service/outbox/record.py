@@ -1,0 +1,120 @@
+"""Recording Salesforce writes in the outbox, inside the caller's transaction (committed with the event).
+
+Every write carries a deterministic key, so recording the same event twice, or pushing it twice, has one
+effect in the org. A Task is bounded: one per email per kind of event; a repeat bumps its count and last
+time and makes it pending again, and the push updates the same Task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mappings.model import TaskConventions
+from sync_service.store import models
+from sync_service.store.models import utcnow
+
+# Keys travel in external-id URL paths and SOQL literals; this alphabet encodes the same way everywhere
+# (reference 1.9). 80 characters is the Task external-id field's length.
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
+
+
+def event_key(*parts: object) -> str:
+    """A deterministic key for a write, e.g. `event_key("opened", email_message_id)`."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+    return f"rnw-{digest[:40]}"
+
+
+def _check_key(key: str) -> None:
+    if not KEY_PATTERN.match(key):
+        raise ValueError(f"outbox key {key!r} must be 1-80 characters of A-Z a-z 0-9 . _ -")
+
+
+def task_subject(conventions: TaskConventions, subject: str, key: str) -> str:
+    """The Task's Subject: the mapping's marker, what happened, and the key — exact and unique, so a write
+    whose outcome is unknown can be found again by `Subject = '<this>'` (Subject is 255 characters)."""
+    marker = f" [{key}]"
+    head = f"{conventions.subject_prefix}: "
+    room = 255 - len(head) - len(marker)
+    return head + subject[:room] + marker
+
+
+def record_task(
+    session: Session,
+    *,
+    key: str,
+    what_id: str | None,
+    who_id: str | None,
+    owner_id: str | None,
+    subject: str,
+    description: str,
+    event_at: datetime,
+    conventions: TaskConventions,
+    contact_request: bool = False,
+) -> models.OutboxItem:
+    """Add the Task for this key, or bump the existing one (count, last time, pending again)."""
+    _check_key(key)
+    item = session.scalar(select(models.OutboxItem).where(models.OutboxItem.key == key).with_for_update())
+    if item is not None:
+        if item.kind != "task":
+            raise ValueError(f"outbox key {key!r} already names a {item.kind}")
+        item.count += 1
+        if item.last_event_at is None or event_at > item.last_event_at:
+            item.last_event_at = event_at
+        _make_pending(item)
+        return item
+    fields: dict[str, Any] = {"WhatId": what_id, "WhoId": who_id, "OwnerId": owner_id}
+    due: date = event_at.date()
+    if contact_request:
+        fields["Status"] = conventions.contact_request_status
+        fields["Priority"] = conventions.contact_request_priority
+        due += timedelta(days=conventions.contact_request_due_days)
+    else:
+        fields["Status"] = conventions.status
+        fields["Priority"] = conventions.priority
+    fields["ActivityDate"] = due.isoformat()
+    if conventions.type is not None:
+        fields["Type"] = conventions.type
+    payload = {
+        "fields": {k: v for k, v in fields.items() if v is not None},
+        "subject": task_subject(conventions, subject, key),
+        "description": description,
+        "subtype": conventions.subtype,  # TaskSubtype: sent on create only, never on update
+        "first_event_at": event_at.isoformat(),
+    }
+    item = models.OutboxItem(key=key, kind="task", sobject="Task", payload=payload, last_event_at=event_at)
+    session.add(item)
+    return item
+
+
+def record_field_update(
+    session: Session, *, key: str, sobject: str, sf_id: str, values: dict[str, Any]
+) -> models.OutboxItem:
+    """Set `values` on one record; recording the same key again replaces the values to write."""
+    _check_key(key)
+    item = session.scalar(select(models.OutboxItem).where(models.OutboxItem.key == key).with_for_update())
+    if item is None:
+        item = models.OutboxItem(
+            key=key, kind="field_update", sobject=sobject, target_sf_id=sf_id, payload={"values": values}
+        )
+        session.add(item)
+        return item
+    if item.kind != "field_update" or item.target_sf_id != sf_id:
+        raise ValueError(f"outbox key {key!r} already names another write")
+    item.payload = {"values": values}
+    _make_pending(item)
+    return item
+
+
+def _make_pending(item: models.OutboxItem) -> None:
+    item.status = "pending"
+    item.revision += 1
+    item.attempts = 0
+    item.last_error = None
+    item.next_attempt_at = utcnow()
+    item.done_at = None

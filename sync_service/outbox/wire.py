@@ -1,0 +1,102 @@
+"""What the push sends and asks: Task records built from outbox rows, the org's Task shape from describe,
+and looking keys up in the org after a write whose outcome is unknown (reference 2.8, 3.1, 5 items 2-3)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from simple_salesforce import Salesforce
+from simple_salesforce.format import format_soql
+
+from mappings.model import TaskConventions
+from sync_service.pull import fetch
+
+# The Task's shape changes only when an admin edits the org; one describe an hour per org is plenty.
+DESCRIBE_TTL_SECONDS = 3600
+# Keys per lookup query: 50 quoted Subjects keep the query URL well under limits.
+LOOKUP_CHUNK = 50
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A snapshot of one outbox row taken when the push claimed it."""
+
+    id: int
+    key: str
+    kind: str
+    sobject: str
+    payload: dict[str, Any]
+    target_sf_id: str | None
+    sf_id: str | None
+    attempts: int
+    count: int
+    last_event_at: datetime | None
+    revision: int
+
+
+@dataclass(frozen=True)
+class TaskShape:
+    external_id_field: str | None  # the mapping's field, only when describe confirms `externalId: true`
+    subtypes: frozenset[str]  # TaskSubtype values the org accepts
+
+
+_shapes: dict[tuple[str, str | None], tuple[float, TaskShape]] = {}
+
+
+def task_shape(sf: Salesforce, conventions: TaskConventions) -> TaskShape:
+    cache_key = (str(sf.sf_instance), conventions.external_id_field)
+    cached = _shapes.get(cache_key)
+    if cached is not None and time.monotonic() - cached[0] < DESCRIBE_TTL_SECONDS:
+        return cached[1]
+    describe = fetch.classify(lambda: sf.restful("sobjects/Task/describe")) or {}
+    fields = {f["name"].lower(): f for f in describe.get("fields", [])}
+    wanted = (conventions.external_id_field or "").lower()
+    ext = fields.get(wanted) if wanted else None
+    subtype = fields.get("tasksubtype")
+    shape = TaskShape(
+        external_id_field=ext["name"] if ext is not None and ext.get("externalId") else None,
+        subtypes=frozenset(v["value"] for v in (subtype or {}).get("picklistValues", []) if v.get("active", True)),
+    )
+    _shapes[cache_key] = (time.monotonic(), shape)
+    return shape
+
+
+def task_record(item: Claimed, shape: TaskShape, *, creating: bool) -> dict[str, Any]:
+    payload = item.payload
+    record: dict[str, Any] = {"attributes": {"type": "Task"}, **payload["fields"]}
+    record["Subject"] = payload["subject"]
+    record["Description"] = _description(item)
+    subtype = payload.get("subtype")
+    # TaskSubtype is create-only in Salesforce; sending it on an update is an error (reference 3.1).
+    if creating and subtype and subtype in shape.subtypes:
+        record["TaskSubtype"] = subtype
+    if shape.external_id_field:
+        record[shape.external_id_field] = item.key
+    return record
+
+
+def _description(item: Claimed) -> str:
+    text = str(item.payload.get("description", "")).rstrip()
+    first = str(item.payload.get("first_event_at", ""))[:16].replace("T", " ")
+    last = item.last_event_at.strftime("%Y-%m-%d %H:%M") if item.last_event_at else first
+    times = "once" if item.count == 1 else f"{item.count} times"
+    when = f"at {first} UTC" if item.count == 1 else f"first at {first} UTC, last at {last} UTC"
+    return f"{text}\n\nHappened {times}, {when}."
+
+
+def update_record(item: Claimed) -> dict[str, Any]:
+    return {"attributes": {"type": item.sobject}, "id": item.target_sf_id, **item.payload["values"]}
+
+
+def find_tasks(sf: Salesforce, field: str, values: list[str]) -> dict[str, str]:
+    """Task ids by `field` value (the external id, or the exact Subject) for the values that exist."""
+    found: dict[str, str] = {}
+    for start in range(0, len(values), LOOKUP_CHUNK):
+        chunk = values[start : start + LOOKUP_CHUNK]
+        soql = format_soql(f"SELECT Id, {field} FROM Task WHERE {field} IN {{}}", chunk)
+        for row in fetch.rest_rows(sf, soql):
+            found.setdefault(str(row[field]), str(row["Id"]))
+    return found
