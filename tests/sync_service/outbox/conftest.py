@@ -4,7 +4,7 @@ migrated store per test on SQLite and PostgreSQL, and helpers to record Task eve
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,8 +18,7 @@ from sync_service.outbox.push import Pusher, PushResult
 from sync_service.outbox.record import event_key, record_task
 from sync_service.pull.run import Budget
 from sync_service.salesforce.client import connect
-from sync_service.store import migrate, models
-from sync_service.store.db import make_engine
+from sync_service.store import models
 from tests.conftest import RunningOrg, start_org, stop_org
 
 EXTERNAL_ID_FIELD = "Renewals_Event_Key__c"
@@ -37,15 +36,6 @@ def outbox_org(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 def org(outbox_org: RunningOrg) -> Iterator[RunningOrg]:
     yield outbox_org
     outbox_org.faults()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, empty_database: Callable[[str], str]) -> Iterator[sessionmaker[Session]]:
-    url = empty_database(request.param)
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    yield sessionmaker(engine, expire_on_commit=False)
-    engine.dispose()
 
 
 @dataclass

@@ -15,8 +15,6 @@ from mappings.model import Mapping
 from sync_service.pull.run import Budget, Puller
 from sync_service.salesforce.client import connect
 from sync_service.salesforce.transport import meter_of
-from sync_service.store import migrate
-from sync_service.store.db import make_engine
 from tests.devorg.conftest import RunningOrg, start_org, stop_org
 
 PRESETS = Path(__file__).resolve().parents[3] / "mappings" / "presets"
@@ -49,15 +47,6 @@ def mutable_org(tmp_path: Path) -> Iterator[RunningOrg]:
     org = start_org(tmp_path / "org", "--seed-contracts", "40", "--flavour", "salesforce_cpq")
     yield org
     stop_org(org)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, empty_database: Callable[[str], str]) -> Iterator[sessionmaker[Session]]:
-    url = empty_database(request.param)
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    yield sessionmaker(engine, expire_on_commit=False)
-    engine.dispose()
 
 
 def make_puller(store: sessionmaker[Session], org: RunningOrg, mapping: Mapping, **options: object) -> Puller:
