@@ -1,0 +1,95 @@
+"""Recording the mapping's write-back (e.g. the quote's status and the opportunity's stage on Renew) in the
+outbox, inside the caller's transaction.
+
+Each `WriteBackAction` of the action names a record: `contract` (the contract itself), `renewal_quote` (the
+contract's live renewal quote) or `<entity>.<lookup field>` (the record that lookup on the contract or its
+quote points at, as pulled into `sf_links`). Every target is resolved before anything is recorded, so a
+target that cannot be resolved raises `WriteBackUnresolved` with nothing half-recorded; the caller's
+transaction then rolls back whatever else it holds. Keys are deterministic: recording the same write-back
+again replaces the values of the same outbox rows instead of adding new ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mappings.model import Mapping, WriteBackAction
+from sync_service.outbox.record import event_key, record_field_update
+from sync_service.store import models
+
+Action = Literal["renew", "contact_rep"]
+
+
+class WriteBackUnresolved(LookupError):
+    """A write-back target the store cannot name a Salesforce record for."""
+
+    def __init__(self, contract: models.Contract, action: Action, target: WriteBackAction, missing: str):
+        self.contract_sf_id = contract.sf_id
+        self.action = action
+        self.target = target
+        self.missing = missing
+        number = f" ({contract.number})" if contract.number else ""
+        super().__init__(
+            f"{action} write-back for contract {contract.sf_id}{number}: cannot set {target.object} "
+            f"(record {target.record!r}): {missing}"
+        )
+
+
+def live_quote(session: Session, contract: models.Contract) -> models.RenewalQuote | None:
+    """The contract's live renewal quote: the newest one not deleted in the org."""
+    return session.scalars(
+        select(models.RenewalQuote)
+        .where(models.RenewalQuote.contract_id == contract.id, models.RenewalQuote.is_deleted.is_(False))
+        .order_by(models.RenewalQuote.id.desc())
+        .limit(1)
+    ).first()
+
+
+def resolve_target(session: Session, contract: models.Contract, action: Action, target: WriteBackAction) -> str:
+    """The Salesforce id of the record `target` writes to, or `WriteBackUnresolved`."""
+    entity, _, lookup = target.record.partition(".")
+    row: models.Contract | models.RenewalQuote
+    if entity == "contract":
+        row = contract
+    elif entity == "renewal_quote":
+        quote = live_quote(session, contract)
+        if quote is None:
+            raise WriteBackUnresolved(contract, action, target, "the contract has no live renewal quote")
+        row = quote
+    else:
+        raise WriteBackUnresolved(
+            contract, action, target, f"unsupported entity {entity!r}; use contract or renewal_quote"
+        )
+    if not lookup:
+        if not row.sf_id:
+            raise WriteBackUnresolved(contract, action, target, f"the {entity} has no Salesforce id")
+        return row.sf_id
+    value = (row.sf_links or {}).get(lookup)
+    if not value:
+        state = "empty" if lookup in (row.sf_links or {}) else "not pulled"
+        raise WriteBackUnresolved(contract, action, target, f"the {entity} {row.sf_id}'s lookup {lookup} is {state}")
+    return str(value)
+
+
+def record_write_back(
+    session: Session, *, contract: models.Contract, mapping: Mapping, action: Action
+) -> list[models.OutboxItem]:
+    """Record the field updates `mapping` writes back on `action` for `contract`; returns their outbox rows."""
+    if action not in ("renew", "contact_rep"):
+        raise ValueError(f"unknown write-back action {action!r}")
+    targets: list[WriteBackAction] = getattr(mapping.write_back, action)
+    # Resolve every target first: one that cannot be resolved leaves nothing recorded. Actions that write
+    # to the same record are merged into one update (later ones win on a shared field).
+    writes: dict[tuple[str, str], dict[str, Any]] = {}
+    for target in targets:
+        sf_id = resolve_target(session, contract, action, target)
+        writes.setdefault((target.object, sf_id), {}).update(target.set)
+    return [
+        record_field_update(
+            session, key=event_key(action, contract.sf_id, sobject, sf_id), sobject=sobject, sf_id=sf_id, values=values
+        )
+        for (sobject, sf_id), values in writes.items()
+    ]
