@@ -8,6 +8,7 @@ sweep is the retry (a second retry layer would only multiply attempts).
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -46,11 +47,27 @@ def push_job() -> dict[str, Any]:
         except NothingToPull as exc:
             log.info("outbox waits", reason=str(exc))
             return {"status": "skipped", "reason": str(exc)}
+    started = datetime.now(UTC)
     sf = connect(connection_from_settings(settings))
     budget = Budget(daily_budget=settings.api_daily_budget, reserve=settings.api_reserve)
     result = Pusher(db.sessionmaker, sf, mapping.write_back.tasks, budget).push()
     summary = asdict(result)
     log.info("outbox pushed", **summary)
+    # A push that had work is a run the admin can see, like a pull: a pause at the API reserve or a failed
+    # sign-in must not hide in a log. Idle sweeps (every minute) leave no row.
+    with db.session_scope() as session:
+        session.add(
+            models.SyncRun(
+                mapping_name=mapping.name,
+                kind="push",
+                started_at=started,
+                finished_at=datetime.now(UTC),
+                status=result.status,
+                error=result.error,
+                rows={"done": result.done, "retrying": result.retrying, "dead": result.dead},
+                api_calls=result.api_calls,
+            )
+        )
     return summary
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from config.settings import Settings, load_settings
 from email_actions.app import create_app
@@ -77,3 +78,6 @@ def test_the_job_pushes_with_the_active_mapping(settings: Settings, org: Running
     found = sf.query(f"SELECT Id, TaskSubtype, Renewals_Event_Key__c FROM Task WHERE Subject LIKE '{marker}'")
     [task] = found["records"]
     assert task["Renewals_Event_Key__c"] == event_key("job", 1)
+    with app.app_context(), current_database().session_scope() as session:
+        [run] = session.scalars(select(models.SyncRun).where(models.SyncRun.kind == "push")).all()
+        assert (run.mapping_name, run.status, run.rows["done"], run.error) == ("salesforce_cpq", "succeeded", 1, None)
