@@ -67,3 +67,13 @@ def pull(contracts: int, data: Path, as_json: bool) -> None:
     from sync_service.pull.bench import pull_figures
 
     _emit(pull_figures(data, contracts), as_json)
+
+
+@bench.command("push")
+@click.option("--events", default=10_000, show_default=True, help="Events recorded and pushed.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def push(events: int, as_json: bool) -> None:
+    """Events through the outbox to the stand-in org, on a healthy org and under injected faults."""
+    from sync_service.outbox.bench import push_figures
+
+    _emit(push_figures(events), as_json)
