@@ -19,7 +19,7 @@ from config.settings import get_settings
 from jobs.base import get_queue
 from jobs.queues import PUSH
 from sync_service.outbox.push import Pusher
-from sync_service.pull.run import Budget
+from sync_service.pull.run import Budget, record_run
 from sync_service.pull.service import NothingToPull, active_mappings
 from sync_service.salesforce.client import connect
 from sync_service.salesforce.connect_settings import connection_from_settings
@@ -56,17 +56,16 @@ def push_job() -> dict[str, Any]:
     # A push that had work is a run the admin can see, like a pull: a pause at the API reserve or a failed
     # sign-in must not hide in a log. Idle sweeps (every minute) leave no row.
     with db.session_scope() as session:
-        session.add(
-            models.SyncRun(
-                mapping_name=mapping.name,
-                kind="push",
-                started_at=started,
-                finished_at=datetime.now(UTC),
-                status=result.status,
-                error=result.error,
-                rows={"done": result.done, "retrying": result.retrying, "dead": result.dead},
-                api_calls=result.api_calls,
-            )
+        record_run(
+            session,
+            mapping_name=mapping.name,
+            kind="push",
+            started=started,
+            status=result.status,
+            error=result.error,
+            rows={"done": result.done, "retrying": result.retrying, "dead": result.dead},
+            api_calls=result.api_calls,
+            usage_recorded=True,  # the pusher counts its calls as it goes
         )
     return summary
 

@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -304,3 +305,23 @@ def stop_org(org: RunningOrg) -> None:
     if org.process.stdout is not None:
         org.process.stdout.close()
     org.http.close()
+
+
+@contextmanager
+def orgs_by_flavour(
+    tmp_path_factory: pytest.TempPathFactory, label: str, contracts: int
+) -> Iterator[Callable[[str], RunningOrg]]:
+    """A getter that starts (once per flavour) a seeded stand-in org, all stopped when the block ends."""
+    orgs: dict[str, RunningOrg] = {}
+
+    def get(flavour: str) -> RunningOrg:
+        if flavour not in orgs:
+            directory = tmp_path_factory.mktemp(f"{label}-{flavour}")
+            orgs[flavour] = start_org(directory, "--seed-contracts", str(contracts), "--flavour", flavour)
+        return orgs[flavour]
+
+    try:
+        yield get
+    finally:
+        for org in orgs.values():
+            stop_org(org)

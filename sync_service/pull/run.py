@@ -313,6 +313,36 @@ def _utc_today() -> date:
     return datetime.now(UTC).date()
 
 
+def record_run(
+    session: Session,
+    *,
+    mapping_name: str,
+    kind: str,
+    started: datetime,
+    status: str,
+    error: str | None,
+    rows: dict[str, Any],
+    api_calls: int,
+    usage_recorded: bool = False,
+) -> None:
+    """A finished reconcile or push as a `sync_runs` row, and (unless the job already did) its API calls
+    against the day's budget."""
+    session.add(
+        models.SyncRun(
+            mapping_name=mapping_name,
+            kind=kind,
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            status=status,
+            error=error,
+            rows=rows,
+            api_calls=api_calls,
+        )
+    )
+    if not usage_recorded:
+        record_api_usage(session, f"{kind}:{mapping_name}", api_calls)
+
+
 def record_api_usage(session: Session, job_name: str, calls: int) -> None:
     if calls <= 0:
         return

@@ -26,7 +26,7 @@ from sync_service.store import models
 from sync_service.store.db import Database
 
 from .reconcile import ReconcileResult, reconcile
-from .run import Budget, Progress, Puller, PullResult, check_budget, record_api_usage, transient_retrying
+from .run import Budget, Progress, Puller, PullResult, check_budget, record_run, transient_retrying
 
 RETRY_FAILED_AFTER = timedelta(hours=6)
 
@@ -147,18 +147,15 @@ def reconcile_all(
         )
         status, error = result.status, result.error
         with db.session_scope() as session:
-            session.add(
-                models.SyncRun(
-                    mapping_name=mapping.name,
-                    kind="reconcile",
-                    started_at=started,
-                    finished_at=datetime.now(UTC),
-                    status=status,
-                    error=error,
-                    rows={f"{k}_removed": v for k, v in result.removed.items()},
-                    api_calls=meter.calls - before,
-                )
+            record_run(
+                session,
+                mapping_name=mapping.name,
+                kind="reconcile",
+                started=started,
+                status=status,
+                error=error,
+                rows={f"{k}_removed": v for k, v in result.removed.items()},
+                api_calls=meter.calls - before,
             )
-            record_api_usage(session, f"reconcile:{mapping.name}", meter.calls - before)
         results[mapping.name] = result
     return results

@@ -19,7 +19,7 @@ from sync_service.outbox.writeback import WriteBackUnresolved, record_write_back
 from sync_service.pull.run import Budget
 from sync_service.salesforce.client import connect
 from sync_service.store import models
-from tests.conftest import RunningOrg, start_org, stop_org
+from tests.conftest import RunningOrg, orgs_by_flavour
 from tests.sync_service.pull.conftest import load_preset, make_puller
 
 # Per preset, written out by hand: the quote object, how to read the quote's own written field and the id
@@ -48,18 +48,8 @@ EXPECTED: dict[str, dict[str, Any]] = {
 @pytest.fixture(scope="module")
 def writeback_org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], RunningOrg]]:
     """Small orgs of their own per flavour: the pushes change them, so the session's shared orgs stay intact."""
-    orgs: dict[str, RunningOrg] = {}
-
-    def get(flavour: str) -> RunningOrg:
-        if flavour not in orgs:
-            orgs[flavour] = start_org(
-                tmp_path_factory.mktemp(f"writeback-{flavour}"), "--seed-contracts", "10", "--flavour", flavour
-            )
-        return orgs[flavour]
-
-    yield get
-    for org in orgs.values():
-        stop_org(org)
+    with orgs_by_flavour(tmp_path_factory, "writeback", 10) as get:
+        yield get
 
 
 def _pulled(store: sessionmaker[Session], org: RunningOrg, mapping: Mapping) -> None:

@@ -15,6 +15,7 @@ from mappings.model import Mapping
 from sync_service.pull.run import Budget, Puller
 from sync_service.salesforce.client import connect
 from sync_service.salesforce.transport import meter_of
+from tests.conftest import orgs_by_flavour
 from tests.devorg.conftest import RunningOrg, start_org, stop_org
 
 PRESETS = Path(__file__).resolve().parents[3] / "mappings" / "presets"
@@ -27,18 +28,8 @@ def load_preset(name: str) -> Mapping:
 @pytest.fixture(scope="session")
 def flavour_org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], RunningOrg]]:
     """Starts (once) a seeded stand-in org of a flavour."""
-    orgs: dict[str, RunningOrg] = {}
-
-    def get(flavour: str) -> RunningOrg:
-        if flavour not in orgs:
-            orgs[flavour] = start_org(
-                tmp_path_factory.mktemp(f"org-{flavour}"), "--seed-contracts", "60", "--flavour", flavour
-            )
-        return orgs[flavour]
-
-    yield get
-    for org in orgs.values():
-        stop_org(org)
+    with orgs_by_flavour(tmp_path_factory, "org", 60) as get:
+        yield get
 
 
 @pytest.fixture
