@@ -148,3 +148,46 @@ def parse_cadence_file(name: str, raw: str) -> Path:
     except CadenceError as exc:
         raise SettingsError([f"{name}={raw!r}: {problem}" for problem in exc.problems]) from exc
     return path
+
+
+SNS_TOPIC_ARN = re.compile(r"arn:aws(-[a-z]+)*:sns:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?")
+
+
+def parse_topic_arns(name: str, raw: str) -> tuple[str, ...]:
+    """A comma-separated list of SNS topic ARNs (exact; no wildcards: this is an allow-list)."""
+    arns = tuple(part.strip() for part in raw.split(",") if part.strip())
+    bad = [arn for arn in arns if not SNS_TOPIC_ARN.fullmatch(arn)]
+    if bad:
+        raise SettingsError(
+            [
+                f"{name}: {', '.join(repr(b) for b in bad)} is not an SNS topic ARN such as "
+                "arn:aws:sns:us-east-1:123456789012:ses-events."
+            ]
+        )
+    return arns
+
+
+def parse_loopback_url(name: str, raw: str) -> str:
+    """An http(s) URL on this machine (127.0.0.0/8, ::1 or localhost): for local stand-ins only."""
+    url = parse_http_url(name, raw)
+    host = urlsplit(url).hostname or ""
+    if not (host == "localhost" or host == "::1" or re.fullmatch(r"127(\.\d{1,3}){3}", host)):
+        raise SettingsError(
+            [
+                f"{name}={raw!r} must be on this machine (127.0.0.1 or localhost); it is for a "
+                "local SES/SNS stand-in only."
+            ]
+        )
+    return url
+
+
+def parse_brands_file(name: str, raw: str) -> Path:
+    """A brands file that exists and whose default brand is usable (other brands are checked per email)."""
+    from email_actions.brands import BrandError, load_brands
+
+    path = parse_existing_file(name, raw)
+    try:
+        load_brands(path)
+    except BrandError as exc:
+        raise SettingsError([f"{name}={raw!r}: {problem}" for problem in exc.problems]) from exc
+    return path

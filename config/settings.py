@@ -22,18 +22,21 @@ from config.parsers import (
     SettingsError,
     parse_api_version,
     parse_bool,
+    parse_brands_file,
     parse_cadence_file,
     parse_choice,
     parse_database_url,
     parse_existing_file,
     parse_http_url,
     parse_int,
+    parse_loopback_url,
     parse_positive_float,
     parse_redis_url,
     parse_region,
     parse_secret,
     parse_secret_keys,
     parse_text,
+    parse_topic_arns,
 )
 from config.secret import Secret
 
@@ -48,6 +51,7 @@ LOG_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR")
 NEW_KEY_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 # Shipped inside the config package, so the default works from a checkout and from an installed wheel.
 DEFAULT_CADENCE_FILE = Path(__file__).with_name("cadence.yaml")
+DEFAULT_BRANDS_FILE = Path(__file__).with_name("brands.yaml")
 
 _SETTING_KEY = "renewals.setting"
 
@@ -200,18 +204,47 @@ class Settings:
     )
     ses_region: str = _setting(parse_region, "AWS region of the SES account.", default="us-east-1")
     ses_endpoint_url: str | None = _setting(
-        parse_http_url, "Alternative SES endpoint, e.g. a local moto server for tests.", default=None
+        parse_http_url,
+        "Alternative SES and SNS endpoint: a local moto server for the demo and the tests.",
+        default=None,
     )
     ses_configuration_set: str | None = _setting(
         parse_text,
         "SES configuration set that publishes bounce, complaint and delivery events.",
         default=None,
     )
+    ses_max_send_rate: float | None = _setting(
+        parse_positive_float,
+        "Emails per second all workers together may send. Unset: the account's `MaxSendRate`, read from "
+        "SES (GetSendQuota) every few minutes; the daily `Max24HourSend` is always respected.",
+        default=None,
+    )
+    sns_topic_arns: tuple[str, ...] = _setting(
+        parse_topic_arns,
+        "Comma-separated SNS topic ARNs whose SES bounce, complaint and delivery notifications the web app "
+        "accepts at `/sns/ses-events`; messages of any other topic are refused before anything is fetched.",
+        default=(),
+        default_text="(none)",
+    )
+    sns_certificate_endpoint_url: str | None = _setting(
+        parse_loopback_url,
+        "Local development only: fetch SNS signing certificates from this endpoint on this machine (a moto "
+        "server) instead of the AWS host named in the message, after that host has passed every check.",
+        default=None,
+    )
     dev_outbox: bool = _setting(
         parse_bool,
-        "`true` keeps outgoing email in a local outbox you can read in the web app instead of sending "
-        "it through SES (demo and development only).",
+        "`true` turns on the development outbox page (`/dev/outbox`): every email the SES endpoint (a local "
+        "moto server) accepted, shown exactly as sent, with working links. Demo and development only.",
         default=False,
+    )
+    brands_file: Path = _setting(
+        parse_brands_file,
+        "YAML file of the brands emails and pages are sent under: the vendor's (the default) and resellers'; "
+        "name, logo, colours, sender, reply-to, footer and legal text. Checked at start. The default is the "
+        "file shipped in the `config` package.",
+        default=DEFAULT_BRANDS_FILE,
+        default_text="config/brands.yaml",
     )
     web_host: str = _setting(parse_text, "Address `renewals web` listens on.", default="127.0.0.1")
     web_port: int = _setting(parse_int, "Port `renewals web` listens on.", default=5000)

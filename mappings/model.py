@@ -172,6 +172,15 @@ class WriteBack(BaseModel):
     tasks: TaskConventions = Field(default_factory=TaskConventions)
 
 
+class Branding(BaseModel):
+    """Which brand the emails of this org's contracts carry (the brands themselves are in the brands file)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # A contract sold through a reseller gets the reseller's brand (where the brands file has one for it).
+    use_reseller_brand: bool = True
+
+
 class Mapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -179,6 +188,7 @@ class Mapping(BaseModel):
     description: str = ""
     entities: dict[str, EntityMap]
     write_back: WriteBack = Field(default_factory=WriteBack)
+    branding: Branding = Field(default_factory=Branding)
     # Above this many rows an entity is pulled with a Bulk API 2.0 query, below it with REST paging.
     bulk_threshold: int = Field(default=10_000, ge=0)
 

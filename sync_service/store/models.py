@@ -316,3 +316,104 @@ class SalesforceKey(Base):
     sf_id: Mapped[str] = mapped_column(SF_ID)
     sobject: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+EMAIL_KINDS = ("reminder", "rep_notice", "confirmation", "contact_request")
+EMAIL_STATUSES = ("queued", "sending", "sent", "unknown", "failed", "skipped", "delivered", "bounced", "complained")
+
+
+class EmailMessage(Base):
+    """One email the service sends (``email_actions/sending/``): a reminder to the customer, the rep's notice,
+    a renewal confirmation or a contact-request notice.
+
+    ``key`` names the email deterministically (``reminder:<reminder id>``, ``rep_notice:<reminder id>``, …),
+    so a job that runs twice finds the row instead of sending again. Status machine::
+
+        queued ──► sending ──► sent ──► delivered
+           │          │          ├────► bounced
+           │          │          └────► complained
+           │          ├──► failed    (SES refused it for good: a rejected address, an unverified sender)
+           │          └──► unknown   (the send's outcome was lost: a timeout, a worker killed mid-send)
+           └──► skipped   (nothing sent: no address, suppressed, a brand or template that cannot render)
+
+    A row is moved to ``sending`` and committed *before* SES is called and is never sent again from there,
+    so an email goes out at most once; ``unknown`` rows are listed for a person to check, not resent.
+    ``nonce`` is the random part of the email's signed links: the actions dedupe on it, never on the token.
+    """
+
+    __tablename__ = "email_messages"
+    __table_args__ = (
+        CheckConstraint("kind IN ('reminder', 'rep_notice', 'confirmation', 'contact_request')", name="kind"),
+        CheckConstraint(
+            "status IN ('queued', 'sending', 'sent', 'unknown', 'failed', 'skipped', 'delivered', 'bounced', "
+            "'complained')",
+            name="status",
+        ),
+        Index("ix_email_messages_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    reminder_id: Mapped[int | None] = mapped_column(ForeignKey("reminders.id"), index=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"), index=True)
+    # Days from the contract's end date for reminders (negative before it); none for other kinds.
+    stage: Mapped[int | None]
+    to_address: Mapped[str | None] = mapped_column(String(320), index=True)
+    brand: Mapped[str | None] = mapped_column(String(40))
+    locale: Mapped[str | None] = mapped_column(String(16))
+    subject: Mapped[str | None] = mapped_column(String(255))
+    nonce: Mapped[str] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    error: Mapped[str | None] = mapped_column(Text)
+    ses_message_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sending_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    status_at: Mapped[datetime | None]
+    # Extra context of the email (e.g. the contact request's message), by name.
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    contract: Mapped[Contract] = relationship()
+    contact: Mapped[Contact | None] = relationship()
+    rep: Mapped[Rep | None] = relationship()
+    reminder: Mapped[Reminder | None] = relationship()
+
+
+class EmailSuppression(Base):
+    """An address the service must not email: after a hard bounce or a complaint (``scope`` ``all``), or an
+    unsubscribe from reminders (``scope`` ``reminders``: confirmations and rep mail still go)."""
+
+    __tablename__ = "email_suppressions"
+    __table_args__ = (
+        CheckConstraint("reason IN ('bounce', 'complaint', 'unsubscribe')", name="reason"),
+        CheckConstraint("scope IN ('all', 'reminders')", name="scope"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), unique=True)  # lower case
+    reason: Mapped[str] = mapped_column(String(20))
+    scope: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text)
+    email_message_id: Mapped[int | None] = mapped_column(ForeignKey("email_messages.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SnsMessage(Base):
+    """One verified SNS delivery to the bounce/complaint endpoint, kept once per SNS MessageId so a
+    redelivery is recognised and ignored."""
+
+    __tablename__ = "sns_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(100), unique=True)
+    type: Mapped[str] = mapped_column(String(40))
+    topic_arn: Mapped[str] = mapped_column(String(255))
+    # For SES notifications: Bounce, Complaint or Delivery, and the SES MessageId it is about.
+    notification_type: Mapped[str | None] = mapped_column(String(40))
+    ses_message_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
