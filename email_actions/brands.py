@@ -225,3 +225,12 @@ def _load(path: Path, stamp: int) -> BrandBook:
     except yaml.YAMLError as exc:
         raise BrandError(source, [f"not valid YAML: {exc}"]) from exc
     return parse_brands(data, source=source, base=path.parent)
+
+
+def brand_for_contract(book: BrandBook, contract: Any, *, use_reseller_brand: bool) -> Brand:
+    """The brand a contract's emails carry: its reseller's where the mapping says so, else the default.
+    Raises :class:`BrandUnusable` when that brand has problems."""
+    reseller = getattr(contract, "reseller_account", None)
+    if not use_reseller_brand or reseller is None:
+        return book.default
+    return book.for_reseller(sf_id=reseller.sf_id, name=reseller.name)

@@ -30,9 +30,9 @@ from hypothesis import settings as hypothesis_settings
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import URL, Engine, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from config.settings import Settings, load_settings
+from config.settings import DEFAULT_BRANDS_FILE, Settings, load_settings
 from email_actions.app import create_app
 from sync_service.salesforce.client import Connection
 from sync_service.store import migrate
@@ -179,6 +179,62 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "renewals.db"
     migrate.upgrade(f"sqlite:///{path}")
     return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, empty_database: Callable[[str], str]) -> Iterator[sessionmaker[Session]]:
+    """A freshly migrated store per test, on SQLite and PostgreSQL, for code that opens its own sessions
+    (pulls, pushes, sends) and so cannot run inside a rolled-back transaction."""
+    url = empty_database(request.param)
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    yield sessionmaker(engine, expire_on_commit=False)
+    engine.dispose()
+
+
+# --- SES and SNS: moto's server ----------------------------------------------------------------------------
+
+AWS_TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's server (SES, SNS) in a thread for the session; yields its URL. Tests reset it (`ses_endpoint`)."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def ses_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """moto's server emptied for this test, with dummy AWS credentials and the brands' senders verified."""
+    import boto3
+
+    from email_actions.brands import load_brands
+
+    for name, value in AWS_TEST_ENV.items():
+        monkeypatch.setenv(name, value)
+    requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
+    ses = boto3.client("ses", endpoint_url=moto_server, region_name="us-east-1")
+    book = load_brands(DEFAULT_BRANDS_FILE)
+    for brand in book.brands.values():
+        ses.verify_email_identity(EmailAddress=brand.sender_address)
+    return moto_server
+
+
+def sent_emails(endpoint: str) -> list[dict[str, Any]]:
+    """Every raw email moto's SES accepted (SESv2 sends land in the v1 backend's RawMessage list)."""
+    data = requests.get(f"{endpoint}/moto-api/data.json", timeout=10).json()
+    return list(data.get("ses", {}).get("RawMessage", []))
 
 
 # --- Settings, app, clients --------------------------------------------------------------------------------
