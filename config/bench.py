@@ -77,3 +77,27 @@ def push(events: int, as_json: bool) -> None:
     from sync_service.outbox.bench import push_figures
 
     _emit(push_figures(events), as_json)
+
+
+@bench.command("send")
+@click.option("--reminders", default=500, show_default=True, help="Due reminders (each sends two emails).")
+@click.option("--rate", default=50.0, show_default=True, help="The allowed send rate (emails per second).")
+@click.option("--workers", default=2, show_default=True, help="`renewals worker` processes sending.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def send(reminders: int, rate: float, workers: int, as_json: bool) -> None:
+    """Real workers sending through moto's SES behind a proxy that throttles above the allowed rate like SES:
+    the rate achieved, throttling answers and duplicates."""
+    from email_actions.sending.bench import send_figures
+
+    _emit(send_figures(reminders=reminders, rate=rate, workers=workers), as_json)
+
+
+@bench.command("render")
+@click.option("--emails", default=60_000, show_default=True, help="Emails rendered.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def render(emails: int, as_json: bool) -> None:
+    """Emails rendered per second with CSS inlined once per template and brand, beside a bare Jinja render of
+    the same templates without inlining."""
+    from email_actions.emails.bench import render_figures
+
+    _emit(render_figures(emails), as_json)

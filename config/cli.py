@@ -25,6 +25,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mappings": ("mappings.cli:mappings", "Versioned field mappings, validated against the org."),
     "sync": ("sync_service.pull.cli:sync", "Pull from Salesforce now (--full, --mapping, --reconcile)."),
     "outbox": ("sync_service.outbox.cli:outbox", "Salesforce writes that failed: list, retry, discard."),
+    "plan": ("sync_service.planning.cli:plan", "Plan today's reminders now (the scheduler does it daily)."),
+    "send": ("email_actions.sending.cli:send", "Send the due reminder emails now (--dry-run to check)."),
+    "preview": ("email_actions.emails.cli:preview", "Render one email of a contract (--stage, --kind, --out)."),
     "demo": ("config.demo:demo", "Start the whole system locally and print where to click."),
 }
 

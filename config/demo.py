@@ -1,8 +1,13 @@
 """``renewals demo``: the whole system on one machine, for ``make demo``.
 
-Starts Redis, the stand-in Salesforce org (seeded), migrates a SQLite store, then the web app, a worker and
-the scheduler — all as child processes configured through ``RENEWALS_*`` variables exactly as in
-production — prints where to click, and stops everything on Ctrl-C or SIGTERM.
+Starts Redis, the stand-in Salesforce org (seeded), moto's server as the SES and SNS endpoint, migrates a
+SQLite store, then the web app, a worker and the scheduler — all as child processes configured through
+``RENEWALS_*`` variables exactly as in production — pulls the org, plans and sends today's reminders (read
+them in the development outbox), prints where to click, and stops everything on Ctrl-C or SIGTERM.
+
+moto is wired like a real SES account: the brands' senders are verified identities, and bounces, complaints
+and deliveries of the sender domain go to an SNS topic whose HTTPS subscription is the web app's
+``/sns/ses-events`` (signed notifications, verified with the certificate moto serves).
 
 The demo's signing key is generated once into ``var/demo/secret`` (mode 600) by this command only; the
 app itself never writes secrets. The only credentials printed are the stand-in org's throwaway ones.
@@ -35,6 +40,14 @@ REDIS_PORT = 6390
 ORG_PORT = 8443
 WEB_HOST = "127.0.0.1"
 WEB_PORT = 5000
+SES_PORT = 5025
+SES_TOPIC_NAME = "renewals-ses-events"
+# moto's default account and region: the ARN the demo's topic gets.
+SES_TOPIC_ARN = f"arn:aws:sns:us-east-1:123456789012:{SES_TOPIC_NAME}"
+# A real account's typical production rate; moto itself enforces none.
+SES_RATE = "14"
+# Dummy credentials: the demo talks to moto only (every AWS client gets its endpoint URL).
+DEMO_AWS_ENV = {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": "us-east-1"}
 ORG_STARTUP_TIMEOUT_SECONDS = 900
 STOP_TIMEOUT_SECONDS = 10
 
@@ -86,6 +99,8 @@ def demo_environment(org: OrgInfo, secret_key: str, demo_dir: Path, base: Mappin
     """The environment of every service process: the caller's, minus its RENEWALS_*, plus the demo's."""
     env = {name: value for name, value in base.items() if not name.startswith(ENV_PREFIX)}
     env["PYTHONUNBUFFERED"] = "1"
+    env.update(DEMO_AWS_ENV)
+    ses = f"http://127.0.0.1:{SES_PORT}"
     demo_settings = {
         "SECRET_KEYS": secret_key,
         "DATABASE_URL": f"sqlite:///{demo_dir / 'renewals.db'}",
@@ -94,6 +109,11 @@ def demo_environment(org: OrgInfo, secret_key: str, demo_dir: Path, base: Mappin
         "WEB_HOST": WEB_HOST,
         "WEB_PORT": str(WEB_PORT),
         "DEV_OUTBOX": "true",
+        "SES_ENDPOINT_URL": ses,
+        "SES_MAX_SEND_RATE": SES_RATE,
+        "SES_DAILY_QUOTA": "50000",
+        "SNS_TOPIC_ARNS": SES_TOPIC_ARN,
+        "SNS_CERTIFICATE_ENDPOINT_URL": ses,
         "SALESFORCE_AUTH": "password",
         "SALESFORCE_LOGIN_URL": org.instance_url,
         "SALESFORCE_INSTANCE_URL": org.instance_url,
@@ -203,6 +223,49 @@ def _redis_answers() -> bool:
         return False
 
 
+def _ses_answers() -> bool:
+    with urllib.request.urlopen(f"http://127.0.0.1:{SES_PORT}/moto-api/", timeout=2) as response:
+        return bool(response.status == 200)
+
+
+def wire_local_ses(env: Mapping[str, str]) -> None:
+    """Set moto up like the SES account the brands need: verified senders, and the sender domain's
+    bounce, complaint and delivery notifications published to the web app's SNS endpoint."""
+    import boto3
+
+    from config.settings import load_settings
+    from email_actions.brands import load_brands
+
+    settings = load_settings(env)
+    endpoint = settings.ses_endpoint_url
+    keys = {name.lower(): env[name] for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    ses = boto3.client("ses", endpoint_url=endpoint, region_name="us-east-1", **keys)
+    sns = boto3.client("sns", endpoint_url=endpoint, region_name="us-east-1", **keys)
+    domains = set()
+    for brand in load_brands(settings.brands_file).brands.values():
+        ses.verify_email_identity(EmailAddress=brand.sender_address)
+        domains.add(brand.sender_address.rsplit("@", 1)[1])
+    topic = sns.create_topic(Name=SES_TOPIC_NAME)["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=f"{settings.public_base_url}/sns/ses-events")
+    for domain in sorted(domains):
+        ses.verify_domain_identity(Domain=domain)
+        for kind in ("Bounce", "Complaint", "Delivery"):
+            ses.set_identity_notification_topic(Identity=domain, NotificationType=kind, SnsTopic=topic)
+
+
+def plan_and_send(renewals: str, env: Mapping[str, str], log: Path) -> str:
+    """Plan today's reminders and send them, so the development outbox has mail before anyone clicks."""
+    output = []
+    for argv in ([renewals, "plan"], [renewals, "send", "--due"]):
+        done = subprocess.run(argv, env=dict(env), capture_output=True, text=True)
+        with log.open("a") as file:
+            file.write(done.stdout + done.stderr)
+        if done.returncode != 0:
+            raise DemoError(f"`{' '.join(argv[1:])}` failed; see {log}.")
+        output.append(done.stdout.strip())
+    return "Planned and sent today's reminders:\n" + "\n".join(output)
+
+
 def _web_answers() -> bool:
     with urllib.request.urlopen(f"http://{WEB_HOST}:{WEB_PORT}/healthz", timeout=2) as response:
         return bool(response.status == 200)
@@ -252,12 +315,13 @@ def where_to_click(org: OrgInfo, log_dir: Path) -> str:
             "Renewals demo is running.",
             "",
             f"  Web app:               http://{WEB_HOST}:{WEB_PORT}/",
+            f"  Emails sent (outbox):  http://{WEB_HOST}:{WEB_PORT}/dev/outbox  (open one, click its links)",
             f"  Stand-in org web view: {org.instance_url}/_devorg/",
             f"    its certificate is signed by the demo CA in {org.ca_cert}",
             f"  Stand-in org sign-in:  username {org.username}",
             f"                         password {org.password}  security token {org.security_token}",
             "",
-            f"  Logs:                  {log_dir}/ (web, worker, scheduler, devorg, redis)",
+            f"  Logs:                  {log_dir}/ (web, worker, scheduler, devorg, redis, ses)",
             "",
             "Press Ctrl-C to stop everything.",
             "",
@@ -276,7 +340,7 @@ def demo(demo_dir: Path, contracts: int) -> None:
     if redis_server is None:
         raise DemoError("redis-server is not installed; `make demo` installs it.")
     renewals = _renewals_executable()
-    if busy := _ports_in_use((REDIS_PORT, ORG_PORT, WEB_PORT)):
+    if busy := _ports_in_use((REDIS_PORT, ORG_PORT, WEB_PORT, SES_PORT)):
         ports = ", ".join(map(str, busy))
         raise DemoError(f"Port {ports} on 127.0.0.1 is in use; is another demo running? Stop it first.")
     (demo_dir / "redis").mkdir(parents=True, exist_ok=True)
@@ -303,6 +367,10 @@ def demo(demo_dir: Path, contracts: int) -> None:
         org = OrgInfo.from_line(first_line)
 
         env = demo_environment(org, secret_key, demo_dir, os.environ)
+        moto_server = str(Path(sys.executable).with_name("moto_server"))
+        supervisor.start("ses", [moto_server, "-H", "127.0.0.1", "-p", str(SES_PORT)], env)
+        wait_until(_ses_answers, "The local SES endpoint (moto)", 30)
+        wire_local_ses(env)
         with supervisor.log_path("db-upgrade").open("a") as migration_log:
             subprocess.run([renewals, "db", "upgrade"], env=env, check=True, stdout=migration_log, stderr=migration_log)
         click.echo(first_pull(renewals, env, supervisor.log_path("sync")))
@@ -310,6 +378,7 @@ def demo(demo_dir: Path, contracts: int) -> None:
         supervisor.start("worker", [renewals, "worker"], env)
         supervisor.start("scheduler", [renewals, "scheduler"], env)
         wait_until(_web_answers, "The web app", 60)
+        click.echo(plan_and_send(renewals, env, supervisor.log_path("send")))
         click.echo(where_to_click(org, supervisor.log_path("web").parent))
 
         while (ended := supervisor.exited()) is None:

@@ -219,6 +219,12 @@ class Settings:
         "SES (GetSendQuota) every few minutes; the daily `Max24HourSend` is always respected.",
         default=None,
     )
+    ses_daily_quota: int | None = _setting(
+        parse_int,
+        "Emails per 24 hours all workers together may send. Unset: the account's `Max24HourSend`; reaching "
+        "it pauses sending until the quota has room again.",
+        default=None,
+    )
     sns_topic_arns: tuple[str, ...] = _setting(
         parse_topic_arns,
         "Comma-separated SNS topic ARNs whose SES bounce, complaint and delivery notifications the web app "
@@ -262,8 +268,8 @@ class Settings:
         problems = []
         if not 1 <= self.web_port <= 65535:
             problems.append(f"{ENV_PREFIX}WEB_PORT must be between 1 and 65535, not {self.web_port}.")
-        for name in ("web_workers", "api_daily_budget"):
-            if getattr(self, name) < 1:
+        for name in ("web_workers", "api_daily_budget", "ses_daily_quota"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 problems.append(f"{env_name(name)} must be at least 1.")
         if self.api_reserve < 0:
             problems.append(f"{ENV_PREFIX}API_RESERVE must not be negative.")

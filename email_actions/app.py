@@ -26,10 +26,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
     )
 
-    from email_actions import errors, status
+    from email_actions import brand_assets, dev_outbox, errors, sns, status
     from sync_service.store import db
 
     db.init_app(app)
     status.init_app(app)
+    brand_assets.init_app(app)
+    dev_outbox.init_app(app)
+    sns.init_app(app)
     errors.init_app(app)
     return app

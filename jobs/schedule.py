@@ -12,7 +12,7 @@ from redis import Redis
 from rq.cron import CronScheduler
 from rq.utils import import_attribute
 
-from jobs.queues import DEFAULT, PULL, PUSH, queue_spec
+from jobs.queues import DEFAULT, EMAIL, PULL, PUSH, queue_spec
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
     # The outbox sweep: what no after-commit push took, and rows whose retry is due. Idle sweeps cost one
     # local query and no API call.
     PeriodicJob("jobs.push.push_job", PUSH, interval_seconds=60),
+    # Reminders are planned at 06:00 and go out from the next tick on; idle ticks cost one local query.
+    PeriodicJob("jobs.email.send_due_job", EMAIL, interval_seconds=5 * 60),
 )
 
 

@@ -18,7 +18,7 @@ from rq.queue import Queue
 from config.settings import Settings
 from email_actions.app import create_app
 from jobs.base import get_queue, redis_connection
-from jobs.queues import QUEUE_NAMES
+from jobs.queues import EMAIL, QUEUE_NAMES
 
 
 class AppWorker(Worker):
@@ -27,6 +27,11 @@ class AppWorker(Worker):
         self.settings = settings
         # Built once, before any fork; it opens no connections, so work horses share nothing live.
         self.app: Flask = create_app(settings)
+        if EMAIL in self.queue_names():
+            # Render caches filled before any fork: every work horse inherits them.
+            from email_actions.sending.pipeline import warm_renderer
+
+            warm_renderer(settings)
 
     def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
         with self.app.app_context():

@@ -60,10 +60,15 @@ def test_the_services_get_a_complete_valid_configuration_pointing_at_the_demo(tm
     assert settings.salesforce_login_url == "https://127.0.0.1:8443"
     assert settings.salesforce_ca_bundle == ca
     assert settings.dev_outbox is True
+    assert settings.ses_endpoint_url == "http://127.0.0.1:5025"
+    assert settings.sns_certificate_endpoint_url == settings.ses_endpoint_url
+    assert settings.sns_topic_arns == ("arn:aws:sns:us-east-1:123456789012:renewals-ses-events",)
+    assert env["AWS_ACCESS_KEY_ID"] == "demo"
     assert settings.salesforce_missing() == []
 
 
 def test_where_to_click_shows_the_app_and_the_org_view() -> None:
     text = where_to_click(OrgInfo.from_line(ORG_LINE), Path("var/demo/logs"))
     assert "http://127.0.0.1:5000/" in text
+    assert "http://127.0.0.1:5000/dev/outbox" in text
     assert "https://127.0.0.1:8443/_devorg/" in text

@@ -6,15 +6,11 @@ exactly the expected Tasks: none missing, none duplicated. Run with and without 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,7 +30,8 @@ from sync_service.salesforce.client import connect
 from sync_service.store import migrate, models
 from sync_service.store.db import make_engine
 from sync_service.store.models import utcnow
-from tests.conftest import TEST_SECRET_KEY, RunningOrg, free_port, start_org, stop_org
+from tests.conftest import TEST_SECRET_KEY, RunningOrg, start_org, stop_org
+from tests.processes import RestartableRedis, Workers
 
 PRESET = Path(__file__).resolve().parents[3] / "mappings" / "presets" / "salesforce_cpq.yaml"
 # The issue asks for 5,000 events; 1,000 keeps the suite fast. RENEWALS_FAULT_EVENTS=5000 runs the full size.
@@ -47,118 +44,6 @@ FAULTS: dict[str, Any] = {
     "latency_ms": 30,
     "seed": 11,
 }
-
-
-# --- a Redis of this test's own, so it can be restarted -----------------------------------------------------
-
-
-class RestartableRedis:
-    def __init__(self, directory: Path):
-        executable = shutil.which("redis-server")
-        if executable is None:
-            pytest.fail("redis-server is not installed; run the tests via `make test`, which installs it.")
-        self.executable = executable
-        self.directory = directory
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        argv = [self.executable, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
-        self.process = subprocess.Popen([*argv, "--dir", str(self.directory)], stdout=subprocess.DEVNULL)
-        client = Redis(host="127.0.0.1", port=self.port)
-        deadline = time.monotonic() + 10
-        try:
-            while True:
-                try:
-                    client.ping()
-                    return
-                except RedisConnectionError:
-                    if time.monotonic() > deadline or self.process.poll() is not None:
-                        pytest.fail(f"redis-server did not start on port {self.port}")
-                    time.sleep(0.05)
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
-# --- worker processes ---------------------------------------------------------------------------------------
-
-
-def _children(pid: int) -> list[tuple[int, int]]:
-    """The child processes of `pid`, as (pid, process group)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its closing parenthesis.
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid:
-            found.append((int(entry.name), int(fields[2])))
-    return found
-
-
-@dataclass
-class Workers:
-    env: dict[str, str]
-    log: Path
-    current: subprocess.Popen[bytes] | None = None
-    started: int = 0
-    died: list[int] = field(default_factory=list)  # exit codes of workers that stopped on their own
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.current = subprocess.Popen(
-                [str(Path(sys.executable).with_name("renewals")), "worker", "--queue", PUSH],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.started += 1
-
-    def ensure_running(self) -> None:
-        if self.current is not None and self.current.poll() is not None:
-            self.died.append(self.current.returncode)
-            self.start()
-
-    def kill(self) -> int:
-        """SIGKILL the worker and its children: the work horse running a job (which RQ puts in a process group
-        of its own) and the scheduler. Returns the number of work horses killed."""
-        assert self.current is not None
-        children = _children(self.current.pid)
-        os.kill(self.current.pid, signal.SIGKILL)
-        for pid, _ in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        self.current.wait(timeout=10)
-        for pid, _ in children:
-            _wait_gone(pid)
-        self.current = None
-        return sum(1 for pid, group in children if pid == group)
-
-    def stop(self) -> None:
-        if self.current is not None and self.current.poll() is None:
-            self.kill()
-
-
-def _wait_gone(pid: int) -> None:
-    deadline = time.monotonic() + 10
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                return  # a zombie of the killed worker: it runs nothing any more
-        except OSError:
-            return
-        time.sleep(0.01)
 
 
 # --- the store ----------------------------------------------------------------------------------------------
@@ -335,7 +220,7 @@ def test_every_event_lands_exactly_once_despite_kills_and_a_redis_restart(
             )
 
     org.faults(**FAULTS)
-    workers = Workers(_worker_env(org, store_url, own_redis.url), tmp_path / "workers.log")
+    workers = Workers(_worker_env(org, store_url, own_redis.url), tmp_path / "workers.log", PUSH)
     kills: list[int] = []  # rows done at each kill
     horses_killed: list[int] = []  # work horses (running push jobs) killed at each kill
     redis_restarted_at: int | None = None

@@ -1,0 +1,1 @@
+"""Sending email through SES: the send pipeline, the shared rate limit and the SES client."""
