@@ -9,7 +9,7 @@ from redis import Redis
 
 from config.settings import Settings
 from jobs.maintenance import heartbeat, last_heartbeat
-from jobs.queues import DEFAULT, PULL, PUSH, queue_spec
+from jobs.queues import DEFAULT, EMAIL, PULL, PUSH, queue_spec
 from jobs.schedule import SCHEDULE, PeriodicJob, build_scheduler
 from jobs.worker import make_worker
 
@@ -27,8 +27,14 @@ def test_the_scheduler_enqueues_due_jobs_and_a_worker_records_the_heartbeat(sett
     scheduler = build_scheduler(redis)
     enqueued = {job.func_name: job for job in scheduler.enqueue_jobs()}
     # Interval jobs are due at once (heartbeat, incremental pull, outbox sweep); cron ones wait for their time.
-    assert set(enqueued) == {"jobs.maintenance.heartbeat", "jobs.pull.pull_job", "jobs.push.push_job"}
+    assert set(enqueued) == {
+        "jobs.maintenance.heartbeat",
+        "jobs.pull.pull_job",
+        "jobs.push.push_job",
+        "jobs.email.send_due_job",
+    }
     assert enqueued["jobs.push.push_job"].queue_name == PUSH
+    assert enqueued["jobs.email.send_due_job"].queue_name == EMAIL
     assert enqueued["jobs.maintenance.heartbeat"].queue_name == DEFAULT
     assert enqueued["jobs.maintenance.heartbeat"].job_options["job_timeout"] == queue_spec(DEFAULT).timeout_seconds
     assert enqueued["jobs.pull.pull_job"].queue_name == PULL
