@@ -42,6 +42,8 @@ class SesProxy:
     # Faults for the next SendEmail calls, in order; then calls pass through.
     faults: list[Fault] = field(default_factory=list)
     sends: int = 0  # SendEmail calls that reached the proxy
+    # Answer the next N GetSendQuota calls (SES v1's query API) with `Throttling`.
+    quota_throttles: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -52,6 +54,15 @@ class SesProxy:
                 self.sends += 1
                 fault = self.faults.pop(0) if self.faults else None
         body = request.get_data()
+        if request.method == "POST" and request.path == "/" and b"Action=GetSendQuota" in body:
+            with self.lock:
+                throttle, self.quota_throttles = self.quota_throttles > 0, max(0, self.quota_throttles - 1)
+            if throttle:
+                xml = (
+                    "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+                    "<Message>Rate exceeded</Message></Error><RequestId>x</RequestId></ErrorResponse>"
+                )
+                return Response(xml, status=400, content_type="text/xml")(environ, start_response)
         if fault is None or fault.forward:
             upstream = requests.request(
                 request.method,

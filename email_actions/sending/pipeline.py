@@ -33,6 +33,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
+from botocore.exceptions import BotoCoreError, ClientError
 from redis import Redis
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -377,7 +378,14 @@ class EmailSender:
                 session.commit()
                 log.info("email skipped", email_message_id=message_id, reason=reason)
                 return ("skipped", _reason_key(reason))
-            quota = self.ses.quota()
+            try:
+                quota = self.ses.quota()
+            except (BotoCoreError, ClientError) as exc:
+                # GetSendQuota itself throttled or unreachable: nothing was sent; the email waits its turn.
+                log.warning(
+                    "SES quota unreadable; email back in the queue", email_message_id=message_id, error=str(exc)
+                )
+                return ("requeued", "")
             if ratelimit.daily_room(self.redis, quota) <= 0:
                 raise Paused(
                     f"the daily sending quota ({quota.max_24_hour_send:.0f} in 24 hours) is used up", seconds=600

@@ -240,6 +240,23 @@ def test_the_daily_quota_answer_pauses_every_sender_and_loses_nothing(
     assert run_send(store, send_settings(settings, ses_endpoint), redis)["sent"] == 2
 
 
+def test_a_throttled_quota_read_leaves_the_emails_queued_for_the_next_run(
+    store: sessionmaker[Session], settings: Settings, redis: Redis, ses_endpoint: str
+) -> None:
+    with store() as session:
+        add_due_reminder(session)
+        session.commit()
+    with ses_proxy(ses_endpoint) as proxy:
+        proxy.quota_throttles = 2
+        settings = send_settings(settings, proxy.url, ses_max_send_rate=None)
+        first = run_send(store, settings, redis, concurrency=1)
+        assert proxy.sends == 0
+        second = run_send(store, settings, redis, concurrency=1)
+    assert first["requeued"] == 2 and first["sent"] == 0
+    assert second["sent"] == 2
+    assert set(per_email(ses_endpoint).values()) == {1}
+
+
 def test_the_daily_quota_is_respected_before_calling_ses(
     store: sessionmaker[Session], settings: Settings, redis: Redis, ses_endpoint: str
 ) -> None:
