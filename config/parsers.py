@@ -191,3 +191,20 @@ def parse_brands_file(name: str, raw: str) -> Path:
     except BrandError as exc:
         raise SettingsError([f"{name}={raw!r}: {problem}" for problem in exc.problems]) from exc
     return path
+
+
+def parse_networks(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated IPv4/IPv6 networks in CIDR notation (a bare address is a /32 or /128)."""
+    import ipaddress
+
+    networks, bad = [], []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            bad.append(part)
+    if bad:
+        raise SettingsError([f"{name}: {', '.join(map(repr, bad))} is not an address range such as 40.94.0.0/16."])
+    return tuple(networks)

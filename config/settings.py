@@ -30,6 +30,7 @@ from config.parsers import (
     parse_http_url,
     parse_int,
     parse_loopback_url,
+    parse_networks,
     parse_positive_float,
     parse_redis_url,
     parse_region,
@@ -255,6 +256,19 @@ class Settings:
     web_host: str = _setting(parse_text, "Address `renewals web` listens on.", default="127.0.0.1")
     web_port: int = _setting(parse_int, "Port `renewals web` listens on.", default=5000)
     web_workers: int = _setting(parse_int, "Gunicorn worker processes of `renewals web`.", default=2)
+    web_proxy_hops: int = _setting(
+        parse_int,
+        "Reverse proxies in front of the web app that add `X-Forwarded-For`/`-Proto` (exactly; 0: none). The "
+        "client address that rate limits and bot rules see is taken from them.",
+        default=0,
+    )
+    bot_address_ranges: tuple[str, ...] = _setting(
+        parse_networks,
+        "Comma-separated address ranges (CIDR) of known link scanners and mail proxies; hits from them are "
+        "labelled machine (never human) in events and reports. Built-in user-agent rules apply too.",
+        default=(),
+        default_text="(none)",
+    )
     cadence_file: Path = _setting(
         parse_cadence_file,
         "YAML file of the reminder cadence: the days before and after a contract's end date that reminders "
@@ -271,6 +285,8 @@ class Settings:
         for name in ("web_workers", "api_daily_budget", "ses_daily_quota"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 problems.append(f"{env_name(name)} must be at least 1.")
+        if self.web_proxy_hops < 0:
+            problems.append(f"{ENV_PREFIX}WEB_PROXY_HOPS must not be negative.")
         if self.api_reserve < 0:
             problems.append(f"{ENV_PREFIX}API_RESERVE must not be negative.")
         if problems:

@@ -21,15 +21,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         # Flask's own session cookie follows the same key rotation as the email links.
         SECRET_KEY=settings.signing_key.reveal(),
         SECRET_KEY_FALLBACKS=[key.reveal() for key in settings.secret_keys[:-1]],
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
     )
 
-    from email_actions import brand_assets, dev_outbox, errors, sns, status
+    from email_actions import brand_assets, dev_outbox, errors, security, sns, status, tokens
     from sync_service.store import db
 
+    security.init_app(app, settings)
     db.init_app(app)
+    tokens.init_app(app, settings)
     status.init_app(app)
     brand_assets.init_app(app)
     dev_outbox.init_app(app)

@@ -60,6 +60,9 @@ class LinkExpired(LinkInvalid):
     def __init__(self, message_id: int | None, signed_at: datetime | None) -> None:
         self.message_id = message_id
         self.signed_at = signed_at
+        # Set by the page that met it (email_actions.tokens.open_link), for the fresh-link form.
+        self.token: str | None = None
+        self.purpose: str | None = None
         super().__init__("this link has expired")
 
 

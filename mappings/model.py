@@ -164,11 +164,33 @@ class TaskConventions(BaseModel):
     subject_prefix: str = "Renewals"
 
 
+RepControl = Literal["hold", "status_flags", "adjustment_pct", "override_amount", "override_reason"]
+REP_CONTROL_TYPES: dict[str, tuple[str, ...]] = {
+    "hold": ("boolean",),
+    "status_flags": ("string", "textarea", "multipicklist"),
+    "adjustment_pct": ("percent", "double"),
+    "override_amount": ("currency", "double"),
+    "override_reason": ("string", "textarea"),
+}
+
+
+class RepControls(BaseModel):
+    """Where the rep portal's controls are written in the org: one field per control on one record (the
+    contract, usually). A control without a field is kept in the service only (and audited)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    object: str
+    record: str = "contract"
+    fields: dict[RepControl, str] = Field(default_factory=dict)
+
+
 class WriteBack(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     renew: list[WriteBackAction] = Field(default_factory=list)
     contact_rep: list[WriteBackAction] = Field(default_factory=list)
+    rep_controls: RepControls | None = None
     tasks: TaskConventions = Field(default_factory=TaskConventions)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import Mapping, WriteBackAction
+from .model import REP_CONTROL_TYPES, Mapping, RepControls, WriteBackAction
 from .orgshape import OrgShape, PathError, fields_of, labels_of
 from .problems import Findings, closest
 from .typecheck import value_problem
@@ -28,7 +28,43 @@ def check_write_back(shape: OrgShape, findings: Findings, mapping: Mapping, obje
     for kind in ("renew", "contact_rep"):
         for index, action in enumerate(getattr(mapping.write_back, kind)):
             _check_action(shape, findings, objects, f"write_back.{kind}.{index}", action)
+    if mapping.write_back.rep_controls is not None:
+        _check_rep_controls(shape, findings, objects, mapping.write_back.rep_controls)
     _check_tasks(shape, findings, mapping, objects)
+
+
+def _check_rep_controls(
+    shape: OrgShape, findings: Findings, objects: dict[str, dict[str, Any]], controls: RepControls
+) -> None:
+    path = "write_back.rep_controls"
+    try:
+        target = shape.require_obj(controls.object)
+    except PathError as exc:
+        findings.add(f"{path}.object", exc.message, exc.suggestion)
+        return
+    try:
+        pointed = record_targets(shape, objects, controls.record)
+    except PathError as exc:
+        findings.add(f"{path}.record", f"invalid record path {controls.record}: {exc.message}", exc.suggestion)
+        pointed = ()
+    if pointed and target["name"].lower() not in {p.lower() for p in pointed}:
+        findings.add(
+            f"{path}.object", f"the record {controls.record} is a {' or '.join(pointed)}, not a {target['name']}"
+        )
+    fields = fields_of(target)
+    labels = labels_of(fields)
+    for control, name in controls.fields.items():
+        field_path = f"{path}.fields.{control}"
+        field = fields.get(name)
+        if field is None:
+            findings.add(field_path, f"{target['name']} has no field {name}", closest(name, fields, labels))
+        elif not field.get("updateable", False):
+            findings.add(field_path, f"{target['name']}.{name} is not updateable (read-only or calculated)")
+        elif field.get("type") not in REP_CONTROL_TYPES[control]:
+            wanted = " or ".join(REP_CONTROL_TYPES[control])
+            findings.add(
+                field_path, f"{target['name']}.{name} is a {field.get('type')} field; {control} needs {wanted}"
+            )
 
 
 def record_targets(shape: OrgShape, objects: dict[str, dict[str, Any]], record: str) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from config.settings import Settings
 from email_actions.feedback import apply_notification
+from email_actions.security import csrf, limiter
 from email_actions.sns.verify import (
     HttpsCertificateFetcher,
     SnsEnvelope,
@@ -151,4 +152,7 @@ def _duplicate(envelope: SnsEnvelope) -> Reply:
 def init_app(app: Flask) -> None:
     settings = cast(Settings, app.extensions["renewals.settings"])
     app.extensions[VERIFIER_KEY] = make_verifier(settings)
+    # SNS posts carry no session or CSRF token: their authenticity is the signature verified above.
+    csrf.exempt(bp)
+    limiter.limit("600/minute")(bp)
     app.register_blueprint(bp)

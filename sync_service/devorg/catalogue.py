@@ -26,6 +26,7 @@ from .fielddefs import (
     pick,
     readonly,
     ref,
+    renewal_control_fields,
     required,
     sobject,
     text,
@@ -313,6 +314,7 @@ def standard_objects(task_external_id: bool) -> list[ObjectDef]:
             ref("SBQQ__Opportunity__c", "Opportunity", label="Opportunity"),
             ref("SBQQ__Quote__c", "SBQQ__Quote__c", label="Quote"),
             pick("SBQQ__AmendmentRenewalBehavior__c", ("Latest End Date", "Earliest End Date")),
+            *renewal_control_fields(),
         ),
         sobject(
             "Order",

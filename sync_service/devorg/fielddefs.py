@@ -148,3 +148,15 @@ def sobject(
         deletable=createable,
         fields={f.name.lower(): f for f in all_fields},
     )
+
+
+def renewal_control_fields() -> list[FieldDef]:
+    """The fields a vendor adds to its contract object for the rep portal's controls (the service's small
+    unmanaged package, like the Task's event key): hold, status flags, price adjustment and override."""
+    return [
+        check("Renewal_Reminders_Held__c", label="Renewal Reminders Held"),
+        text("Renewal_Flags__c", 255, label="Renewal Flags"),
+        percent("Renewal_Price_Adjustment__c", label="Renewal Price Adjustment (%)"),
+        money("Renewal_Price_Override__c", label="Renewal Price Override"),
+        text("Renewal_Override_Reason__c", 255, label="Renewal Override Reason"),
+    ]

@@ -93,3 +93,33 @@ def record_write_back(
         )
         for (sobject, sf_id), values in writes.items()
     ]
+
+
+def rep_control_values(contract: models.Contract) -> dict[str, Any]:
+    """The rep portal's controls of `contract`, by control name, as Salesforce field values."""
+    return {
+        "hold": bool(contract.is_held),
+        "status_flags": ";".join(contract.status_flags or []) or None,
+        "adjustment_pct": float(contract.price_adjustment_pct) if contract.price_adjustment_pct is not None else None,
+        "override_amount": float(contract.price_override) if contract.price_override is not None else None,
+        "override_reason": contract.price_override_reason or None,
+    }
+
+
+def record_rep_controls(session: Session, *, contract: models.Contract, mapping: Mapping) -> models.OutboxItem | None:
+    """Record the contract's current rep controls as one field update on the record the mapping names (none
+    when the mapping writes no control). Recording again replaces the values: the org gets the latest state."""
+    controls = mapping.write_back.rep_controls
+    if controls is None or not controls.fields:
+        return None
+    target = WriteBackAction(object=controls.object, record=controls.record, set={})
+    sf_id = resolve_target(session, contract, "contact_rep", target)
+    current = rep_control_values(contract)
+    values = {field: current[control] for control, field in controls.fields.items()}
+    return record_field_update(
+        session,
+        key=event_key("rep_controls", contract.sf_id, controls.object, sf_id),
+        sobject=controls.object,
+        sf_id=sf_id,
+        values=values,
+    )

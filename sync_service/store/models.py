@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from sync_service.store.types import ExactDecimal, Money, UTCDateTime
@@ -117,6 +117,11 @@ class Contract(PulledFromSalesforce, Base):
     is_held: Mapped[bool] = mapped_column(default=False)
     # Lookup ids the mapping's write-back needs (e.g. the renewal opportunity), by Salesforce field name.
     sf_links: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The rep portal's controls (audited in `audit_entries`, written back per the mapping's rep_controls).
+    status_flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    price_adjustment_pct: Mapped[Decimal | None] = mapped_column(ExactDecimal(7, 2))
+    price_override: Mapped[Decimal | None]
+    price_override_reason: Mapped[str | None] = mapped_column(Text)
 
     account: Mapped[Account] = relationship(foreign_keys=[account_id])
     contact: Mapped[Contact | None] = relationship()
@@ -417,3 +422,79 @@ class SnsMessage(Base):
     ses_message_id: Mapped[str | None] = mapped_column(String(100), index=True)
     outcome: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EmailEvent(Base):
+    """One hit on an email's link, pixel or download, kept raw (time, address, user agent, method) with the
+    bot classification of the moment, so it can be reclassified later. A hit changes nothing by itself:
+    actions happen on POSTs; only events labelled ``human`` become Tasks or count in reports."""
+
+    __tablename__ = "email_events"
+    __table_args__ = (
+        CheckConstraint("kind IN ('open', 'click', 'download')", name="kind"),
+        CheckConstraint("label IN ('human', 'machine')", name="label"),
+        Index("ix_email_events_email_message_id_occurred_at", "email_message_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_message_id: Mapped[int] = mapped_column(ForeignKey("email_messages.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(20))  # the link's purpose: renew, review, quote, open, ...
+    method: Mapped[str] = mapped_column(String(10))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    seconds_since_sent: Mapped[float | None] = mapped_column(Float())
+    label: Mapped[str] = mapped_column(String(20))
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class Renewal(Base):
+    """A contract renewed by its customer from an email or the portal: at most one per contract (the POST
+    that renews sets ``contracts.renewed_at`` conditionally and inserts this row in the same transaction)."""
+
+    __tablename__ = "renewals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), unique=True)
+    quote_id: Mapped[int | None] = mapped_column(ForeignKey("renewal_quotes.id"))
+    email_message_id: Mapped[int | None] = mapped_column(ForeignKey("email_messages.id"))
+    amount: Mapped[Decimal | None]
+    currency: Mapped[str | None] = mapped_column(CURRENCY)
+    purchase_order: Mapped[str | None] = mapped_column(String(80))
+    source: Mapped[str] = mapped_column(String(20))  # email or portal
+    renewed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    contract: Mapped[Contract] = relationship()
+
+
+class ContactRequest(Base):
+    """A customer's request to be contacted by the rep; ``form_nonce`` (unique) makes a double submit of
+    one form a single request."""
+
+    __tablename__ = "contact_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    email_message_id: Mapped[int | None] = mapped_column(ForeignKey("email_messages.id"))
+    form_nonce: Mapped[str] = mapped_column(String(32), unique=True)
+    message: Mapped[str | None] = mapped_column(Text)
+    preferred_time: Mapped[str | None] = mapped_column(String(80))
+    channel: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who changed what, when: rep portal controls, admin edits. ``before``/``after`` hold the changed values."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_contract_id_at", "contract_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(120))  # e.g. "rep:005...", "admin:alice"
+    action: Mapped[str] = mapped_column(String(80))
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("contracts.id"))
+    before: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

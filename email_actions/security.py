@@ -1,0 +1,99 @@
+"""The web app's protections, in one place: security headers, CSRF, rate limits, cookies, trusted hosts.
+
+- **Headers** on every response: a CSP that loads nothing from elsewhere (`default-src 'self'`, no objects,
+  no framing), `X-Content-Type-Options: nosniff`, `Referrer-Policy` (`no-referrer` and `Cache-Control:
+  no-store` on pages reached through a token or a token's session, where a URL or page is personal), and
+  HSTS when the app is served over https. A view that sets its own CSP keeps it.
+- **CSRF** (Flask-WTF) on every POST, except views that carry their own proof: the email actions (the signed
+  link plus a signed per-page form token), RFC 8058 one-click unsubscribe (no cookies by design) and the SNS
+  endpoint (signature verification). Those call :func:`csrf_exempt`.
+- **Rate limits** (Flask-Limiter, counters in Redis so every web worker shares them), keyed by client
+  address; token views add limits keyed by the decoded email id (:func:`limit_key_for_message`), never by
+  the token string (it has several spellings).
+- **Cookies**: the session cookie is `__Host-renewals` (Secure, Path=/, no Domain) when the public URL is
+  https; HttpOnly and SameSite=Lax always.
+- **Hosts**: only the public URL's host (and localhost, for health checks) is answered; link URLs come from
+  settings, never from the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, g, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+# Pages reached with a token in the URL, or with a session a token opened: personal, never cached or referred.
+PRIVATE_PREFIXES = ("/a/", "/u/", "/q/", "/o/", "/rep", "/portal", "/links/")
+MAX_CONTENT_LENGTH = 1024 * 1024
+PORTAL_SESSION = timedelta(minutes=30)
+
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, strategy="moving-window", headers_enabled=True)
+
+
+def csrf_exempt(view: F) -> F:
+    """Mark a view that proves its requests another way (see the module docstring)."""
+    return csrf.exempt(view)
+
+
+def limit_key_for_message() -> str:
+    """Rate-limit key of a token view: the decoded email id the view stored in `g`, else the address."""
+    message_id = g.get("email_message_id")
+    return f"message:{message_id}" if message_id is not None else f"ip:{get_remote_address()}"
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    public = urlsplit(settings.public_base_url)
+    https = public.scheme == "https"
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
+        TRUSTED_HOSTS=sorted({public.hostname or "localhost", "localhost", "127.0.0.1"}),
+        SESSION_COOKIE_NAME="__Host-renewals" if https else "renewals",
+        SESSION_COOKIE_PATH="/",
+        SESSION_COOKIE_DOMAIN=None,
+        SESSION_COOKIE_SECURE=https,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=PORTAL_SESSION,
+        PREFERRED_URL_SCHEME=public.scheme,
+        WTF_CSRF_TIME_LIMIT=3600,
+        WTF_CSRF_SSL_STRICT=https,
+        RATELIMIT_STORAGE_URI=settings.redis_url,
+        RATELIMIT_STRATEGY="moving-window",
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,  # Redis down: serve the page rather than fail it
+    )
+    if settings.web_proxy_hops:
+        # Exactly the configured number of proxies: a larger count would let clients spoof their address.
+        hops = settings.web_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore[method-assign]
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if request.path.startswith(PRIVATE_PREFIXES):
+            response.headers["Referrer-Policy"] = "no-referrer"
+            response.headers["Cache-Control"] = "no-store"
+        else:
+            response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if https:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        return response
