@@ -101,3 +101,17 @@ def render(emails: int, as_json: bool) -> None:
     from email_actions.emails.bench import render_figures
 
     _emit(render_figures(emails), as_json)
+
+
+@bench.command("http")
+@click.option("--requests", "count", default=2000, show_default=True, help="Requests per endpoint.")
+@click.option("--concurrency", default=4, show_default=True, help="Client threads (keep-alive sessions).")
+@click.option("--emails", default=500, show_default=True, help="Sent reminders the requests spread over.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def http(count: int, concurrency: int, emails: int, as_json: bool) -> None:
+    """The open pixel and the Renew confirmation page under `renewals web` (gunicorn, two workers): requests
+    per second and p50/p99 latency, beside a trivial endpoint of the same app in the same run (the web process
+    gets RENEWALS_BENCH_ROUTES=1, which adds it), with each one's ratio to the trivial endpoint."""
+    from email_actions.bench_http import http_figures
+
+    _emit(http_figures(requests_per_endpoint=count, concurrency=concurrency, emails=emails), as_json)

@@ -95,6 +95,10 @@ def _render_default(default: Any) -> str:
     return str(default)
 
 
+def _path(name: str, raw: str) -> Path:
+    return Path(raw).expanduser()
+
+
 def _choice(choices: tuple[str, ...], *, upper: bool = False) -> Callable[[str, str], str]:
     def parse(name: str, raw: str) -> str:
         return parse_choice(name, raw.upper() if upper else raw, choices)
@@ -268,6 +272,13 @@ class Settings:
         "labelled machine (never human) in events and reports. Built-in user-agent rules apply too.",
         default=(),
         default_text="(none)",
+    )
+    quote_cache_dir: Path | None = _setting(
+        _path,
+        "Directory the web app keeps downloaded quote PDFs in (one file per document version, fetched again "
+        "when the quote is regenerated). Unset: `quote-cache` beside a SQLite store, else `var/quote-cache`. "
+        "Use a directory only the service can read.",
+        default=None,
     )
     cadence_file: Path = _setting(
         parse_cadence_file,

@@ -23,9 +23,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         SECRET_KEY_FALLBACKS=[key.reveal() for key in settings.secret_keys[:-1]],
     )
 
-    from email_actions import brand_assets, dev_outbox, errors, security, sns, status, tokens
+    from email_actions import actions, brand_assets, dev_outbox, errors, evidence, portal, security, sns, status, tokens
     from sync_service.store import db
 
+    evidence.init_app(app)  # first: its Cache-Control hook must run after the security headers' hook
     security.init_app(app, settings)
     db.init_app(app)
     tokens.init_app(app, settings)
@@ -33,5 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     brand_assets.init_app(app)
     dev_outbox.init_app(app)
     sns.init_app(app)
+    actions.init_app(app)
+    portal.init_app(app)
     errors.init_app(app)
     return app

@@ -1,10 +1,13 @@
 """Bot classification of link hits, pixel loads and downloads: a label (`human` or `machine`) and the reasons.
 
-Signals (none is proof; see the safety reference §2.6): the request method (scanners send HEAD), the user
-agent (scanner and proxy families, Apple Mail Privacy Protection's bare `Mozilla/5.0`, headless browsers,
-none at all), seconds since the email was sent (scanners fetch within seconds of delivery), several
-different links of one email hit within a few seconds, and configured address ranges. Any one signal
-labels the hit `machine`; the reasons say which.
+Signals (none is proof; see the safety reference §2.6): the request method (scanners send HEAD) and prefetch
+hints, the user agent (scanner and proxy families, link previewers, Apple Mail Privacy Protection's bare
+`Mozilla/5.0`, headless browsers and HTTP libraries, none at all), seconds since the email was sent or
+delivered (scanners fetch within seconds of delivery), several different links of one email hit within a
+few seconds, and configured address ranges. Any one signal labels the hit `machine`; the reasons say which.
+
+The open pixel does not count towards the "several links" signal: a person who opens the email and clicks
+at once loads the pixel and one link within a second, which is ordinary (safety reference §2.5).
 
 The label decides only what counts (Tasks, reports). It never decides whether an action happens.
 """
@@ -18,28 +21,44 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-# Seconds after sending within which a hit is too fast for a person to have opened the email and clicked.
+# Seconds after sending (or delivery) within which a hit is too fast for a person to have opened the email.
 TOO_SOON_SECONDS = 5.0
 # Distinct links of one email hit within this many seconds: a scanner walking the email.
 BURST_SECONDS = 5.0
 BURST_LINKS = 3
+# Purposes that are not links a person clicks (left out of the burst signal).
+NOT_LINKS = frozenset({"open"})
 
 SCANNER_AGENTS = re.compile(
-    r"GoogleImageProxy|YahooMailProxy|Barracuda|Mimecast|Proofpoint|urldefense|SafeLinks|"
-    r"Microsoft Office Protection|BingPreview|MSOffice Link Preview|Trend ?Micro|Symantec|Sophos|FireEye|"
-    r"Cisco|IronPort|Forcepoint|ZScaler|HeadlessChrome|PhantomJS|python-requests|python-urllib|curl/|Wget|"
-    r"Go-http-client|okhttp|Java/|libwww|bot\b|crawler|spider|scanner|preview",
+    # Mail security gateways, URL rewriters and image proxies.
+    r"GoogleImageProxy|YahooMailProxy|ImageProxy|ImgProxy|Barracuda|Mimecast|Proofpoint|urldefense|SafeLinks|"
+    r"Safe Links|Microsoft Office Protection|Existence Discovery|MSOffice|ms-office|Trend ?Micro|Symantec|"
+    r"Sophos|FireEye|Cisco|IronPort|Forcepoint|ZScaler|Avanan|Check ?Point|Fortinet|FortiGuard|"
+    # Link previewers.
+    r"BingPreview|facebookexternalhit|WhatsApp|preview|"
+    # Headless browsers and HTTP libraries.
+    r"HeadlessChrome|Headless|PhantomJS|Puppeteer|Playwright|Selenium|python-requests|python-urllib|aiohttp|"
+    r"httpx|curl/|Wget|Go-http-client|okhttp|Java/|Apache-HttpClient|libwww|node-fetch|axios/|"
+    # Crawlers in general.
+    r"\bbot\b|[a-z]bot/|(?:google|bing|slack|twitter|linkedin|discord|telegram|apple|yandex|duckduck|baidu|"
+    r"petal|semrush|ahrefs)bot|crawler|spider|scanner",
     re.IGNORECASE,
 )
+# Apple Mail Privacy Protection fetches remote content through Apple's proxies with exactly this agent.
+APPLE_MPP_AGENT = "Mozilla/5.0"
 
 
 @dataclass(frozen=True)
 class Hit:
+    """One request on an email's link, pixel or download, as the classifier sees it."""
+
     purpose: str
     method: str
     ip: str | None
     user_agent: str | None
     at: datetime
+    # The browser said it is prefetching (`Sec-Purpose`/`Purpose: prefetch`), not following a click.
+    prefetch: bool = False
 
 
 @lru_cache(maxsize=16)
@@ -48,13 +67,42 @@ def _networks(ranges: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddres
 
 
 def in_ranges(ip: str | None, ranges: Iterable[str]) -> bool:
+    """Whether `ip` (IPv4 or IPv6, an IPv4-mapped IPv6 address counting as its IPv4 one) is in a range."""
     if not ip:
         return False
     try:
-        address = ipaddress.ip_address(ip)
+        address = ipaddress.ip_address(ip.split("%", 1)[0])
     except ValueError:
         return False
-    return any(address in network for network in _networks(tuple(ranges)))
+    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [address]
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        candidates.append(address.ipv4_mapped)
+    return any(
+        candidate in network
+        for network in _networks(tuple(ranges))
+        for candidate in candidates
+        if candidate.version == network.version
+    )
+
+
+def agent_reason(user_agent: str | None) -> str | None:
+    """Why the user agent alone says machine, or None."""
+    agent = (user_agent or "").strip()
+    if not agent:
+        return "no user agent"
+    if agent == APPLE_MPP_AGENT:
+        return "Apple Mail Privacy Protection (bare Mozilla/5.0)"
+    if match := SCANNER_AGENTS.search(agent):
+        return f"scanner or proxy user agent ({match.group(0)})"
+    return None
+
+
+def burst_links(at: datetime, purpose: str, recent: Sequence[tuple[str, datetime]]) -> set[str]:
+    """The distinct links (pixel excluded) of the email hit within BURST_SECONDS of `at`, this one included."""
+    links = {p for p, when in recent if p not in NOT_LINKS and abs((at - when).total_seconds()) <= BURST_SECONDS}
+    if purpose not in NOT_LINKS:
+        links.add(purpose)
+    return links
 
 
 def classify(
@@ -63,22 +111,21 @@ def classify(
     seconds_since_sent: float | None,
     recent: Sequence[tuple[str, datetime]] = (),
     ranges: Iterable[str] = (),
+    seconds_since_delivery: float | None = None,
 ) -> tuple[str, list[str]]:
     """`recent`: (purpose, time) of the same email's earlier hits. Returns (label, reasons)."""
     reasons = []
     if hit.method == "HEAD":
         reasons.append("HEAD request")
-    agent = (hit.user_agent or "").strip()
-    if not agent:
-        reasons.append("no user agent")
-    elif agent == "Mozilla/5.0":
-        reasons.append("Apple Mail Privacy Protection (bare Mozilla/5.0)")
-    elif match := SCANNER_AGENTS.search(agent):
-        reasons.append(f"scanner or proxy user agent ({match.group(0)})")
-    if seconds_since_sent is not None and seconds_since_sent < TOO_SOON_SECONDS:
+    if hit.prefetch:
+        reasons.append("prefetch request")
+    if (reason := agent_reason(hit.user_agent)) is not None:
+        reasons.append(reason)
+    if seconds_since_delivery is not None and seconds_since_delivery < TOO_SOON_SECONDS:
+        reasons.append(f"{max(seconds_since_delivery, 0):.1f} s after delivery")
+    elif seconds_since_sent is not None and seconds_since_sent < TOO_SOON_SECONDS:
         reasons.append(f"{max(seconds_since_sent, 0):.1f} s after sending")
-    burst = {purpose for purpose, when in recent if abs((hit.at - when).total_seconds()) <= BURST_SECONDS}
-    burst.add(hit.purpose)
+    burst = burst_links(hit.at, hit.purpose, recent)
     if len(burst) >= BURST_LINKS:
         reasons.append(f"{len(burst)} different links of the email within {BURST_SECONDS:.0f} s")
     if in_ranges(hit.ip, ranges):

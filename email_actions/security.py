@@ -37,8 +37,12 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
-# Pages reached with a token in the URL, or with a session a token opened: personal, never cached or referred.
-PRIVATE_PREFIXES = ("/a/", "/u/", "/q/", "/o/", "/rep", "/portal", "/links/")
+# Pages reached with a token in the URL: never cached, never referred (the URL is the credential).
+TOKEN_PREFIXES = ("/a/", "/u/", "/q/", "/o/", "/rep/", "/links/")
+# Pages of a session a token opened: personal, never cached; their URLs hold no secret, and their forms need
+# a same-origin Referer for Flask-WTF's strict HTTPS check.
+SESSION_PREFIXES = ("/portal", "/rep/contracts/")
+SESSION_PATHS = ("/rep",)
 MAX_CONTENT_LENGTH = 1024 * 1024
 PORTAL_SESSION = timedelta(minutes=30)
 
@@ -89,7 +93,11 @@ def init_app(app: Flask, settings: Settings) -> None:
     def headers(response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
-        if request.path.startswith(PRIVATE_PREFIXES):
+        path = request.path
+        if path.startswith(SESSION_PREFIXES) or path in SESSION_PATHS:
+            response.headers["Referrer-Policy"] = "same-origin"
+            response.headers["Cache-Control"] = "no-store"
+        elif path.startswith(TOKEN_PREFIXES):
             response.headers["Referrer-Policy"] = "no-referrer"
             response.headers["Cache-Control"] = "no-store"
         else:

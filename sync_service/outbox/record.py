@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mappings.model import TaskConventions
@@ -59,15 +60,9 @@ def record_task(
 ) -> models.OutboxItem:
     """Add the Task for this key, or bump the existing one (count, last time, pending again)."""
     _check_key(key)
-    item = session.scalar(select(models.OutboxItem).where(models.OutboxItem.key == key).with_for_update())
+    item = _locked(session, key)
     if item is not None:
-        if item.kind != "task":
-            raise ValueError(f"outbox key {key!r} already names a {item.kind}")
-        item.count += 1
-        if item.last_event_at is None or event_at > item.last_event_at:
-            item.last_event_at = event_at
-        _make_pending(item)
-        return item
+        return _bump(item, key, event_at)
     fields: dict[str, Any] = {"WhatId": what_id, "WhoId": who_id, "OwnerId": owner_id}
     due: date = event_at.date()
     if contact_request:
@@ -88,8 +83,36 @@ def record_task(
         "first_event_at": event_at.isoformat(),
     }
     item = models.OutboxItem(key=key, kind="task", sobject="Task", payload=payload, last_event_at=event_at)
-    session.add(item)
+    if not _insert(session, item):
+        # Another transaction recorded the same key first (two opens of one email at once): bump theirs.
+        existing = _locked(session, key)
+        assert existing is not None
+        return _bump(existing, key, event_at)
     return item
+
+
+def _locked(session: Session, key: str) -> models.OutboxItem | None:
+    return session.scalar(select(models.OutboxItem).where(models.OutboxItem.key == key).with_for_update())
+
+
+def _bump(item: models.OutboxItem, key: str, event_at: datetime) -> models.OutboxItem:
+    if item.kind != "task":
+        raise ValueError(f"outbox key {key!r} already names a {item.kind}")
+    item.count += 1
+    if item.last_event_at is None or event_at > item.last_event_at:
+        item.last_event_at = event_at
+    _make_pending(item)
+    return item
+
+
+def _insert(session: Session, item: models.OutboxItem) -> bool:
+    """Insert `item` inside a savepoint; False (and nothing inserted) when its key exists already."""
+    try:
+        with session.begin_nested():
+            session.add(item)
+    except IntegrityError:
+        return False
+    return True
 
 
 def record_field_update(
@@ -97,13 +120,15 @@ def record_field_update(
 ) -> models.OutboxItem:
     """Set `values` on one record; recording the same key again replaces the values to write."""
     _check_key(key)
-    item = session.scalar(select(models.OutboxItem).where(models.OutboxItem.key == key).with_for_update())
+    item = _locked(session, key)
     if item is None:
         item = models.OutboxItem(
             key=key, kind="field_update", sobject=sobject, target_sf_id=sf_id, payload={"values": values}
         )
-        session.add(item)
-        return item
+        if _insert(session, item):
+            return item
+        item = _locked(session, key)
+        assert item is not None
     if item.kind != "field_update" or item.target_sf_id != sf_id:
         raise ValueError(f"outbox key {key!r} already names another write")
     item.payload = {"values": values}
