@@ -24,7 +24,11 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 _EXTENSION_KEY = "renewals.database"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, sqlite_immediate: bool = False, **kwargs: Any) -> Engine:
+    """An engine for `url`. With `sqlite_immediate`, SQLite transactions start with BEGIN IMMEDIATE (the write
+    lock taken up front, waiting up to the busy timeout), so a transaction that reads and then writes never
+    fails with "database is locked" because another process wrote in between; that is what web requests and
+    jobs need when several processes share one SQLite file."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True, **kwargs)
@@ -34,7 +38,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, **kwargs)
     event.listen(engine, "connect", _configure_sqlite_connection)
-    event.listen(engine, "begin", _begin_sqlite_transaction)
+    event.listen(engine, "begin", _begin_immediate if sqlite_immediate else _begin_sqlite_transaction)
     return engine
 
 
@@ -52,6 +56,10 @@ def _configure_sqlite_connection(dbapi_connection: Any, connection_record: Any) 
 
 def _begin_sqlite_transaction(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
+
+
+def _begin_immediate(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -84,7 +92,8 @@ def init_app(app: Flask) -> None:
     from config.settings import Settings
 
     settings = cast(Settings, app.extensions["renewals.settings"])
-    app.extensions[_EXTENSION_KEY] = Database(settings.database_url)
+    # The app's processes (gunicorn workers, RQ work horses) share the store: on SQLite, serialize writers.
+    app.extensions[_EXTENSION_KEY] = Database(settings.database_url, sqlite_immediate=True)
     app.teardown_appcontext(_close_current_session)
 
 

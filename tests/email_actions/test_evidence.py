@@ -262,31 +262,6 @@ def test_past_its_rate_limit_the_pixel_answers_the_gif_and_records_nothing(app: 
     assert opened is not None and opened.count == 30
 
 
-def test_committed_recovers_a_session_whose_sqlite_snapshot_went_stale(app: Flask) -> None:
-    sent = send_one(app)
-    runs = []
-    with app.app_context():
-        sessions = current_database().sessionmaker
-
-        def unit(session: Session) -> int:
-            runs.append(1)
-            message = session.get(models.EmailMessage, sent.message_id)
-            assert message is not None
-            return record_event(session, message, kind="open", purpose="open", hit=browser_hit("open", utcnow())).id
-
-        with sessions() as session:
-            message = session.get(models.EmailMessage, sent.message_id)  # a read: the session's snapshot
-            assert message is not None
-            with sessions() as other:  # another web worker records a hit and commits meanwhile
-                record_event(other, message, kind="open", purpose="open", hit=browser_hit("open", utcnow()))
-                other.commit()
-            committed(session, unit)
-    assert len(runs) == 1
-    assert len(events(app, sent.message_id)) == 2
-    opened = task(app, "opened", sent.message_id)
-    assert opened is not None and opened.count == 2
-
-
 def test_two_workers_recording_opens_at_once_both_succeed(app: Flask) -> None:
     sent = send_one(app)
     with app.app_context():
