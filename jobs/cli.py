@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from config.cli import settings_from_environment
@@ -24,6 +26,7 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
 
     settings = settings_from_environment()
     configure_logging(settings.log_level)
+    _wait_for_redis(settings)
     chosen = tuple(name for name in QUEUE_NAMES if name in queues) or QUEUE_NAMES
     # with_scheduler: releases jobs waiting for a retry; RQ makes sure only one worker does it at a time.
     make_worker(settings, chosen).work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
@@ -38,3 +41,31 @@ def scheduler() -> None:
     settings = settings_from_environment()
     configure_logging(settings.log_level)
     build_scheduler(redis_connection(settings)).start()
+
+
+REDIS_WAIT_SECONDS = 120
+
+
+def _wait_for_redis(settings: Any) -> None:
+    """A worker started while Redis restarts waits for it (backing off) instead of exiting at once; after
+    REDIS_WAIT_SECONDS it gives up with a clear message."""
+    import time
+
+    import structlog
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from jobs.base import redis_connection
+
+    log = structlog.get_logger(__name__)
+    deadline = time.monotonic() + REDIS_WAIT_SECONDS
+    delay = 0.2
+    while True:
+        try:
+            redis_connection(settings).ping()
+            return
+        except RedisConnectionError as exc:
+            if time.monotonic() > deadline:
+                raise click.ClickException(f"Redis is not reachable at RENEWALS_REDIS_URL: {exc}") from exc
+            log.warning("waiting for Redis", retry_in=round(delay, 1))
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
