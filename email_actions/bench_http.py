@@ -35,13 +35,12 @@ from typing import Any
 
 import requests
 from flask import Flask
-from redis import Redis
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from config.settings import load_settings
 from email_actions.links import Links, new_nonce
-from email_actions.sending.bench import _free_port, _seed
+from email_actions.sending.bench import _free_port, _seed, start_redis
 from sync_service.store import migrate, models
 from sync_service.store.db import make_engine
 from sync_service.store.models import utcnow
@@ -68,7 +67,7 @@ def http_figures(*, requests_per_endpoint: int = 2000, concurrency: int = 4, ema
     work = Path(tempfile.mkdtemp(prefix="renewals-bench-http-"))
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        redis_url = _start_redis(redis_server, work, processes)
+        redis_url = start_redis(redis_server, work, processes)
         database_url = f"sqlite:///{work / 'renewals.db'}"
         migrate.upgrade(database_url)
         port = _free_port()
@@ -126,25 +125,6 @@ def http_figures(*, requests_per_endpoint: int = 2000, concurrency: int = 4, ema
                 process.kill()
                 process.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _start_redis(executable: str, work: Path, processes: list[subprocess.Popen[bytes]]) -> str:
-    port = _free_port()
-    argv = [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    processes.append(subprocess.Popen([*argv, "--dir", str(work)], stdout=subprocess.DEVNULL))
-    url = f"redis://127.0.0.1:{port}/0"
-    redis = Redis.from_url(url)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            redis.ping()
-            break
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-    redis.close()
-    return url
 
 
 def _seed_emails(database_url: str, links: Links, emails: int) -> tuple[list[str], list[str]]:

@@ -102,6 +102,26 @@ def _serve(app: Any) -> tuple[str, Any]:
     return f"http://127.0.0.1:{port}", server
 
 
+def start_redis(executable: str, work: Path, processes: list[subprocess.Popen[bytes]]) -> str:
+    """A throwaway redis-server (no persistence) in `work`, appended to `processes`; its URL once it answers."""
+    port = _free_port()
+    argv = [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    processes.append(subprocess.Popen([*argv, "--dir", str(work)], stdout=subprocess.DEVNULL))
+    url = f"redis://127.0.0.1:{port}/0"
+    redis = Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.ping()
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    redis.close()
+    return url
+
+
 def _seed(sessions: sessionmaker[Session], reminders: int, today: date) -> None:
     with sessions() as session:
         rep = models.Rep(sf_id="005BENCH0000000AAA", name="Bench Rep", email="rep@vendor.example")
@@ -165,24 +185,8 @@ def send_figures(*, reminders: int = 500, rate: float = 50.0, workers: int = 2, 
     proxy = RateEnforcingSes(moto_url, rate)
     proxy_url, proxy_server = _serve(proxy)
     try:
-        redis_port = _free_port()
-        processes.append(
-            subprocess.Popen(
-                [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--dir", str(work)],
-                stdout=subprocess.DEVNULL,
-            )
-        )
-        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        redis_url = start_redis(redis_server, work, processes)
         redis = Redis.from_url(redis_url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.ping()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
         ses = boto3.client("ses", endpoint_url=moto_url, region_name="us-east-1")
         for brand in load_brands(DEFAULT_BRANDS_FILE).brands.values():
             ses.verify_email_identity(EmailAddress=brand.sender_address)
