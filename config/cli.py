@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("sync_service.planning.cli:plan", "Plan today's reminders now (the scheduler does it daily)."),
     "send": ("email_actions.sending.cli:send", "Send the due reminder emails now (--dry-run to check)."),
     "preview": ("email_actions.emails.cli:preview", "Render one email of a contract (--stage, --kind, --out)."),
+    "admin": ("email_actions.admin.cli:admin", "Users of the admin console (create-user, list-users, ...)."),
     "demo": ("config.demo:demo", "Start the whole system locally and print where to click."),
 }
 

@@ -280,6 +280,12 @@ class Settings:
         "Use a directory only the service can read.",
         default=None,
     )
+    admin_idle_minutes: int = _setting(
+        parse_int,
+        "Minutes without a request after which an admin console sign-in ends (sign-ins end after 12 hours "
+        "whatever happens).",
+        default=30,
+    )
     cadence_file: Path = _setting(
         parse_cadence_file,
         "YAML file of the reminder cadence: the days before and after a contract's end date that reminders "
@@ -293,7 +299,7 @@ class Settings:
         problems = []
         if not 1 <= self.web_port <= 65535:
             problems.append(f"{ENV_PREFIX}WEB_PORT must be between 1 and 65535, not {self.web_port}.")
-        for name in ("web_workers", "api_daily_budget", "ses_daily_quota"):
+        for name in ("web_workers", "api_daily_budget", "ses_daily_quota", "admin_idle_minutes"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 problems.append(f"{env_name(name)} must be at least 1.")
         if self.web_proxy_hops < 0:

@@ -23,7 +23,19 @@ def create_app(settings: Settings | None = None) -> Flask:
         SECRET_KEY_FALLBACKS=[key.reveal() for key in settings.secret_keys[:-1]],
     )
 
-    from email_actions import actions, brand_assets, dev_outbox, errors, evidence, portal, security, sns, status, tokens
+    from email_actions import (
+        actions,
+        admin,
+        brand_assets,
+        dev_outbox,
+        errors,
+        evidence,
+        portal,
+        security,
+        sns,
+        status,
+        tokens,
+    )
     from sync_service.store import db
 
     evidence.init_app(app)  # first: its Cache-Control hook must run after the security headers' hook
@@ -36,5 +48,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     sns.init_app(app)
     actions.init_app(app)
     portal.init_app(app)
+    admin.init_app(app)
     errors.init_app(app)
     return app

@@ -7,9 +7,11 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 MESSAGES = {
     400: ("Bad request", "The request could not be understood."),
+    401: ("Sign in required", "Sign in to use this page."),
     403: ("Not allowed", "You don't have access to this page."),
     404: ("Page not found", "There is nothing at this address. Check the link in your email."),
     405: ("Not allowed", "This page can't be used that way."),
+    429: ("Too many requests", "Too many attempts in a short time. Wait a few minutes and try again."),
     500: ("Something went wrong", "We could not complete your request. Please try again in a few minutes."),
 }
 

@@ -41,7 +41,7 @@ CSP = (
 TOKEN_PREFIXES = ("/a/", "/u/", "/q/", "/o/", "/rep/", "/links/")
 # Pages of a session a token opened: personal, never cached; their URLs hold no secret, and their forms need
 # a same-origin Referer for Flask-WTF's strict HTTPS check.
-SESSION_PREFIXES = ("/portal", "/rep/contracts/")
+SESSION_PREFIXES = ("/portal", "/rep/contracts/", "/admin")
 SESSION_PATHS = ("/rep",)
 MAX_CONTENT_LENGTH = 1024 * 1024
 PORTAL_SESSION = timedelta(minutes=30)
@@ -73,7 +73,8 @@ def init_app(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SECURE=https,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=PORTAL_SESSION,
+        # The signed cookie must outlive the longest session kept in it; each kind checks its own age.
+        PERMANENT_SESSION_LIFETIME=max(PORTAL_SESSION, timedelta(minutes=settings.admin_idle_minutes + 1)),
         PREFERRED_URL_SCHEME=public.scheme,
         WTF_CSRF_TIME_LIMIT=3600,
         WTF_CSRF_SSL_STRICT=https,

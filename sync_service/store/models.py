@@ -498,3 +498,51 @@ class AuditEntry(Base):
     after: Mapped[dict[str, Any]] = mapped_column(default=dict)
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+ADMIN_ROLES = ("admin", "viewer")
+
+
+class AdminUser(Base):
+    """A person who signs in to the admin console (``renewals admin create-user``). ``admin`` edits,
+    ``viewer`` reads. The password is kept only as an Argon2id hash."""
+
+    __tablename__ = "admin_users"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'viewer')", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)  # lower case
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(20))
+    is_disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+
+class AdminSession(Base):
+    """One sign-in to the console. The browser holds a random token; only its SHA-256 is kept here, so a
+    copy of the store signs nobody in. Signing out (or disabling the user) ends every use of the token."""
+
+    __tablename__ = "admin_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("admin_users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    ip: Mapped[str | None] = mapped_column(String(45))
+
+    user: Mapped[AdminUser] = relationship()
+
+
+class ConsoleSetting(Base):
+    """A setting an admin changed in the console (the cadence, the brands, the API budget, the bot rules).
+    It overrides the file or environment default it names until it is reset; every change is audited."""
+
+    __tablename__ = "console_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_by: Mapped[str] = mapped_column(String(120))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,15 @@
+"""The console's Operations section (being built)."""
+
+from __future__ import annotations
+
+from flask import render_template_string
+from flask.typing import ResponseReturnValue
+
+from .blueprint import bp
+
+
+@bp.get("/operations")
+def operations() -> ResponseReturnValue:
+    return render_template_string(
+        '{% extends "admin/layout.html" %}{% block content %}<h1>Operations</h1>{% endblock %}'
+    )

@@ -1,0 +1,13 @@
+"""The console's Reports section (being built)."""
+
+from __future__ import annotations
+
+from flask import render_template_string
+from flask.typing import ResponseReturnValue
+
+from .blueprint import bp
+
+
+@bp.get("/reports")
+def reports() -> ResponseReturnValue:
+    return render_template_string('{% extends "admin/layout.html" %}{% block content %}<h1>Reports</h1>{% endblock %}')
