@@ -71,12 +71,16 @@ def pull(contracts: int, data: Path, as_json: bool) -> None:
 
 @bench.command("push")
 @click.option("--events", default=10_000, show_default=True, help="Events recorded and pushed.")
+@click.option("--renewals", default=20, show_default=True, help="Renew POSTs timed until their Task is in the org.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def push(events: int, as_json: bool) -> None:
+def push(events: int, renewals: int, as_json: bool) -> None:
     """Events through the outbox to the stand-in org, on a healthy org and under injected faults."""
+    from email_actions.bench_renew import renew_to_task_figures
     from sync_service.outbox.bench import push_figures
 
-    _emit(push_figures(events), as_json)
+    figures = push_figures(events)
+    figures.update(renew_to_task_figures(renewals))
+    _emit(figures, as_json)
 
 
 @bench.command("send")
