@@ -134,7 +134,7 @@ def renew_to_task_figures(renewals: int = 20, timeout: float = 60.0) -> dict[str
         ensure_seeded(work / "org", 200)
         org, info = _start(work / "org")
         processes.append(org)
-        redis_url = start_redis(redis_server, work, processes)  # type: ignore[arg-type]
+        redis_url = start_redis(redis_server, work, processes)
         database_url = f"sqlite:///{work / 'renewals.db'}"
         environment = {
             "RENEWALS_SECRET_KEYS": secrets.token_urlsafe(32),
