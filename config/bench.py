@@ -119,3 +119,53 @@ def http(count: int, concurrency: int, emails: int, as_json: bool) -> None:
     from email_actions.bench_http import http_figures
 
     _emit(http_figures(requests_per_endpoint=count, concurrency=concurrency, emails=emails), as_json)
+
+
+def _named_path(value: str) -> tuple[str, str]:
+    name, sep, path = value.partition("=")
+    if not sep or not name or not path.startswith("/"):
+        raise click.BadParameter(f"{value!r} is not NAME=/path")
+    return name, path
+
+
+@bench.command("admin")
+@click.option("--contracts", default=60_000, show_default=True, help="Contracts seeded into the store.")
+@click.option("--events", default=500_000, show_default=True, help="Email events seeded into the store.")
+@click.option("--repeat", default=3, show_default=True, type=click.IntRange(min=1), help="Timed runs per page.")
+@click.option(
+    "--database-url",
+    default=None,
+    help="Store to seed and time (an empty SQLite or PostgreSQL one); default: a temporary SQLite file.",
+)
+@click.option("--reuse", is_flag=True, help="Time the store at --database-url as it is if it holds contracts.")
+@click.option("--page", "pages", multiple=True, help="Also time NAME=/admin/path?query (repeatable).")
+@click.option("--only", multiple=True, help="Time only the page of this name (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def admin(
+    contracts: int,
+    events: int,
+    repeat: int,
+    database_url: str | None,
+    reuse: bool,
+    pages: tuple[str, ...],
+    only: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Every page of the admin console (each GET route of it without URL variables: reports, operations, ...)
+    on a store of this many contracts and events: server time (median of --repeat runs after a warm-up, in
+    process) and SQL statements per page, beside one full scan of the email events table on the same store,
+    with each page's ratio to it."""
+    from email_actions.admin.bench import admin_figures
+
+    extra = dict(_named_path(value) for value in pages)
+    figures = admin_figures(
+        contracts=contracts,
+        events=events,
+        repeat=repeat,
+        database_url=database_url,
+        reuse=reuse,
+        extra=extra,
+        only=only,
+        progress=lambda message: click.echo(message, err=True),  # stderr: stdout is the figures alone
+    )
+    _emit(figures, as_json)
