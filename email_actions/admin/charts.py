@@ -37,10 +37,10 @@ def _nice_max(value: float) -> float:
 
 
 def _format(value: float) -> str:
-    if abs(value) >= 1_000_000:
-        return f"{value / 1_000_000:.1f}M".replace(".0M", "M")
-    if abs(value) >= 1_000:
-        return f"{value / 1_000:.1f}k".replace(".0k", "k")
+    # Two decimals at most, so a quarter tick reads exactly (1.25k, not 1.2k).
+    for unit, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if abs(value) >= unit:
+            return f"{value / unit:.2f}".rstrip("0").rstrip(".") + suffix
     return f"{value:g}"
 
 

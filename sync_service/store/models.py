@@ -355,13 +355,15 @@ class EmailMessage(Base):
             name="status",
         ),
         Index("ix_email_messages_status_created_at", "status", "created_at"),
+        # A contract's reminders and whether and when they left, from the index alone (the reports').
+        Index("ix_email_messages_contract_id_kind_status_sent_at", "contract_id", "kind", "status", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(80), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
     reminder_id: Mapped[int | None] = mapped_column(ForeignKey("reminders.id"), index=True)
-    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
     rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"), index=True)
     # Days from the contract's end date for reminders (negative before it); none for other kinds.
@@ -434,6 +436,15 @@ class EmailEvent(Base):
         CheckConstraint("kind IN ('open', 'click', 'download')", name="kind"),
         CheckConstraint("label IN ('human', 'machine')", name="label"),
         Index("ix_email_events_email_message_id_occurred_at", "email_message_id", "occurred_at"),
+        # An email's human events and what they were, from the index alone (the reports').
+        Index(
+            "ix_email_events_email_message_id_label_kind_purpose_occurred_at",
+            "email_message_id",
+            "label",
+            "kind",
+            "purpose",
+            "occurred_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

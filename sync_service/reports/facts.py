@@ -1,0 +1,128 @@
+"""What a contract did, as SQL expressions over ``contracts`` (correlated ``EXISTS`` subqueries, or columns of
+its outer-joined renewal): the building blocks of every report, so each definition is written once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Generic, TypeVar
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Subquery
+
+from sync_service.store.models import ContactRequest, Contract, EmailEvent, EmailMessage, Renewal
+
+from .periods import Period
+
+# A reminder email that left the service (whatever happened to it afterwards).
+SENT_STATUSES = ("sent", "delivered", "bounced", "complained")
+# ISO 4217's code for "no currency": the currency of a contract the org left without one.
+NO_CURRENCY = "XXX"
+ZERO = Decimal("0.00")
+T = TypeVar("T")
+
+
+def due(period: Period) -> ColumnElement[bool]:
+    return and_(Contract.is_deleted.is_(False), Contract.end_date.between(period.start, period.end))
+
+
+def contract_currency() -> ColumnElement[str]:
+    return func.coalesce(Contract.currency, NO_CURRENCY)
+
+
+def renewal_currency() -> ColumnElement[str]:
+    return func.coalesce(Renewal.currency, Contract.currency, NO_CURRENCY)
+
+
+def renewed() -> ColumnElement[bool]:
+    """True on a contract outer-joined to its renewal (``renewals.contract_id`` is unique)."""
+    return Renewal.id.is_not(None)
+
+
+def activity(scope: ColumnElement[bool], *, since: datetime | None = None) -> Subquery:
+    """What the customers of the contracts in `scope` did with their reminder emails: one row per contract
+    (``contract_id``) with
+
+    - ``emailed``: 1 if a reminder email left the service (its status is one of :data:`SENT_STATUSES`);
+    - ``opened``: 1 if a reminder email has a ``human`` event of any kind (open, click or download);
+    - ``clicked``: 1 if a reminder email has a ``human`` click or download, other than on its unsubscribe
+      link;
+    - ``opens``, ``clicks``, ``downloads``: the ``human`` events of each kind, and ``last_event_at``;
+
+    counting, with `since`, only the reminder emails sent since then. Events labelled ``machine`` never count.
+
+    It is one join and ``GROUP BY`` (not a subquery per contract), so the databases can join it in bulk.
+    """
+    reminders = and_(EmailMessage.contract_id == Contract.id, EmailMessage.kind == "reminder")
+    if since is not None:
+        reminders = and_(reminders, EmailMessage.status.in_(SENT_STATUSES), EmailMessage.sent_at >= since)
+    human = and_(EmailEvent.email_message_id == EmailMessage.id, EmailEvent.label == "human")
+    click = and_(EmailEvent.kind.in_(("click", "download")), EmailEvent.purpose != "unsubscribe")
+    return (
+        select(
+            Contract.id.label("contract_id"),
+            func.max(case((EmailMessage.status.in_(SENT_STATUSES), 1), else_=0)).label("emailed"),
+            func.max(case((EmailEvent.id.is_not(None), 1), else_=0)).label("opened"),
+            func.max(case((click, 1), else_=0)).label("clicked"),
+            func.sum(case((EmailEvent.kind == "open", 1), else_=0)).label("opens"),
+            func.sum(case((EmailEvent.kind == "click", 1), else_=0)).label("clicks"),
+            func.sum(case((EmailEvent.kind == "download", 1), else_=0)).label("downloads"),
+            func.max(EmailEvent.occurred_at).label("last_event_at"),
+        )
+        .select_from(Contract)
+        .outerjoin(EmailMessage, reminders)
+        .outerjoin(EmailEvent, human)
+        .where(scope)
+        .group_by(Contract.id)
+        .subquery()
+    )
+
+
+def contact_requests(since: datetime | None = None) -> Subquery:
+    """Contact requests per contract (``contract_id``, ``requests``, ``last_request_at``), with `since` only
+    those made since then."""
+    query = select(
+        ContactRequest.contract_id.label("contract_id"),
+        func.count(ContactRequest.id).label("requests"),
+        func.max(ContactRequest.created_at).label("last_request_at"),
+    )
+    if since is not None:
+        query = query.where(ContactRequest.created_at >= since)
+    return query.group_by(ContactRequest.contract_id).subquery()
+
+
+def latest_reminder(scope: ColumnElement[bool]) -> Subquery:
+    """The latest reminder email that left the service, per contract in `scope` (``contract_id``,
+    ``email_message_id``; none when no reminder left)."""
+    sent = EmailMessage.status.in_(SENT_STATUSES)
+    return (
+        select(
+            Contract.id.label("contract_id"),
+            func.max(case((sent, EmailMessage.id))).label("email_message_id"),
+        )
+        .select_from(Contract)
+        .join(EmailMessage, and_(EmailMessage.contract_id == Contract.id, EmailMessage.kind == "reminder"))
+        .where(scope)
+        .group_by(Contract.id)
+        .subquery()
+    )
+
+
+def count_of(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def money(value: Decimal | None) -> Decimal:
+    return value if value is not None else ZERO
+
+
+def rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    rows: list[T]
+    total: int  # rows there are without the limit
