@@ -232,11 +232,13 @@ def current_user() -> SignedIn:
 
 def guard() -> ResponseReturnValue | None:
     """The console's `before_request`: see the module docstring."""
-    from sync_service.store.db import current_session
+    from sync_service.store.db import current_session, use_read_only_session
 
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    user = load_signed_in(current_session())
+    # Console pages only read: on SQLite, a long report must not hold the write lock customers' clicks wait for.
+    db = use_read_only_session() if request.method in READ_METHODS else current_session()
+    user = load_signed_in(db)
     if user is None:
         if request.method in READ_METHODS:
             expired = 1 if g.get("admin_expired") else None

@@ -22,6 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _EXTENSION_KEY = "renewals.database"
+# Execution option of a connection that only reads: on SQLite it begins a plain (deferred) transaction even on
+# an engine made with `sqlite_immediate`, so a long read (a report) never holds the write lock.
+READ_ONLY_OPTION = "renewals_read_only"
 
 
 def make_engine(url: str, *, sqlite_immediate: bool = False, **kwargs: Any) -> Engine:
@@ -59,7 +62,10 @@ def _begin_sqlite_transaction(connection: Any) -> None:
 
 
 def _begin_immediate(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if connection.get_execution_options().get(READ_ONLY_OPTION):
+        connection.exec_driver_sql("BEGIN")  # a reader: WAL lets it read while others write
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -113,6 +119,17 @@ def current_session() -> Session:
     """The session shared by the current app context, opened on first use and closed at its end."""
     if "db_session" not in g:
         g.db_session = current_database().sessionmaker()
+    return cast(Session, g.db_session)
+
+
+def use_read_only_session() -> Session:
+    """Make this request's session a reader (for requests that only read, e.g. the console's GET pages): on
+    SQLite its transaction does not take the write lock that renewals and link hits queue for. Call it before
+    anything else uses :func:`current_session` in the request."""
+    if "db_session" not in g:
+        session = current_database().sessionmaker()
+        session.connection(execution_options={READ_ONLY_OPTION: True})
+        g.db_session = session
     return cast(Session, g.db_session)
 
 

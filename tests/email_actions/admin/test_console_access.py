@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text as sqlalchemy_text
 from werkzeug.routing import Rule
 
 from .conftest import csrf_of
@@ -80,3 +81,27 @@ def test_an_admin_post_needs_its_csrf_token(app: Flask, admin_client: FlaskClien
             assert response.status_code == 400, (rule.rule, response.status_code)
         else:
             assert response.status_code != 400 or "CSRF" not in response.get_data(as_text=True), rule.rule
+
+
+def test_a_console_page_reading_does_not_hold_sqlite_s_write_lock(app: Flask, admin_client: FlaskClient) -> None:
+    """While a console GET's transaction is open, another connection can still take the write lock at once."""
+    import sqlite3
+
+    from flask import g
+
+    from sync_service.store.db import current_session
+
+    database = app.extensions["renewals.database"]
+    path = database.engine.url.database
+    with app.test_request_context("/admin/audit", method="GET"):
+        from email_actions.admin.auth import guard
+
+        g.admin_user = None
+        guard()  # not signed in in this bare context: it redirects, after opening the reader's session
+        current_session().execute(sqlalchemy_text("SELECT count(*) FROM contracts")).scalar()
+        other = sqlite3.connect(path, timeout=0.1, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # raises "database is locked" if the page held the lock
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
