@@ -10,6 +10,10 @@ The open pixel does not count towards the "several links" signal: a person who o
 at once loads the pixel and one link within a second, which is ordinary (safety reference §2.5).
 
 The label decides only what counts (Tasks, reports). It never decides whether an action happens.
+
+What an admin may tune (:class:`BotRules`, from the console or the environment; see
+:func:`sync_service.console_settings.bot_rules`): the address ranges, extra user-agent substrings on top of
+the built-in families, and the thresholds of the timing and burst signals. The built-in rules stay on.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
@@ -46,6 +50,35 @@ SCANNER_AGENTS = re.compile(
 )
 # Apple Mail Privacy Protection fetches remote content through Apple's proxies with exactly this agent.
 APPLE_MPP_AGENT = "Mozilla/5.0"
+
+
+@dataclass(frozen=True)
+class BotRules:
+    """The classifier's tunable rules; the defaults are the built-in ones."""
+
+    # Address ranges (CIDR) of known scanners and mail proxies.
+    ranges: tuple[str, ...] = ()
+    # Extra user-agent substrings (matched case-insensitively) that mean machine, besides SCANNER_AGENTS.
+    agent_substrings: tuple[str, ...] = ()
+    too_soon_seconds: float = TOO_SOON_SECONDS
+    burst_seconds: float = BURST_SECONDS
+    burst_links: int = BURST_LINKS
+    # Lower-cased `agent_substrings`, for matching.
+    _folded: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_folded", tuple(s.casefold() for s in self.agent_substrings))
+
+    def extra_agent(self, user_agent: str) -> str | None:
+        """The configured substring `user_agent` contains, if any."""
+        folded = user_agent.casefold()
+        for substring, folded_substring in zip(self.agent_substrings, self._folded, strict=True):
+            if folded_substring in folded:
+                return substring
+        return None
+
+
+DEFAULT_RULES = BotRules()
 
 
 @dataclass(frozen=True)
@@ -85,7 +118,7 @@ def in_ranges(ip: str | None, ranges: Iterable[str]) -> bool:
     )
 
 
-def agent_reason(user_agent: str | None) -> str | None:
+def agent_reason(user_agent: str | None, rules: BotRules = DEFAULT_RULES) -> str | None:
     """Why the user agent alone says machine, or None."""
     agent = (user_agent or "").strip()
     if not agent:
@@ -94,12 +127,16 @@ def agent_reason(user_agent: str | None) -> str | None:
         return "Apple Mail Privacy Protection (bare Mozilla/5.0)"
     if match := SCANNER_AGENTS.search(agent):
         return f"scanner or proxy user agent ({match.group(0)})"
+    if (substring := rules.extra_agent(agent)) is not None:
+        return f"configured scanner user agent ({substring})"
     return None
 
 
-def burst_links(at: datetime, purpose: str, recent: Sequence[tuple[str, datetime]]) -> set[str]:
-    """The distinct links (pixel excluded) of the email hit within BURST_SECONDS of `at`, this one included."""
-    links = {p for p, when in recent if p not in NOT_LINKS and abs((at - when).total_seconds()) <= BURST_SECONDS}
+def burst_links(
+    at: datetime, purpose: str, recent: Sequence[tuple[str, datetime]], *, window: float = BURST_SECONDS
+) -> set[str]:
+    """The distinct links (pixel excluded) of the email hit within `window` seconds of `at`, this one included."""
+    links = {p for p, when in recent if p not in NOT_LINKS and abs((at - when).total_seconds()) <= window}
     if purpose not in NOT_LINKS:
         links.add(purpose)
     return links
@@ -112,22 +149,30 @@ def classify(
     recent: Sequence[tuple[str, datetime]] = (),
     ranges: Iterable[str] = (),
     seconds_since_delivery: float | None = None,
+    rules: BotRules = DEFAULT_RULES,
 ) -> tuple[str, list[str]]:
-    """`recent`: (purpose, time) of the same email's earlier hits. Returns (label, reasons)."""
+    """`recent`: (purpose, time) of the same email's earlier hits; `ranges` count on top of `rules.ranges`.
+    Returns (label, reasons)."""
     reasons = []
     if hit.method == "HEAD":
         reasons.append("HEAD request")
     if hit.prefetch:
         reasons.append("prefetch request")
-    if (reason := agent_reason(hit.user_agent)) is not None:
+    if (reason := agent_reason(hit.user_agent, rules)) is not None:
         reasons.append(reason)
-    if seconds_since_delivery is not None and seconds_since_delivery < TOO_SOON_SECONDS:
+    too_soon = rules.too_soon_seconds
+    if seconds_since_delivery is not None and seconds_since_delivery < too_soon:
         reasons.append(f"{max(seconds_since_delivery, 0):.1f} s after delivery")
-    elif seconds_since_sent is not None and seconds_since_sent < TOO_SOON_SECONDS:
+    elif seconds_since_sent is not None and seconds_since_sent < too_soon:
         reasons.append(f"{max(seconds_since_sent, 0):.1f} s after sending")
-    burst = burst_links(hit.at, hit.purpose, recent)
-    if len(burst) >= BURST_LINKS:
-        reasons.append(f"{len(burst)} different links of the email within {BURST_SECONDS:.0f} s")
-    if in_ranges(hit.ip, ranges):
+    burst = burst_links(hit.at, hit.purpose, recent, window=rules.burst_seconds)
+    if len(burst) >= rules.burst_links:
+        reasons.append(f"{len(burst)} different links of the email within {seconds_text(rules.burst_seconds)}")
+    if in_ranges(hit.ip, (*rules.ranges, *ranges)):
         reasons.append(f"address {hit.ip} in a configured scanner range")
     return ("machine" if reasons else "human"), reasons
+
+
+def seconds_text(seconds: float) -> str:
+    """``5 s``, ``2.5 s``: a threshold as the reasons name it."""
+    return f"{seconds:g} s"

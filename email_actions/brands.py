@@ -8,13 +8,20 @@ a reseller that has one and the mapping's ``branding.use_reseller_brand`` is on,
 The default brand must be complete or the file is refused (the service does not start). Any other brand
 with a problem is kept out of use and its problems are listed: an email that would go out under it is
 recorded as skipped with the reason, and the rest of the batch goes on.
+
+An admin may override the file in the console (:mod:`sync_service.console_settings`); those brands are the
+same data, checked by the same :func:`parse_brands`, except that their logos live in the store: a brand's
+``logo`` is then ``sha256:<digest>`` of a PNG handed over in ``logos`` (checked by :func:`check_png`).
+Readers take a logo's bytes from :meth:`Brand.logo_bytes`, never from the path.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+import struct
+import zlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from functools import lru_cache
@@ -22,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 BRAND_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
@@ -30,6 +37,9 @@ BRAND_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 MIN_CONTRAST = 4.5
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_LOGO_BYTES = 200_000
+# A logo kept in the store (the admin console's brands) is named by the SHA-256 of its bytes.
+LOGO_REF_PREFIX = "sha256:"
+MAX_LOGO_PIXELS = 4096  # width or height of an uploaded logo
 
 
 class BrandError(ValueError):
@@ -78,6 +88,8 @@ class Brand(BaseModel):
     resellers: tuple[str, ...] = ()
     # Set by the loader: a digest of everything that shapes the rendered email, for render caches.
     fingerprint: str = ""
+    # Set by the loader: the logo's bytes, as checked (a logo kept in the store has no file).
+    _logo_data: bytes | None = PrivateAttr(default=None)
 
     @field_validator("sender", "reply_to")
     @classmethod
@@ -95,6 +107,12 @@ class Brand(BaseModel):
 
     def logo_path(self) -> str:
         return f"/brand/{self.key}/logo.png"
+
+    def logo_bytes(self) -> bytes:
+        """The logo PNG: as the loader checked it, else read from `logo` (a brand built by hand)."""
+        if self._logo_data is not None:
+            return self._logo_data
+        return Path(self.logo).read_bytes()
 
 
 @dataclass(frozen=True)
@@ -140,7 +158,72 @@ def contrast(foreground: str, background: str) -> float:
     return (high + 0.05) / (low + 0.05)
 
 
-def _check_brand(key: str, raw: Any, base: Path) -> tuple[Brand | None, list[str]]:
+def check_png(data: bytes) -> list[str]:
+    """Why `data` is not a logo that may be uploaded (a whole, well-formed PNG under MAX_LOGO_BYTES); [] if it is.
+
+    Walks the chunks: IHDR first with a sane size, every chunk's CRC right, image data present, IEND last
+    and nothing after it. It does not decode the pixels; mail clients and browsers do that.
+    """
+    if not data:
+        return ["the file is empty"]
+    if len(data) > MAX_LOGO_BYTES:
+        return [f"{len(data)} bytes; keep it under {MAX_LOGO_BYTES}"]
+    if not data.startswith(PNG_SIGNATURE):
+        return ["not a PNG file (mail clients do not all show SVG, JPEG is not accepted either)"]
+    position, chunks = len(PNG_SIGNATURE), list[bytes]()
+    while position < len(data):
+        if position + 12 > len(data):
+            return ["the PNG is cut short"]
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        end = position + 12 + length
+        if end > len(data):
+            return ["the PNG is cut short"]
+        body = data[position + 8 : end - 4]
+        (crc,) = struct.unpack(">I", data[end - 4 : end])
+        if zlib.crc32(kind + body) != crc:
+            return [f"the PNG is damaged (bad checksum in its {kind.decode('latin-1')!r} chunk)"]
+        if not chunks and kind == b"IHDR":
+            if length != 13:
+                return ["the PNG's header is damaged"]
+            width, height = struct.unpack(">II", body[:8])
+            if not (1 <= width <= MAX_LOGO_PIXELS and 1 <= height <= MAX_LOGO_PIXELS):
+                return [f"{width} x {height} pixels; keep width and height under {MAX_LOGO_PIXELS}"]
+        chunks.append(kind)
+        position = end
+        if kind == b"IEND":
+            break
+    if not chunks or chunks[0] != b"IHDR":
+        return ["the PNG has no header"]
+    if b"IDAT" not in chunks:
+        return ["the PNG has no image data"]
+    if chunks[-1] != b"IEND" or position != len(data):
+        return ["the PNG does not end where it should (cut short, or something is appended)"]
+    return []
+
+
+def logo_ref(data: bytes) -> str:
+    """How the brands data names a logo kept in the store."""
+    return LOGO_REF_PREFIX + hashlib.sha256(data).hexdigest()
+
+
+def _read_logo(brand: Brand, base: Path, logos: Mapping[str, bytes] | None) -> tuple[Path, bytes, list[str]]:
+    ref = str(brand.logo)
+    if ref.startswith(LOGO_REF_PREFIX):
+        data = (logos or {}).get(ref.removeprefix(LOGO_REF_PREFIX))
+        if data is None:
+            return brand.logo, b"", [f"logo: {ref} is not among the stored logos"]
+        return brand.logo, data, []
+    logo = brand.logo if brand.logo.is_absolute() else base / brand.logo
+    try:
+        return logo, logo.read_bytes(), []
+    except OSError:
+        return logo, b"", [f"logo: no such file {logo}"]
+
+
+def _check_brand(
+    key: str, raw: Any, base: Path, logos: Mapping[str, bytes] | None = None
+) -> tuple[Brand | None, list[str]]:
     if not BRAND_KEY.match(str(key)):
         return None, [f"brand key {key!r} must be lower case letters, digits, - or _ (at most 40)"]
     if not isinstance(raw, dict):
@@ -153,13 +236,7 @@ def _check_brand(key: str, raw: Any, base: Path) -> tuple[Brand | None, list[str
             + ("missing" if err["type"] == "missing" else err["msg"].removeprefix("Value error, "))
             for err in exc.errors()
         ]
-    problems = []
-    logo = brand.logo if brand.logo.is_absolute() else base / brand.logo
-    try:
-        data = logo.read_bytes()
-    except OSError:
-        problems.append(f"logo: no such file {logo}")
-        data = b""
+    logo, data, problems = _read_logo(brand, base, logos)
     if data and not data.startswith(PNG_SIGNATURE):
         problems.append("logo: must be a PNG (mail clients do not all show SVG)")
     elif len(data) > MAX_LOGO_BYTES:
@@ -175,11 +252,14 @@ def _check_brand(key: str, raw: Any, base: Path) -> tuple[Brand | None, list[str
     if problems:
         return None, problems
     digest = hashlib.sha256(brand.model_dump_json().encode() + data).hexdigest()[:16]
-    return brand.model_copy(update={"logo": logo, "fingerprint": digest}), []
+    checked = brand.model_copy(update={"logo": logo, "fingerprint": digest})
+    checked._logo_data = data
+    return checked, []
 
 
-def parse_brands(data: object, *, source: str, base: Path) -> BrandBook:
-    """Check already-parsed YAML data; raises :class:`BrandError` if the default brand is not usable."""
+def parse_brands(data: object, *, source: str, base: Path, logos: Mapping[str, bytes] | None = None) -> BrandBook:
+    """Check already-parsed YAML data; raises :class:`BrandError` if the default brand is not usable.
+    `logos`: the PNGs that ``sha256:<digest>`` logos name, by digest (the console's brands)."""
     if not isinstance(data, dict) or not isinstance(data.get("brands"), dict) or not data["brands"]:
         raise BrandError(source, ["the file must be a mapping with `default:` and a non-empty `brands:` section"])
     unknown = set(data) - {"default", "brands"}
@@ -192,7 +272,7 @@ def parse_brands(data: object, *, source: str, base: Path) -> BrandBook:
     problems: dict[str, list[str]] = {}
     by_reseller: dict[str, str] = {}
     for key, raw in data["brands"].items():
-        brand, found = _check_brand(str(key), raw, base)
+        brand, found = _check_brand(str(key), raw, base, logos)
         if brand is None:
             problems[str(key)] = found
         else:

@@ -34,11 +34,12 @@ from sqlalchemy.orm import Session, joinedload
 
 from config.settings import get_settings
 from email_actions.activities import record_email_activity
-from email_actions.botclass import BURST_LINKS, BURST_SECONDS, Hit, burst_links, classify
+from email_actions.botclass import BotRules, Hit, burst_links, classify, seconds_text
 from jobs.base import get_queue, redis_connection
 from jobs.queues import PUSH
 from mappings.loader import load
 from mappings.model import TaskConventions
+from sync_service import console_settings
 from sync_service.outbox.record import event_key
 from sync_service.store import models
 from sync_service.store.models import utcnow
@@ -79,15 +80,17 @@ def record_event(
     """Store one hit on `message`'s link (in the caller's transaction) and, for a human open or download,
     record or bump the rep's Task. Returns the event."""
     hit = hit or current_hit(purpose)
+    # The rules in force (the admin console's, else the environment's), read per hit: a change applies at once.
+    rules = console_settings.bot_rules(session, get_settings())
     since = _seconds_since(message.sent_at, hit.at)
     delivered = message.status_at if message.status == "delivered" else None
-    recent = _recent_hits(session, message.id, hit.at)
+    recent = _recent_hits(session, message.id, hit.at, rules.burst_seconds)
     label, reasons = classify(
         hit,
         seconds_since_sent=since,
         seconds_since_delivery=_seconds_since(delivered, hit.at),
         recent=[(recent_hit.purpose, recent_hit.occurred_at) for recent_hit in recent],
-        ranges=get_settings().bot_address_ranges,
+        rules=rules,
     )
     event = models.EmailEvent(
         email_message_id=message.id,
@@ -102,9 +105,9 @@ def record_event(
         reasons=reasons,
     )
     session.add(event)
-    burst = burst_links(hit.at, purpose, [(recent_hit.purpose, recent_hit.occurred_at) for recent_hit in recent])
-    if len(burst) >= BURST_LINKS:
-        _relabel_burst(session, message, [r.id for r in recent if r.label == "human"], len(burst))
+    burst = burst_links(hit.at, purpose, [(r.purpose, r.occurred_at) for r in recent], window=rules.burst_seconds)
+    if len(burst) >= rules.burst_links:
+        _relabel_burst(session, message, [r.id for r in recent if r.label == "human"], len(burst), rules)
     activity = TASK_OF_KIND.get(kind)
     if label == "human" and activity is not None:
         # The Task names the contract, its contact and rep: one query for the three (the relationships then
@@ -165,23 +168,27 @@ def _seconds_since(then: datetime | None, at: datetime) -> float | None:
     return None if then is None else (at - then).total_seconds()
 
 
-def _recent_hits(session: Session, message_id: int, at: datetime) -> Sequence[Row[int, str, datetime, str]]:
+def _recent_hits(
+    session: Session, message_id: int, at: datetime, window: float
+) -> Sequence[Row[int, str, datetime, str]]:
     """(id, purpose, time, label) of the email's hits within the burst window before `at` (columns only: this
     runs on every pixel load)."""
     event = models.EmailEvent
     return session.execute(
         select(event.id, event.purpose, event.occurred_at, event.label)
-        .where(event.email_message_id == message_id, event.occurred_at >= at - timedelta(seconds=BURST_SECONDS))
+        .where(event.email_message_id == message_id, event.occurred_at >= at - timedelta(seconds=window))
         .order_by(event.occurred_at.desc())
         .limit(RECENT_LIMIT)
     ).all()
 
 
-def _relabel_burst(session: Session, message: models.EmailMessage, human_ids: list[int], links: int) -> None:
+def _relabel_burst(
+    session: Session, message: models.EmailMessage, human_ids: list[int], links: int, rules: BotRules
+) -> None:
     """Label the email's earlier human hits in the burst `machine`, taking back the Tasks they recorded."""
     if not human_ids:
         return
-    reason = f"part of a burst of {links} different links within {BURST_SECONDS:.0f} s"
+    reason = f"part of a burst of {links} different links within {seconds_text(rules.burst_seconds)}"
     for event in session.scalars(select(models.EmailEvent).where(models.EmailEvent.id.in_(human_ids))):
         event.label = "machine"
         event.reasons = [*(event.reasons or []), reason]

@@ -34,8 +34,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from sync_service import console_settings
 from sync_service.pull.errors import BudgetPaused
-from sync_service.pull.run import Budget, check_budget
+from sync_service.pull.run import check_budget
 from sync_service.salesforce.client import SalesforceNotConfigured, connect
 from sync_service.salesforce.connect_settings import connection_from_settings
 from sync_service.salesforce.transport import meter_of
@@ -144,7 +145,8 @@ class QuoteFiles:
     def _fetch(self, sessions: sessionmaker[Session], document: models.QuoteDocument, target: Path) -> None:
         sf = self._signed_in()
         meter = meter_of(sf.session)
-        budget = Budget(daily_budget=self.settings.api_daily_budget, reserve=self.settings.api_reserve)
+        with sessions() as session:
+            budget = console_settings.api_budget(session, self.settings)
         try:
             check_budget(sessions, meter, budget)
         except BudgetPaused as exc:

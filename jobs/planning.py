@@ -2,9 +2,9 @@
 
 It takes no arguments and always plans for the current UTC day, so a run that is late, repeated or
 retried by hand plans exactly what is due when it runs; the planner is idempotent, so running it more
-often than daily is harmless. The cadence file is read on every run, so an edited file takes effect on the
-next run, and a file broken since the process started fails the job with the planner's message instead
-of planning with a stale cadence.
+often than daily is harmless. The cadence in force (the admin console's, else the cadence file) is read on
+every run, so an edit takes effect on the next run, and a file broken since the process started fails the
+job with the planner's message instead of planning with a stale cadence.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 
 from config.settings import get_settings
-from sync_service.planning.cadence import load_cadence
+from sync_service import console_settings
 from sync_service.planning.planner import plan_reminders
 from sync_service.store.db import session_scope
 
@@ -24,9 +24,9 @@ log = structlog.get_logger(__name__)
 
 def plan_reminders_job() -> dict[str, Any]:
     """Plan today's reminders and commit; the summary is the job's result (RQ keeps it)."""
-    cadence = load_cadence(get_settings().cadence_file)
     today = datetime.now(UTC).date()
     with session_scope() as session:
+        cadence = console_settings.cadence(session, get_settings())
         summary = plan_reminders(session, today=today, cadence=cadence)
     result = summary.as_dict()
     log.info("reminders planned", **result)

@@ -18,8 +18,9 @@ from sqlalchemy import select
 from config.settings import get_settings
 from jobs.base import get_queue
 from jobs.queues import PUSH
+from sync_service import console_settings
 from sync_service.outbox.push import Pusher
-from sync_service.pull.run import Budget, record_run
+from sync_service.pull.run import record_run
 from sync_service.pull.service import NothingToPull, active_mappings
 from sync_service.salesforce.client import connect
 from sync_service.salesforce.connect_settings import connection_from_settings
@@ -47,9 +48,9 @@ def push_job() -> dict[str, Any]:
         except NothingToPull as exc:
             log.info("outbox waits", reason=str(exc))
             return {"status": "skipped", "reason": str(exc)}
+        budget = console_settings.api_budget(session, settings)  # the admin console's, else the environment's
     started = datetime.now(UTC)
     sf = connect(connection_from_settings(settings))
-    budget = Budget(daily_budget=settings.api_daily_budget, reserve=settings.api_reserve)
     result = Pusher(db.sessionmaker, sf, mapping.write_back.tasks, budget).push()
     summary = asdict(result)
     log.info("outbox pushed", **summary)

@@ -17,6 +17,7 @@ from rq.queue import Queue
 
 from config.settings import Settings
 from email_actions.app import create_app
+from email_actions.brands import BrandBook
 from jobs.base import get_queue, redis_connection
 from jobs.queues import EMAIL, QUEUE_NAMES
 
@@ -31,11 +32,38 @@ class AppWorker(Worker):
             # Render caches filled before any fork: every work horse inherits them.
             from email_actions.sending.pipeline import warm_renderer
 
-            warm_renderer(settings)
+            warm_renderer(settings, brands_in_force(self.app, settings))
 
     def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
         with self.app.app_context():
             return super().perform_job(job, queue, execution)
+
+
+def brands_in_force(app: Flask, settings: Settings) -> BrandBook | None:
+    """The brands in force (the admin console's, else the file's) if the store answers now, else None (the
+    brands file's are warmed then; a work horse inlines whatever it lacks). No connection outlives the call, so
+    none is shared with the forked work horses."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from email_actions.brands import BrandError
+    from sync_service import console_settings
+    from sync_service.store.db import current_database
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        return None  # no store yet (connecting would create an empty file): the file's brands, then
+    with app.app_context():
+        db = current_database()
+        try:
+            with db.session_scope() as session:
+                return console_settings.brands(session, settings)
+        except (SQLAlchemyError, BrandError):
+            return None
+        finally:
+            db.engine.dispose()
 
 
 def make_worker(settings: Settings, queue_names: tuple[str, ...] = QUEUE_NAMES) -> AppWorker:

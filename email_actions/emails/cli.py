@@ -61,11 +61,12 @@ def preview(reference: str, stage: int | None, kind: str, output_format: str, ou
     """Render one email of a contract (nothing is saved or sent)."""
     from config.cli import settings_from_environment
     from email_actions.activities import active_mapping
-    from email_actions.brands import BrandError, BrandUnusable, brand_for_contract, load_brands
+    from email_actions.brands import BrandError, BrandUnusable, brand_for_contract
     from email_actions.emails.context import REP_KINDS, build_context
     from email_actions.emails.mime import compose_email
     from email_actions.emails.render import TemplateProblem, default_renderer
     from email_actions.links import Links, new_nonce
+    from sync_service import console_settings
     from sync_service.store import models
     from sync_service.store.db import Database
 
@@ -77,13 +78,13 @@ def preview(reference: str, stage: int | None, kind: str, output_format: str, ou
     # SQLite would create an empty file on connecting: a preview must not write anything, not even that.
     if database_file and not database_file.startswith(("file:", ":memory:")) and not Path(database_file).exists():
         raise click.ClickException(f"there is no store at {database_file}: run `renewals db upgrade` first")
-    try:
-        book = load_brands(settings.brands_file)
-    except BrandError as exc:
-        raise click.ClickException(str(exc)) from None
     database = Database(settings.database_url)
     session = database.sessionmaker()
     try:
+        try:
+            book = console_settings.brands(session, settings)  # the admin console's, else the brands file's
+        except BrandError as exc:
+            raise click.ClickException(str(exc)) from None
         contract = _find_contract(session, reference)
         if not isinstance(contract, models.Contract):
             raise click.ClickException(f"no contract with the id or Salesforce id {reference!r}")

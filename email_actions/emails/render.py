@@ -85,8 +85,7 @@ def _describe(exc: Exception) -> str:
 def _logo_size(brand: Brand) -> tuple[int, int]:
     """The width and height the logo is shown at, read from the PNG header."""
     try:
-        with Path(brand.logo).open("rb") as file:
-            header = file.read(24)
+        header = brand.logo_bytes()[:24]
         width, height = struct.unpack(">II", header[16:24])
     except (OSError, struct.error):
         return LOGO_MAX_WIDTH, LOGO_MAX_WIDTH // 4

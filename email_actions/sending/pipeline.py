@@ -41,13 +41,14 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from config.settings import Settings
 from email_actions.activities import active_mapping, record_email_activity, task_conventions
-from email_actions.brands import Brand, BrandUnusable, brand_for_contract, load_brands
+from email_actions.brands import Brand, BrandBook, BrandUnusable, brand_for_contract, load_brands
 from email_actions.emails.context import build_context
 from email_actions.emails.mime import compose
 from email_actions.emails.render import Renderer, TemplateProblem, default_renderer
 from email_actions.links import Links, new_nonce
 from email_actions.sending import ratelimit
 from email_actions.sending.ses import NotSent, OutcomeUnknown, Paused, Rejected, SesSender
+from sync_service import console_settings
 from sync_service.store import models
 from sync_service.store.models import utcnow
 
@@ -200,11 +201,19 @@ def suppressed(session: Session, address: str, *, scopes: Iterable[str]) -> mode
 class Composer:
     """Checks whether an email may go and builds it (brand, render, MIME); writes nothing."""
 
-    def __init__(self, settings: Settings, *, renderer: Renderer | None = None, today: date | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        renderer: Renderer | None = None,
+        today: date | None = None,
+        book: BrandBook | None = None,
+    ) -> None:
         # The process's renderer: premailer's inlining is cached per template and brand for its lifetime.
         self.renderer = renderer if renderer is not None else default_renderer()
         self.links = Links(settings)
-        self.book = load_brands(settings.brands_file)
+        # The brands in force (console_settings.brands); without them, the brands file's.
+        self.book = book if book is not None else load_brands(settings.brands_file)
         self.today = today
 
     def _recipient(self, session: Session, message: models.EmailMessage) -> str:
@@ -312,7 +321,10 @@ class EmailSender:
         self.concurrency = concurrency
         self.redis = redis
         self.ses = ses if ses is not None else SesSender(settings, redis)
-        self.composer = Composer(settings, renderer=renderer, today=today)
+        # The brands in force when the run starts: an admin's change applies from the next run (job).
+        with sessions() as session:
+            book = console_settings.brands(session, settings)
+        self.composer = Composer(settings, renderer=renderer, today=today, book=book)
 
     def send(self, message_ids: Iterable[int], *, progress: Callable[[int], None] | None = None) -> SendSummary:
         """Send each queued email of `message_ids` at most once; returns what happened.
@@ -481,12 +493,13 @@ class EmailSender:
         message.reminder.reason = reason
 
 
-def warm_renderer(settings: Settings) -> int:
-    """Inline every template for every usable brand now, in this process, so processes forked from it (RQ's
-    work horses) start with premailer's work done; returns how many templates were prepared."""
+def warm_renderer(settings: Settings, book: BrandBook | None = None) -> int:
+    """Inline every template for every usable brand of `book` (default: the brands file's) now, in this
+    process, so processes forked from it (RQ's work horses) start with premailer's work done; returns how many
+    templates were prepared."""
     renderer = default_renderer()
     prepared = 0
-    for brand in load_brands(settings.brands_file).brands.values():
+    for brand in (book or load_brands(settings.brands_file)).brands.values():
         for kind in models.EMAIL_KINDS:
             try:
                 renderer.html_template(kind, brand)
@@ -513,7 +526,7 @@ def dry_run_due(
 ) -> list[tuple[str, str]]:
     """What `send` would do with the reminders due by `today`: (email, "would send" or the skip reason).
     Builds unsaved email rows and rolls back: nothing is written or sent."""
-    composer = Composer(settings, today=today)
+    composer = Composer(settings, today=today, book=console_settings.brands(session, settings))
     mapping = active_mapping(session)
     use_reseller_brand = mapping.branding.use_reseller_brand if mapping is not None else True
     query = (

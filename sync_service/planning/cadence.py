@@ -45,6 +45,8 @@ __all__ = [
     "describe_stage",
     "load_cadence",
     "parse_cadence",
+    "parse_cadence_text",
+    "read_yaml",
     "stage_key",
 ]
 
@@ -148,12 +150,22 @@ def load_cadence(path: str | Path) -> Cadence:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise CadenceError(source, [f"cannot read the file: {exc.strerror or exc}"]) from exc
+    return parse_cadence_text(text, source=source)
+
+
+def parse_cadence_text(text: str, *, source: str = "<cadence>") -> Cadence:
+    """Check a cadence written as YAML (a file's text, or the admin console's); see :func:`load_cadence`."""
     try:
-        # _StrictLoader is yaml's SafeLoader plus a duplicate-key check, so loading stays safe.
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506
+        data = read_yaml(text)
     except yaml.YAMLError as exc:
         raise CadenceError(source, [f"not valid YAML: {exc}"]) from exc
     return parse_cadence(data, source=source)
+
+
+def read_yaml(text: str) -> Any:
+    """YAML's safe loading, except that a key given twice in one mapping is an error (raises YAMLError)."""
+    # _StrictLoader is yaml's SafeLoader plus a duplicate-key check, so loading stays safe.
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506
 
 
 def parse_cadence(data: object, *, source: str = "<cadence>") -> Cadence:

@@ -18,7 +18,7 @@ import click
 def plan(on: datetime | None) -> None:
     """Bring the reminder rows up to date: plan the stages due today, cancel those no longer wanted."""
     from config.cli import settings_from_environment
-    from sync_service.planning.cadence import load_cadence
+    from sync_service import console_settings
     from sync_service.planning.planner import plan_reminders
     from sync_service.store.db import Database
 
@@ -27,7 +27,8 @@ def plan(on: datetime | None) -> None:
     db = Database(settings.database_url)
     try:
         with db.session_scope() as session:
-            summary = plan_reminders(session, today=today, cadence=load_cadence(settings.cadence_file))
+            cadence = console_settings.cadence(session, settings)  # the admin console's, else the file
+            summary = plan_reminders(session, today=today, cadence=cadence)
     finally:
         db.dispose()
     click.echo(

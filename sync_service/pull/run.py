@@ -284,14 +284,15 @@ def check_budget(sessions: sessionmaker[Session], meter: ApiMeter, budget: Budge
     if remaining is not None and remaining <= budget.reserve:
         raise BudgetPaused(
             f"paused: the org has {remaining} API calls left today and {budget.reserve} are kept in "
-            "reserve for other integrations (RENEWALS_API_RESERVE)"
+            "reserve for other integrations (the API reserve: admin console settings, else RENEWALS_API_RESERVE)"
         )
     with sessions() as session:
         total = sum(session.scalars(select(models.ApiUsage.calls).where(models.ApiUsage.day == _utc_today())).all())
     total += unrecorded
     if total >= budget.daily_budget:
         raise BudgetPaused(
-            f"paused: the service used {total} of its {budget.daily_budget} API calls today (RENEWALS_API_DAILY_BUDGET)"
+            f"paused: the service used {total} of its {budget.daily_budget} API calls today "
+            "(the API budget: admin console settings, else RENEWALS_API_DAILY_BUDGET)"
         )
 
 

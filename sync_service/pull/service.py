@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from mappings.loader import load
 from mappings.model import Mapping
+from sync_service import console_settings
 from sync_service.salesforce.client import SalesforceNotConfigured, connect
 from sync_service.salesforce.connect_settings import connection_from_settings
 from sync_service.salesforce.transport import meter_of
@@ -26,7 +27,7 @@ from sync_service.store import models
 from sync_service.store.db import Database
 
 from .reconcile import ReconcileResult, reconcile
-from .run import Budget, Progress, Puller, PullResult, check_budget, record_run, transient_retrying
+from .run import Progress, Puller, PullResult, check_budget, record_run, transient_retrying
 
 RETRY_FAILED_AFTER = timedelta(hours=6)
 
@@ -105,6 +106,7 @@ def pull_all(
         targets = active_mappings(session, mapping_name)
         blocked = {v.name: _blocked(session, v, now) for v, _ in targets}
         needs_full = {v.name: _needs_full(session, v) for v, _ in targets}
+        budget = console_settings.api_budget(session, settings)
     out: list[PullResult | Skipped] = []
     sf: Salesforce | None = None
     for version, mapping in targets:
@@ -118,7 +120,7 @@ def pull_all(
             sf,
             meter_of(sf.session),
             mapping,
-            Budget(daily_budget=settings.api_daily_budget, reserve=settings.api_reserve),
+            budget,
             progress=progress(mapping.name) if progress else None,
         )
         out.append(puller.pull(full=full or needs_full[version.name]))
@@ -130,9 +132,9 @@ def reconcile_all(
 ) -> dict[str, ReconcileResult]:
     with db.session_scope() as session:
         targets = active_mappings(session, mapping_name)
+        budget = console_settings.api_budget(session, settings)
     sf = _connect(settings)
     meter = meter_of(sf.session)
-    budget = Budget(daily_budget=settings.api_daily_budget, reserve=settings.api_reserve)
     results = {}
     for _, mapping in targets:
         before = meter.calls
