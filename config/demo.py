@@ -10,7 +10,9 @@ and deliveries of the sender domain go to an SNS topic whose HTTPS subscription 
 ``/sns/ses-events`` (signed notifications, verified with the certificate moto serves).
 
 The demo's signing key is generated once into ``var/demo/secret`` (mode 600) by this command only; the
-app itself never writes secrets. The only credentials printed are the stand-in org's throwaway ones.
+app itself never writes secrets. The only credentials printed are the stand-in org's throwaway ones; the
+admin console's demo users (``admin`` and ``viewer``) get passwords generated once into
+``var/demo/admin-password`` and ``var/demo/viewer-password`` (mode 600), whose paths are printed.
 """
 
 from __future__ import annotations
@@ -272,6 +274,28 @@ def plan_and_send(renewals: str, env: Mapping[str, str], log: Path) -> str:
     )
 
 
+# The console's demo users: name, role. Their passwords are generated once into var/demo/<name>-password.
+CONSOLE_USERS = (("admin", "admin"), ("viewer", "viewer"))
+
+
+def console_users(renewals: str, env: Mapping[str, str], demo_dir: Path, log: Path) -> None:
+    """Create the admin console's demo users on first start (an admin who edits, a viewer who reads), each with
+    a password generated into a file only the owner can read; never printed, never logged."""
+    for name, role in CONSOLE_USERS:
+        password = ensure_secret(demo_dir / f"{name}-password")
+        done = subprocess.run(
+            [renewals, "admin", "create-user", name, "--role", role, "--password-stdin"],
+            env=dict(env),
+            input=password + "\n",
+            capture_output=True,
+            text=True,
+        )
+        with log.open("a") as file:
+            file.write(done.stdout + done.stderr)
+        if done.returncode != 0 and "already exists" not in done.stderr:
+            raise DemoError(f"`admin create-user {name}` failed; see {log}.")
+
+
 def _web_answers() -> bool:
     with urllib.request.urlopen(f"http://{WEB_HOST}:{WEB_PORT}/healthz", timeout=2) as response:
         return bool(response.status == 200)
@@ -314,7 +338,7 @@ def first_pull(renewals: str, env: Mapping[str, str], log: Path) -> str:
     return "Pulled the stand-in org through the salesforce_cpq mapping:\n" + output[-1]
 
 
-def where_to_click(org: OrgInfo, log_dir: Path) -> str:
+def where_to_click(org: OrgInfo, log_dir: Path, demo_dir: Path = Path("var/demo")) -> str:
     return "\n".join(
         [
             "",
@@ -322,6 +346,9 @@ def where_to_click(org: OrgInfo, log_dir: Path) -> str:
             "",
             f"  Web app:               http://{WEB_HOST}:{WEB_PORT}/",
             f"  Emails sent (outbox):  http://{WEB_HOST}:{WEB_PORT}/dev/outbox  (open one, click its links)",
+            f"  Admin console:         http://{WEB_HOST}:{WEB_PORT}/admin/  (reports, operations, mappings, settings)",
+            f"    sign in as admin (password in {demo_dir / 'admin-password'})",
+            f"    or as viewer, who reads only (password in {demo_dir / 'viewer-password'})",
             f"  Stand-in org web view: {org.instance_url}/_devorg/",
             f"    its certificate is signed by the demo CA in {org.ca_cert}",
             f"  Stand-in org sign-in:  username {org.username}",
@@ -380,12 +407,13 @@ def demo(demo_dir: Path, contracts: int) -> None:
         with supervisor.log_path("db-upgrade").open("a") as migration_log:
             subprocess.run([renewals, "db", "upgrade"], env=env, check=True, stdout=migration_log, stderr=migration_log)
         click.echo(first_pull(renewals, env, supervisor.log_path("sync")))
+        console_users(renewals, env, demo_dir, supervisor.log_path("admin"))
         supervisor.start("web", [renewals, "web"], env)
         supervisor.start("worker", [renewals, "worker"], env)
         supervisor.start("scheduler", [renewals, "scheduler"], env)
         wait_until(_web_answers, "The web app", 60)
         click.echo(plan_and_send(renewals, env, supervisor.log_path("send")))
-        click.echo(where_to_click(org, supervisor.log_path("web").parent))
+        click.echo(where_to_click(org, supervisor.log_path("web").parent, demo_dir))
 
         while (ended := supervisor.exited()) is None:
             time.sleep(0.5)

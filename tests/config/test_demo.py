@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,3 +73,31 @@ def test_where_to_click_shows_the_app_and_the_org_view() -> None:
     assert "http://127.0.0.1:5000/" in text
     assert "http://127.0.0.1:5000/dev/outbox" in text
     assert "https://127.0.0.1:8443/_devorg/" in text
+
+
+def test_where_to_click_points_at_the_console_and_its_password_files_never_a_password(tmp_path: Path) -> None:
+    text = where_to_click(OrgInfo.from_line(ORG_LINE), tmp_path / "logs", tmp_path)
+    assert "http://127.0.0.1:5000/admin/" in text
+    assert str(tmp_path / "admin-password") in text and str(tmp_path / "viewer-password") in text
+
+
+def test_the_demo_console_users_are_created_once_with_private_passwords(tmp_path: Path, settings: Any) -> None:
+    import os
+    import sys
+
+    from sqlalchemy import create_engine, select
+
+    from config.demo import console_users
+    from sync_service.store.models import AdminUser
+
+    renewals = str(Path(sys.executable).with_name("renewals"))
+    env = {**os.environ, "RENEWALS_DATABASE_URL": settings.database_url, "RENEWALS_SECRET_KEYS": "k" * 43}
+    for _ in range(2):  # the second start finds them
+        console_users(renewals, env, tmp_path, tmp_path / "admin.log")
+    assert (tmp_path / "admin-password").stat().st_mode & 0o777 == 0o600
+    engine = create_engine(settings.database_url)
+    with engine.connect() as connection:
+        users = dict(connection.execute(select(AdminUser.username, AdminUser.role)).all())
+    engine.dispose()
+    assert users == {"admin": "admin", "viewer": "viewer"}
+    assert (tmp_path / "admin-password").read_text().strip() not in (tmp_path / "admin.log").read_text()
