@@ -23,20 +23,18 @@ import tempfile
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import BinaryIO
 
 import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
-from sqlalchemy import update
-from sqlalchemy.engine import CursorResult, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from sync_service import console_settings
 from sync_service.pull.errors import BudgetPaused
-from sync_service.pull.run import check_budget
+from sync_service.pull.run import add_api_usage, check_budget
 from sync_service.salesforce.client import SalesforceNotConfigured, connect
 from sync_service.salesforce.connect_settings import connection_from_settings
 from sync_service.salesforce.transport import meter_of
@@ -211,26 +209,6 @@ class QuoteFiles:
 
 
 def count_api_calls(sessions: sessionmaker[Session], calls: int) -> None:
-    """Add `calls` to today's `quote_download` usage: one atomic increment, safe with several web workers
-    (the first call of a day inserts the row; a worker that loses that race adds to the winner's)."""
-    if calls <= 0:
-        return
-    day = datetime.now(UTC).date()
-    for _ in range(3):
-        with sessions() as session:
-            result = cast(
-                CursorResult[Any],
-                session.execute(
-                    update(models.ApiUsage)
-                    .where(models.ApiUsage.day == day, models.ApiUsage.job_name == API_JOB)
-                    .values(calls=models.ApiUsage.calls + calls)
-                ),
-            )
-            if result.rowcount == 0:
-                session.add(models.ApiUsage(day=day, job_name=API_JOB, calls=calls))
-            try:
-                session.commit()
-                return
-            except IntegrityError:
-                session.rollback()
-    log.warning("could not record %d Salesforce API call(s) of quote downloads", calls)
+    """Add `calls` to today's `quote_download` usage (several web workers may add at once)."""
+    if not add_api_usage(sessions, API_JOB, calls):
+        log.warning("could not record %d Salesforce API call(s) of quote downloads", calls)

@@ -27,16 +27,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
 
 import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError, SalesforceResourceNotFound
-from sqlalchemy import update
-from sqlalchemy.engine import CursorResult
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
@@ -47,11 +43,10 @@ from mappings.validate import validate
 from sync_service.console_settings import api_budget
 from sync_service.pull.errors import BudgetPaused, PullFailed, TransientError
 from sync_service.pull.preview import Preview, preview
-from sync_service.pull.run import check_budget
+from sync_service.pull.run import add_api_usage, check_budget
 from sync_service.salesforce.client import SalesforceNotConfigured, connect
 from sync_service.salesforce.connect_settings import connection_from_settings
 from sync_service.salesforce.transport import ApiMeter, meter_of
-from sync_service.store import models
 
 API_JOB = "mappings_console"
 DESCRIBE_TTL = 600.0
@@ -184,28 +179,8 @@ class ConsoleOrg:
             raise OrgUnavailable(f"Salesforce API budget: {exc}") from None
 
     def _count(self, calls: int) -> None:
-        """Add `calls` to today's usage of job `API_JOB`: one atomic increment (the first call of a day
-        inserts the row; a worker that loses that race adds to the winner's)."""
-        if calls <= 0:
-            return
-        day = datetime.now(UTC).date()
-        for _ in range(3):
-            with self.sessions() as session:
-                result = cast(
-                    CursorResult[Any],
-                    session.execute(
-                        update(models.ApiUsage)
-                        .where(models.ApiUsage.day == day, models.ApiUsage.job_name == API_JOB)
-                        .values(calls=models.ApiUsage.calls + calls)
-                    ),
-                )
-                if result.rowcount == 0:
-                    session.add(models.ApiUsage(day=day, job_name=API_JOB, calls=calls))
-                try:
-                    session.commit()
-                    return
-                except IntegrityError:
-                    session.rollback()
+        """Add `calls` to today's usage of job `API_JOB` (several web workers may add at once)."""
+        add_api_usage(self.sessions, API_JOB, calls)
 
     # ------------------------------------------------------------------ describes
 

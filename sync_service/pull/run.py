@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from simple_salesforce import Salesforce
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
@@ -342,6 +343,33 @@ def record_run(
     )
     if not usage_recorded:
         record_api_usage(session, f"{kind}:{mapping_name}", api_calls)
+
+
+def add_api_usage(sessions: sessionmaker[Session], job_name: str, calls: int) -> bool:
+    """Add `calls` to today's usage of `job_name` in a transaction of its own: one atomic increment, safe with
+    several processes (the first call of a day inserts the row; a process that loses that race adds to the
+    winner's). False if it could not be recorded after three tries."""
+    if calls <= 0:
+        return True
+    day = _utc_today()
+    for _ in range(3):
+        with sessions() as session:
+            result = cast(
+                CursorResult[Any],
+                session.execute(
+                    update(models.ApiUsage)
+                    .where(models.ApiUsage.day == day, models.ApiUsage.job_name == job_name)
+                    .values(calls=models.ApiUsage.calls + calls)
+                ),
+            )
+            if result.rowcount == 0:
+                session.add(models.ApiUsage(day=day, job_name=job_name, calls=calls))
+            try:
+                session.commit()
+                return True
+            except IntegrityError:
+                session.rollback()
+    return False
 
 
 def record_api_usage(session: Session, job_name: str, calls: int) -> None:
