@@ -9,8 +9,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT_PACKAGES := python3.11 python3.11-venv redis-server postgresql chromium
-# The suite is meant to finish in about ten minutes on two cores; --durations shows what to speed up.
-PYTEST_OPTS ?= -q --durations=15
+# The suite is meant to finish in about ten minutes on two cores: two pytest workers share it (most tests wait
+# on servers and child processes, so two workers keep both cores busy); --durations shows what to speed up.
+PYTEST_OPTS ?= -q -n 2 --durations=15
 # A throwaway cluster needs no durability; its log would only repeat the errors tests provoke on purpose.
 PG_OPTS := -o fsync=off -o synchronous_commit=off -o full_page_writes=off -o log_min_messages=fatal
 
