@@ -39,6 +39,13 @@ def run_migrations_online() -> None:
     engine = make_engine(config.attributes["database_url"])
     try:
         with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # Batch mode rebuilds a table by copying it and dropping the original, which SQLite refuses
+                # while other tables' rows reference it and foreign keys are enforced. Alembic's advice: turn
+                # enforcement off for the migration (outside any transaction, where the pragma has effect),
+                # then check every reference before committing.
+                _sqlite_pragma(connection, "PRAGMA foreign_keys = OFF")
             context.configure(
                 connection=connection,
                 target_metadata=target_metadata,
@@ -49,8 +56,19 @@ def run_migrations_online() -> None:
             )
             with context.begin_transaction():
                 context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration left rows whose references are broken: {broken[:5]}")
+            if sqlite:
+                _sqlite_pragma(connection, "PRAGMA foreign_keys = ON")
     finally:
         engine.dispose()
+
+
+def _sqlite_pragma(connection: Any, pragma: str) -> None:
+    """Run `pragma` on the driver's connection directly: SQLAlchemy would open a transaction first."""
+    connection.connection.driver_connection.execute(pragma)
 
 
 if context.is_offline_mode():
