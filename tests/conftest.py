@@ -381,3 +381,16 @@ def orgs_by_flavour(
     finally:
         for org in orgs.values():
             stop_org(org)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium (never a browser a tool downloads), headless, driven by Playwright; one per module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            browser.close()

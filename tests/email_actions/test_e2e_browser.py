@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -123,15 +123,10 @@ def system(tmp_path: Path, redis_url: str, ses_endpoint: str) -> Iterator[System
 
 
 @pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser: Browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"]
-        )
-        try:
-            yield browser.new_page(viewport={"width": 1000, "height": 1200})
-        finally:
-            browser.close()
+def page(chromium: Browser) -> Iterator[Page]:
+    context = chromium.new_context(viewport={"width": 1000, "height": 1200})
+    yield context.new_page()
+    context.close()
 
 
 def _email_link(page: Page, base: str, kind: str, text: str) -> str:

@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Request, sync_playwright
+from playwright.sync_api import Browser, Request
 from werkzeug.serving import make_server
 
 from config.settings import DEFAULT_BRANDS_FILE
@@ -49,11 +49,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"])
-        yield browser
-        browser.close()
+def browser(chromium: Browser) -> Browser:
+    return chromium
 
 
 def _context(kind: str, stage: int, brand_key: str, base_url: str) -> EmailContext:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 from werkzeug.serving import make_server
 
 from config.settings import load_settings
@@ -71,15 +71,10 @@ def console(tmp_path: Path, redis_url: str, sqlite_template: Path, org: RunningO
 
 
 @pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser: Browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"]
-        )
-        try:
-            yield browser.new_page(viewport={"width": 1280, "height": 1000})
-        finally:
-            browser.close()
+def page(chromium: Browser) -> Iterator[Page]:
+    context = chromium.new_context(viewport={"width": 1280, "height": 1000})
+    yield context.new_page()
+    context.close()
 
 
 @pytest.mark.timeout(120)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from werkzeug.serving import make_server
 
 from config.settings import Settings
@@ -45,16 +45,10 @@ def served(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[tupl
 
 
 @pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser: Browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"]
-        )
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
-            yield context.new_page()
-        finally:
-            browser.close()
+def page(chromium: Browser) -> Iterator[Page]:
+    context = chromium.new_context(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
+    yield context.new_page()
+    context.close()
 
 
 @pytest.mark.timeout(120)
