@@ -52,7 +52,7 @@ def at_risk(
     )
     if currency is not None:
         window = and_(window, f.contract_currency() == currency)
-    done = f.activity(window)
+    done = f.activity(window, columns=("opened", "opens", "clicks", "downloads", "last_event_at"))
     asked = f.contact_requests()
     contact_name = func.trim(func.coalesce(Contact.first_name, "") + " " + func.coalesce(Contact.last_name, ""))
     query = (

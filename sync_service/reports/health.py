@@ -62,6 +62,7 @@ def _health_scores(today: date) -> Any:
             Contract.end_date.between(history_start, today + timedelta(days=HEALTH_AHEAD_DAYS)),
         ),
         since=since,
+        columns=("emailed", "opened"),
     )
     asked = f.contact_requests(since)
     engaged = and_(done.c.emailed == 1, or_(done.c.opened == 1, asked.c.requests > 0))
