@@ -22,14 +22,26 @@ from jobs.queues import QUEUE_NAMES
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
 def worker(queues: tuple[str, ...], burst: bool) -> None:
     """Run jobs from the queues, each inside the app context."""
+    import structlog
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
     from jobs.worker import make_worker
 
     settings = settings_from_environment()
     configure_logging(settings.log_level)
-    _wait_for_redis(settings)
     chosen = tuple(name for name in QUEUE_NAMES if name in queues) or QUEUE_NAMES
-    # with_scheduler: releases jobs waiting for a retry; RQ makes sure only one worker does it at a time.
-    make_worker(settings, chosen).work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+    while True:
+        _wait_for_redis(settings)
+        try:
+            # with_scheduler: releases jobs waiting for a retry; RQ makes sure only one worker does it at a time.
+            make_worker(settings, chosen).work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+            return
+        except RedisConnectionError as exc:
+            # Redis restarted under a running worker (RQ gives up on it): wait for Redis and work on, as a new
+            # RQ worker; a job that was running is found again by its own idempotency (the outbox, the emails).
+            if burst:
+                raise
+            structlog.get_logger(__name__).warning("lost Redis; waiting for it to work on", error=str(exc))
 
 
 @click.command()
@@ -47,8 +59,8 @@ REDIS_WAIT_SECONDS = 120
 
 
 def _wait_for_redis(settings: Any) -> None:
-    """A worker started while Redis restarts waits for it (backing off) instead of exiting at once; after
-    REDIS_WAIT_SECONDS it gives up with a clear message."""
+    """A worker started (or left running) while Redis restarts waits for it (backing off) instead of exiting at
+    once; after REDIS_WAIT_SECONDS it gives up with a clear message."""
     import time
 
     import structlog

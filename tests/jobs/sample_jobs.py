@@ -16,3 +16,13 @@ def report_app(marker: str) -> dict[str, str]:
 
 def fail() -> None:
     raise RuntimeError("this job always fails")
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def nap(seconds: float) -> None:
+    import time
+
+    time.sleep(seconds)

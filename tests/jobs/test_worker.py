@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import pytest
 from flask import Flask
 from redis import Redis
+from rq import Worker
 from rq.job import JobStatus
 
 from config.settings import Settings
@@ -58,3 +63,64 @@ def test_a_failing_job_is_scheduled_for_a_retry_not_lost(app: Flask, settings: S
 def test_the_worker_listens_latency_sensitive_queues_first(settings: Settings) -> None:
     assert QUEUE_NAMES[0] == PUSH
     assert make_worker(settings).queue_names() == list(QUEUE_NAMES)
+
+
+@pytest.mark.timeout(120)
+def test_a_running_worker_rides_out_a_redis_restart(settings: Settings, tmp_path: Path) -> None:
+    """`renewals worker` keeps working across a Redis restart during a job (it waits for Redis, then works on)
+    instead of exiting and leaving the queue to whoever restarts it."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from jobs.base import get_queue
+    from jobs.queues import DEFAULT
+    from tests.processes import RestartableRedis
+
+    own = RestartableRedis(tmp_path)
+    own.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RENEWALS_")}
+    env.update(
+        {
+            "RENEWALS_SECRET_KEYS": settings.signing_key.reveal(),
+            "RENEWALS_DATABASE_URL": settings.database_url,
+            "RENEWALS_REDIS_URL": own.url,
+            "RENEWALS_LOG_LEVEL": "INFO",
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),  # the sample job's module
+        }
+    )
+    with (tmp_path / "worker.log").open("ab") as log:
+        worker = subprocess.Popen(
+            [str(Path(sys.executable).with_name("renewals")), "worker", "--queue", DEFAULT],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        redis = Redis.from_url(own.url)
+        _wait(lambda: bool(Worker.all(connection=redis)), "the worker to register")
+        napping = get_queue(DEFAULT, redis).enqueue("tests.jobs.sample_jobs.nap", 3)
+        _wait(lambda: napping.get_status(refresh=True) == "started", "a job to be running")
+        own.stop()  # while the job runs: the worker's heartbeat and bookkeeping fail
+        time.sleep(4)
+        own.start()
+        assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
+        redis = Redis.from_url(own.url)
+        job = get_queue(DEFAULT, redis).enqueue("tests.jobs.sample_jobs.add", 2, 3)
+        _wait(lambda: job.get_status(refresh=True) == "finished", "the job to run after the restart")
+        assert job.return_value() == 5 and worker.poll() is None
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        own.stop()
+
+
+def _wait(check: Any, what: str, timeout: float = 60) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)
