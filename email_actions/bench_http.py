@@ -40,7 +40,7 @@ from sqlalchemy.orm import sessionmaker
 
 from config.settings import load_settings
 from email_actions.links import Links, new_nonce
-from email_actions.sending.bench import _free_port, _seed, start_redis
+from email_actions.sending.bench import _free_port, _seed, start_redis, stop_processes
 from sync_service.store import migrate, models
 from sync_service.store.db import make_engine
 from sync_service.store.models import utcnow
@@ -61,13 +61,10 @@ def register_bench_routes(app: Flask) -> None:
 
 
 def http_figures(*, requests_per_endpoint: int = 2000, concurrency: int = 4, emails: int = 500) -> dict[str, Any]:
-    redis_server = shutil.which("redis-server")
-    if redis_server is None:
-        raise RuntimeError("redis-server is not installed; `make demo` or `make test` installs it")
     work = Path(tempfile.mkdtemp(prefix="renewals-bench-http-"))
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        redis_url = start_redis(redis_server, work, processes)
+        redis_url = start_redis(work, processes)
         database_url = f"sqlite:///{work / 'renewals.db'}"
         migrate.upgrade(database_url)
         port = _free_port()
@@ -116,14 +113,7 @@ def http_figures(*, requests_per_endpoint: int = 2000, concurrency: int = 4, ema
             "ratio_confirm": _ratio(confirm, trivial) if confirm else None,
         }
     finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop_processes(processes, timeout=15)
         shutil.rmtree(work, ignore_errors=True)
 
 

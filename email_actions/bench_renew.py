@@ -116,7 +116,7 @@ def _wait_for_worker(redis_url: str, timeout: float) -> None:
 
 def renew_to_task_figures(renewals: int = 20, timeout: float = 60.0) -> dict[str, Any]:
     from email_actions.app import create_app
-    from email_actions.sending.bench import start_redis
+    from email_actions.sending.bench import start_redis, stop_processes
     from mappings.loader import load
     from sync_service.devorg.bench import _start, connect_to, ensure_seeded
     from sync_service.pull.service import pull_all
@@ -124,9 +124,6 @@ def renew_to_task_figures(renewals: int = 20, timeout: float = 60.0) -> dict[str
     from sync_service.store.db import Database
     from sync_service.store.mapping_versions import activate, import_preset
 
-    redis_server = shutil.which("redis-server")
-    if redis_server is None:
-        raise RuntimeError("redis-server is not installed; `make demo` or `make test` installs it")
     work = Path(tempfile.mkdtemp(prefix="renewals-bench-renew-"))
     processes: list[subprocess.Popen[Any]] = []
     db = None
@@ -134,7 +131,7 @@ def renew_to_task_figures(renewals: int = 20, timeout: float = 60.0) -> dict[str
         ensure_seeded(work / "org", 200)
         org, info = _start(work / "org")
         processes.append(org)
-        redis_url = start_redis(redis_server, work, processes)
+        redis_url = start_redis(work, processes)
         database_url = f"sqlite:///{work / 'renewals.db'}"
         environment = {
             "RENEWALS_SECRET_KEYS": secrets.token_urlsafe(32),
@@ -208,11 +205,5 @@ def renew_to_task_figures(renewals: int = 20, timeout: float = 60.0) -> dict[str
     finally:
         if db is not None:
             db.dispose()
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(processes)
         shutil.rmtree(work, ignore_errors=True)

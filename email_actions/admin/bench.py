@@ -1217,23 +1217,14 @@ def _event_scan_seconds(engine: Engine, repeat: int) -> tuple[float, int]:
 def _redis() -> Iterator[str]:
     import subprocess
 
-    from email_actions.sending.bench import start_redis
+    from email_actions.sending.bench import start_redis, stop_processes
 
-    executable = shutil.which("redis-server")
-    if executable is None:
-        raise RuntimeError("redis-server is not installed; `make demo` or `make test` installs it")
     work = Path(tempfile.mkdtemp(prefix="renewals-bench-admin-redis-"))
-    processes: list[subprocess.Popen[bytes]] = []
+    processes: list[subprocess.Popen[Any]] = []
     try:
-        yield start_redis(executable, work, processes)
+        yield start_redis(work, processes)
     finally:
-        for process in processes:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop_processes(processes)
         shutil.rmtree(work, ignore_errors=True)
 
 

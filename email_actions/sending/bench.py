@@ -102,8 +102,12 @@ def _serve(app: Any) -> tuple[str, Any]:
     return f"http://127.0.0.1:{port}", server
 
 
-def start_redis(executable: str, work: Path, processes: list[subprocess.Popen[bytes]]) -> str:
-    """A throwaway redis-server (no persistence) in `work`, appended to `processes`; its URL once it answers."""
+def start_redis(work: Path, processes: list[subprocess.Popen[Any]]) -> str:
+    """A throwaway redis-server (no persistence) in `work`, appended to `processes`; its URL once it answers.
+    The benchmarks' one way to start Redis."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        raise RuntimeError("redis-server is not installed; `make demo` or `make test` installs it")
     port = _free_port()
     argv = [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     processes.append(subprocess.Popen([*argv, "--dir", str(work)], stdout=subprocess.DEVNULL))
@@ -120,6 +124,18 @@ def start_redis(executable: str, work: Path, processes: list[subprocess.Popen[by
             time.sleep(0.05)
     redis.close()
     return url
+
+
+def stop_processes(processes: list[subprocess.Popen[Any]], timeout: float = 10) -> None:
+    """Stop a benchmark's child processes, newest first, killing any that do not end within `timeout`."""
+    for process in reversed(processes):
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=timeout)
 
 
 def _seed(sessions: sessionmaker[Session], reminders: int, today: date) -> None:
@@ -171,9 +187,6 @@ def _baseline_rate(endpoint: str, sends: int) -> float:
 def send_figures(*, reminders: int = 500, rate: float = 50.0, workers: int = 2, timeout: float = 600) -> dict[str, Any]:
     from moto.server import ThreadedMotoServer
 
-    redis_server = shutil.which("redis-server")
-    if redis_server is None:
-        raise RuntimeError("redis-server is not installed; `make demo` or `make test` installs it")
     for name, value in AWS_ENV.items():
         os.environ.setdefault(name, value)
     work = Path(tempfile.mkdtemp(prefix="renewals-bench-send-"))
@@ -185,7 +198,7 @@ def send_figures(*, reminders: int = 500, rate: float = 50.0, workers: int = 2, 
     proxy = RateEnforcingSes(moto_url, rate)
     proxy_url, proxy_server = _serve(proxy)
     try:
-        redis_url = start_redis(redis_server, work, processes)
+        redis_url = start_redis(work, processes)
         redis = Redis.from_url(redis_url)
         ses = boto3.client("ses", endpoint_url=moto_url, region_name="us-east-1")
         for brand in load_brands(DEFAULT_BRANDS_FILE).brands.values():
@@ -259,13 +272,7 @@ def send_figures(*, reminders: int = 500, rate: float = 50.0, workers: int = 2, 
             "baseline_unlimited_rate": round(baseline, 1),
         }
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(processes)
         proxy_server.shutdown()
         moto.stop()
         shutil.rmtree(work, ignore_errors=True)
