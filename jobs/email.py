@@ -1,4 +1,4 @@
-"""Sending the due reminders (email_actions.sending): the scheduler queues them every few minutes and fans
+"""Sending the due reminders (email_actions.mail.sending): the scheduler queues them every few minutes and fans
 the queued emails out in batches over the email queue, so several workers send in parallel under the one
 rate limit they share in Redis.
 
@@ -13,8 +13,8 @@ from typing import Any
 import structlog
 
 from config.settings import get_settings
-from email_actions.sending import ratelimit
-from email_actions.sending.pipeline import EmailSender, queue_due, queued_ids, sweep_stale_sending
+from email_actions.mail.sending import ratelimit
+from email_actions.mail.sending.pipeline import EmailSender, queue_due, queued_ids, sweep_stale_sending
 from jobs.base import enqueue, redis_connection
 from jobs.queues import EMAIL
 from sync_service.store.db import current_database

@@ -1,8 +1,9 @@
-"""The RQ worker that runs every job inside the Flask app context.
+"""The RQ worker that runs every job inside an app context.
 
-Jobs therefore see ``flask.current_app``, the settings (``config.settings.get_settings()``) and the
-store (``sync_service.store.db.session_scope()``) exactly as views do. The app is built once in the worker
-process; each job runs in a forked work horse with a fresh app context.
+Jobs therefore see the settings (``config.settings.get_settings()``) and the store
+(``sync_service.store.db.session_scope()``) exactly as views do. The worker's app is a bare Flask app with just
+those two (:func:`job_app`): jobs sit below the web app and must not need any of it. It is built once in the
+worker process; each job runs in a forked work horse with a fresh app context.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from rq.job import Job
 from rq.queue import Queue
 
 from config.settings import Settings
-from email_actions.app import create_app
-from email_actions.brands import BrandBook
+from email_actions.mail.brands import BrandBook
 from jobs.base import get_queue, redis_connection
 from jobs.queues import EMAIL, QUEUE_NAMES
 
@@ -27,16 +27,26 @@ class AppWorker(Worker):
         super().__init__(queues, *args, **kwargs)
         self.settings = settings
         # Built once, before any fork; it opens no connections, so work horses share nothing live.
-        self.app: Flask = create_app(settings)
+        self.app: Flask = job_app(settings)
         if EMAIL in self.queue_names():
             # Render caches filled before any fork: every work horse inherits them.
-            from email_actions.sending.pipeline import warm_renderer
+            from email_actions.mail.sending.pipeline import warm_renderer
 
             warm_renderer(settings, brands_in_force(self.app, settings))
 
     def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
         with self.app.app_context():
             return super().perform_job(job, queue, execution)
+
+
+def job_app(settings: Settings) -> Flask:
+    """The app context jobs run in: the settings and the store, nothing of the web app."""
+    from sync_service.store import db
+
+    app = Flask("renewals.jobs")
+    app.extensions["renewals.settings"] = settings
+    db.init_app(app)
+    return app
 
 
 def brands_in_force(app: Flask, settings: Settings) -> BrandBook | None:
@@ -48,7 +58,7 @@ def brands_in_force(app: Flask, settings: Settings) -> BrandBook | None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from email_actions.brands import BrandError
+    from email_actions.mail.brands import BrandError
     from sync_service import console_settings
     from sync_service.store.db import current_database
 

@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .model import Mapping, canonical_issues
-from .problems import MappingError, MappingProblem, closest, nearest_line
+from mappings.model import Mapping, canonical_issues
+from mappings.problems import MappingError, MappingProblem, closest, nearest_line
 
 PRESET_PACKAGE = "mappings.presets"
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from .problems import MappingProblem, closest, nearest_line
+from mappings.problems import MappingProblem, closest, nearest_line
 
 FieldType = Literal["text", "date", "decimal", "bool", "ref"]
 

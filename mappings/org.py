@@ -12,10 +12,10 @@ from typing import Any
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceResourceNotFound
 
-from .model import Mapping
-from .orgshape import Describe
-from .problems import MappingProblem
-from .validate import validate
+from mappings.model import Mapping
+from mappings.orgshape import Describe
+from mappings.problems import MappingProblem
+from mappings.validate import validate
 
 
 def describer(sf: Salesforce) -> Describe:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .problems import closest
+from mappings.problems import closest
 
 # describe(object name) → the org's describe JSON of that object, or None when the org has no such object.
 Describe = Callable[[str], dict[str, Any] | None]

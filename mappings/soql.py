@@ -10,8 +10,8 @@ from collections.abc import Mapping as Record
 from datetime import UTC, datetime
 from typing import Any
 
-from .model import ENTITIES, Mapping
-from .writeback import RECORD_ENTITIES
+from mappings.model import ENTITIES, Mapping
+from mappings.writeback import RECORD_ENTITIES
 
 # Every pulled row carries its id and the timestamp the incremental pull's watermark follows.
 ALWAYS = ("Id", "SystemModstamp")

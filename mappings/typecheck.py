@@ -7,8 +7,8 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from .model import CanonicalField, FieldType, Transform
-from .problems import closest
+from mappings.model import CanonicalField, FieldType, Transform
+from mappings.problems import closest
 
 TEXT_TYPES = frozenset(
     {"string", "picklist", "multipicklist", "email", "phone", "url", "textarea", "combobox", "id", "reference"}

@@ -17,11 +17,11 @@ from typing import Any
 
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from .model import CANONICAL, Mapping
-from .orgshape import Describe, OrgShape, PathError, ResolvedField, fields_of, labels_of
-from .problems import Findings, MappingProblem, closest
-from .typecheck import fits, source_problem, transform_problem
-from .writeback import check_write_back
+from mappings.model import CANONICAL, Mapping
+from mappings.orgshape import Describe, OrgShape, PathError, ResolvedField, fields_of, labels_of
+from mappings.problems import Findings, MappingProblem, closest
+from mappings.typecheck import fits, source_problem, transform_problem
+from mappings.writeback import check_write_back
 
 RunQuery = Callable[[str], Any]
 # Where the store can keep a quote document's bytes from (quote_documents.source_object).

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import REP_CONTROL_TYPES, Mapping, RepControls, WriteBackAction
-from .orgshape import OrgShape, PathError, fields_of, labels_of
-from .problems import Findings, closest
-from .typecheck import value_problem
+from mappings.model import REP_CONTROL_TYPES, Mapping, RepControls, WriteBackAction
+from mappings.orgshape import OrgShape, PathError, fields_of, labels_of
+from mappings.problems import Findings, closest
+from mappings.typecheck import value_problem
 
 # Whose records the write-back can name: the pull reads these entities' lookups for it (soql.select_for).
 RECORD_ENTITIES = ("contract", "renewal_quote")

@@ -49,8 +49,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from email_actions.botclass import BURST_LINKS, BURST_SECONDS, TOO_SOON_SECONDS, BotRules
-from email_actions.brands import (
+from email_actions.mail.brands import (
     BRAND_KEY,
     COLOUR,
     LOGO_REF_PREFIX,
@@ -61,6 +60,7 @@ from email_actions.brands import (
     logo_ref,
     parse_brands,
 )
+from sync_service.bot_classifier import BURST_LINKS, BURST_SECONDS, TOO_SOON_SECONDS, BotRules
 from sync_service.planning.cadence import (
     DEFAULT_SEGMENT,
     Cadence,

@@ -35,13 +35,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from email_actions.activities import record_email_activity
-from email_actions.links import new_nonce
 from mappings.model import Mapping
+from sync_service.outbox.tasks import record_email_activity
 from sync_service.outbox.writeback import WriteBackUnresolved, live_quote, record_write_back
 from sync_service.planning.planner import CANCEL_RENEWED, CANCELLED, PLANNED
 from sync_service.store import models
-from sync_service.store.models import utcnow
+from sync_service.store.models import new_nonce, utcnow
 
 log = structlog.get_logger(__name__)
 

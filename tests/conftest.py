@@ -33,7 +33,7 @@ from sqlalchemy import URL, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import DEFAULT_BRANDS_FILE, Settings, load_settings
-from email_actions.app import create_app
+from email_actions.web.app import create_app
 from sync_service.salesforce.client import Connection
 from sync_service.store import migrate
 from sync_service.store.db import make_engine
@@ -219,7 +219,7 @@ def ses_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """moto's server emptied for this test, with dummy AWS credentials and the brands' senders verified."""
     import boto3
 
-    from email_actions.brands import load_brands
+    from email_actions.mail.brands import load_brands
 
     for name, value in AWS_TEST_ENV.items():
         monkeypatch.setenv(name, value)

@@ -11,11 +11,11 @@ import calendar
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .errors import ApiError
-from .schema import FieldDef, ObjectDef
+from sync_service.devorg.errors import ApiError
+from sync_service.devorg.schema import FieldDef, ObjectDef
 
 if TYPE_CHECKING:
-    from .store import OrgStore, Record
+    from sync_service.devorg.store import OrgStore, Record
 
 _AUTO_FORMATS = {
     ("Contract", "ContractNumber"): ("{:08d}", 100),

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .catalogue_packages import package_objects
-from .fielddefs import (
+from sync_service.devorg.catalogue_packages import package_objects
+from sync_service.devorg.fielddefs import (
     CURRENCIES,
     auto_number,
     blob,
@@ -32,7 +32,7 @@ from .fielddefs import (
     text,
     url,
 )
-from .schema import FieldDef, ObjectDef, Schema
+from sync_service.devorg.schema import FieldDef, ObjectDef, Schema
 
 # Objects a Task may point at through WhatId (activities enabled).
 WHAT_TARGETS = (

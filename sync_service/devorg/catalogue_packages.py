@@ -5,7 +5,7 @@ Key prefixes of package objects are org-specific in real orgs; code must read th
 
 from __future__ import annotations
 
-from .fielddefs import (
+from sync_service.devorg.fielddefs import (
     auto_number,
     check,
     day,
@@ -22,7 +22,7 @@ from .fielddefs import (
     sobject,
     text,
 )
-from .schema import ObjectDef
+from sync_service.devorg.schema import ObjectDef
 
 CPQ_QUOTE_STATUSES = ("Draft", "In Review", "Approved", "Denied", "Presented", "Accepted", "Rejected")
 CONGA_STAGES = (

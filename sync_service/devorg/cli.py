@@ -104,8 +104,8 @@ def serve(
     jwt_cert: Path | None,
 ) -> None:
     """Serve the org over HTTPS; the first stdout line is a JSON object with how to connect."""
-    from .serve import ServeOptions
-    from .serve import serve as run
+    from sync_service.devorg.serve import ServeOptions
+    from sync_service.devorg.serve import serve as run
 
     faults = {"latency_ms": latency_ms, "rules": [{"route": "*", "error": error_kind, "rate": error_rate}]}
     run(
@@ -139,8 +139,8 @@ def serve(
 )
 def seed_command(contracts: int, flavour: str, seed: int, data: Path) -> None:
     """Fill an empty org with a realistic, deterministic data set."""
-    from .org import Org
-    from .seed import seed_org
+    from sync_service.devorg.org import Org
+    from sync_service.devorg.seed import seed_org
 
     org = Org(data)
     if org.store.get_meta("seeded") is not None:

@@ -12,7 +12,7 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .errors import ApiError, invalid_session, request_limit_exceeded, unable_to_lock_row
+from sync_service.devorg.errors import ApiError, invalid_session, request_limit_exceeded, unable_to_lock_row
 
 ROUTES = ("*", "login", "query", "sobjects", "collections", "composite", "bulk", "describe", "limits", "blob")
 ERRORS = ("500", "503", "UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED", "INVALID_SESSION_ID", "malformed_json")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .schema import FieldDef, ObjectDef
+from sync_service.devorg.schema import FieldDef, ObjectDef
 
 CURRENCIES = ("USD", "EUR", "GBP", "JPY", "AUD", "CAD", "CHF")
 

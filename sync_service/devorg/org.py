@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import ids
-from .catalogue import TASK_EXTERNAL_ID_FIELD, build_schema
-from .errors import ApiError, invalid_session, request_limit_exceeded
-from .faults import Faults
-from .store import OrgStore
+from sync_service.devorg import ids
+from sync_service.devorg.catalogue import TASK_EXTERNAL_ID_FIELD, build_schema
+from sync_service.devorg.errors import ApiError, invalid_session, request_limit_exceeded
+from sync_service.devorg.faults import Faults
+from sync_service.devorg.store import OrgStore
 
 ORG_ID = ids.make_id("00D", 1)
 # Token characters simple-salesforce can take out of the SOAP envelope unescaped (no &, <, >).
@@ -222,7 +222,7 @@ class Org:
             self._apply_change(change, migrate_data=False)
 
     def _apply_change(self, change: dict[str, Any], *, migrate_data: bool) -> None:
-        from .fielddefs import check, day, money, number, text
+        from sync_service.devorg.fielddefs import check, day, money, number, text
 
         op, sobject = change.get("op"), str(change.get("object", ""))
         if op == "add":

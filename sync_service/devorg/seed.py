@@ -18,12 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from .automation import add_months
-from .seed_data import CANCELLATION_REASONS, CONTACT_TITLES, COUNTRIES, RATES, SEAT_COUNTS
-from .seed_flavours import FLAVOUR_WRITERS
-from .seed_model import AccountCtx, ContractPlan, LinePlan, SeedContext, money
-from .seed_people import Directory
-from .store import OrgStore
+from sync_service.devorg.automation import add_months
+from sync_service.devorg.seed_data import CANCELLATION_REASONS, CONTACT_TITLES, COUNTRIES, RATES, SEAT_COUNTS
+from sync_service.devorg.seed_flavours import FLAVOUR_WRITERS
+from sync_service.devorg.seed_model import AccountCtx, ContractPlan, LinePlan, SeedContext, money
+from sync_service.devorg.seed_people import Directory
+from sync_service.devorg.store import OrgStore
 
 FLAVOURS = ("salesforce_cpq", "conga_cpq", "standard")
 BATCH_CONTRACTS = 500

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from .automation import add_months
-from .pdf import render_quote_pdf
-from .seed_data import WHOLE_CURRENCIES
-from .seed_model import ContractPlan, LinePlan, Renewal, SeedContext, money
+from sync_service.devorg.automation import add_months
+from sync_service.devorg.pdf import render_quote_pdf
+from sync_service.devorg.seed_data import WHOLE_CURRENCIES
+from sync_service.devorg.seed_model import ContractPlan, LinePlan, Renewal, SeedContext, money
 
 # Opportunity stage and win probability that go with the renewal quote's status.
 _STAGES = {

@@ -12,8 +12,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
-from .seed_data import WHOLE_CURRENCIES, Country, ProductSpec
-from .store import OrgStore
+from sync_service.devorg.seed_data import WHOLE_CURRENCIES, Country, ProductSpec
+from sync_service.devorg.store import OrgStore
 
 
 def slug(text: str) -> str:

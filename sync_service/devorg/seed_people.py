@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from .seed_data import (
+from sync_service.devorg.seed_data import (
     COMPANY_STEMS,
     COMPANY_TAILS,
     COMPANY_WORDS,
@@ -24,8 +24,8 @@ from .seed_data import (
     STREETS,
     Country,
 )
-from .seed_model import AccountCtx, Person, ProductCtx, SeedContext, money, slug
-from .store import OrgStore
+from sync_service.devorg.seed_model import AccountCtx, Person, ProductCtx, SeedContext, money, slug
+from sync_service.devorg.store import OrgStore
 
 
 class Directory:

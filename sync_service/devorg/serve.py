@@ -18,9 +18,9 @@ from typing import Any
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
-from .org import ORG_ID, Org
-from .server.app import DevOrgApp
-from .tls import load_or_create_ca, load_or_create_jwt_pair, server_certificate
+from sync_service.devorg.org import ORG_ID, Org
+from sync_service.devorg.server.app import DevOrgApp
+from sync_service.devorg.tls import load_or_create_ca, load_or_create_jwt_pair, server_certificate
 
 
 @dataclass
@@ -47,7 +47,7 @@ def open_org(options: ServeOptions, progress: Any = None) -> Org:
     if options.faults:
         org.faults.configure(options.faults)
     if options.seed_contracts and org.store.get_meta("seeded") is None:
-        from .seed import seed_org
+        from sync_service.devorg.seed import seed_org
 
         seed_org(
             org.store,

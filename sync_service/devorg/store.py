@@ -19,10 +19,10 @@ from pathlib import Path
 from sys import intern
 from typing import Any
 
-from . import automation, ids
-from .errors import ApiError, not_found
-from .schema import FieldDef, ObjectDef, Schema
-from .values import coerce, format_datetime
+from sync_service.devorg import automation, ids
+from sync_service.devorg.errors import ApiError, not_found
+from sync_service.devorg.schema import FieldDef, ObjectDef, Schema
+from sync_service.devorg.values import coerce, format_datetime
 
 Record = dict[str, Any]
 _SCHEMA_SQL = """

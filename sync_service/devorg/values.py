@@ -11,9 +11,9 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-from . import ids
-from .errors import ApiError
-from .schema import TEXT_TYPES, FieldDef
+from sync_service.devorg import ids
+from sync_service.devorg.errors import ApiError
+from sync_service.devorg.schema import TEXT_TYPES, FieldDef
 
 _DATETIME_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?$"

@@ -27,15 +27,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.model import TaskConventions
-from sync_service.pull.errors import BudgetPaused, PullFailed, TransientError
+from sync_service.outbox import wire
+from sync_service.outbox.wire import Claimed, TaskShape
 from sync_service.pull.fetch import classify
 from sync_service.pull.run import Budget, check_budget, record_api_usage
+from sync_service.salesforce.errors import BudgetPaused, PullFailed, TransientError
 from sync_service.salesforce.transport import ApiMeter, meter_of
 from sync_service.store import models
 from sync_service.store.models import utcnow
-
-from . import wire
-from .wire import Claimed, TaskShape
 
 TRANSIENT_RECORD_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION"})
 # A claimed row is invisible to other pushes this long; a worker killed mid-batch leaves its rows to the

@@ -34,6 +34,8 @@ from typing import Any
 
 import yaml
 
+from config.settings import Settings, SettingsError
+
 __all__ = [
     "DEFAULT_CATCH_UP_DAYS",
     "DEFAULT_SEGMENT",
@@ -353,3 +355,13 @@ class _StrictLoader(yaml.SafeLoader):
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+def check_cadence_file(settings: Settings) -> None:
+    """Refuse to start on a cadence file that does not describe a valid cadence (checked at start, by every
+    process, so a mistake is found before the first planning run, not at it)."""
+    try:
+        load_cadence(settings.cadence_file)
+    except CadenceError as exc:
+        name = "RENEWALS_CADENCE_FILE"
+        raise SettingsError([f"{name}={str(settings.cadence_file)!r}: {problem}" for problem in exc.problems]) from exc

@@ -23,7 +23,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from .errors import BudgetPaused, PullFailed, TransientError
+from sync_service.salesforce.errors import BudgetPaused, PullFailed, TransientError
 
 Row = dict[str, Any]
 T = TypeVar("T")

@@ -15,9 +15,8 @@ from typing import Any
 from simple_salesforce import Salesforce
 
 from mappings.model import CANONICAL, Mapping
-
-from . import fetch, plan
-from .convert import ValueProblem, canonical_value
+from sync_service.pull import fetch, plan
+from sync_service.pull.convert import ValueProblem, canonical_value
 
 PREVIEW_LIMIT = 20
 

@@ -16,11 +16,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.model import Mapping
+from sync_service.pull import fetch, plan
+from sync_service.pull.run import mark_removed
+from sync_service.salesforce.errors import BudgetPaused, PullFailed, TransientError
 from sync_service.store import models
-
-from . import fetch, plan
-from .errors import BudgetPaused, PullFailed, TransientError
-from .run import mark_removed
 
 # A reconcile that would remove more than this share of an entity's live rows (and more than a handful) is
 # refused: that is what a renamed picklist value in the scope filter looks like, not a wave of deletions.

@@ -23,13 +23,12 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from mappings.model import CANONICAL, PULL_ORDER, Mapping
 from mappings.soql import soql_datetime
+from sync_service.pull import fetch, plan
+from sync_service.pull.convert import ValueProblem, canonical_value, modstamp
+from sync_service.pull.writer import CanonicalRow, write_chunk
+from sync_service.salesforce.errors import BudgetPaused, PullFailed, TransientError
 from sync_service.salesforce.transport import ApiMeter
 from sync_service.store import models
-
-from . import fetch, plan
-from .convert import ValueProblem, canonical_value, modstamp
-from .errors import BudgetPaused, PullFailed, TransientError
-from .writer import CanonicalRow, write_chunk
 
 # Records changed while a pull runs can carry a SystemModstamp a little older than the newest one already
 # read; re-reading a short window on the next pull costs little and misses nothing.

@@ -20,14 +20,13 @@ from config.settings import Settings
 from mappings.loader import load
 from mappings.model import Mapping
 from sync_service import console_settings
+from sync_service.pull.reconcile import ReconcileResult, reconcile
+from sync_service.pull.run import Progress, Puller, PullResult, check_budget, record_run, transient_retrying
 from sync_service.salesforce.client import SalesforceNotConfigured, connect
 from sync_service.salesforce.connect_settings import connection_from_settings
 from sync_service.salesforce.transport import meter_of
 from sync_service.store import models
 from sync_service.store.db import Database
-
-from .reconcile import ReconcileResult, reconcile
-from .run import Progress, Puller, PullResult, check_budget, record_run, transient_retrying
 
 RETRY_FAILED_AFTER = timedelta(hours=6)
 

@@ -32,12 +32,17 @@ that add amounts take that currency as a filter. The renewed amount in a currenc
 made in that currency.
 """
 
-from .at_risk import AtRisk, at_risk
-from .cancellations import CancellationMonth, ContractRow, cancellations_by_month, cancelled_contracts
-from .facts import NO_CURRENCY, SENT_STATUSES, ZERO, Page, rate
-from .health import HEALTH_BANDS, Health, HealthBand, HealthReport, account_health, health_bands
-from .periods import Period, PeriodError, default_period, month_of, parse_period, today_utc
-from .renewals import (
+from sync_service.reports.at_risk import AtRisk, at_risk
+from sync_service.reports.cancellations import (
+    CancellationMonth,
+    ContractRow,
+    cancellations_by_month,
+    cancelled_contracts,
+)
+from sync_service.reports.facts import NO_CURRENCY, SENT_STATUSES, ZERO, Page, rate
+from sync_service.reports.health import HEALTH_BANDS, Health, HealthBand, HealthReport, account_health, health_bands
+from sync_service.reports.periods import Period, PeriodError, default_period, month_of, parse_period, today_utc
+from sync_service.reports.renewals import (
     DIMENSIONS,
     MIN_DUE_FOR_RATE,
     NOT_SET,

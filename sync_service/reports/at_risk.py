@@ -9,10 +9,9 @@ from decimal import Decimal
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from sync_service.reports import facts as f
+from sync_service.reports.facts import Page
 from sync_service.store.models import Account, Contact, Contract, Renewal, Rep
-
-from . import facts as f
-from .facts import Page
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,10 @@ from decimal import Decimal
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
+from sync_service.reports import facts as f
+from sync_service.reports.facts import ZERO, Page
+from sync_service.reports.periods import Period, month_of
 from sync_service.store.models import Account, Contract, Rep
-
-from . import facts as f
-from .facts import ZERO, Page
-from .periods import Period, month_of
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,8 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 
+from sync_service.reports.periods import Period
 from sync_service.store.models import ContactRequest, Contract, EmailEvent, EmailMessage, Renewal
-
-from .periods import Period
 
 # A reminder email that left the service (whatever happened to it afterwards).
 SENT_STATUSES = ("sent", "delivered", "bounced", "complained")

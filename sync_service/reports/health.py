@@ -10,9 +10,8 @@ from typing import Any
 from sqlalchemy import and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
+from sync_service.reports import facts as f
 from sync_service.store.models import Account, Contract, Renewal
-
-from . import facts as f
 
 HEALTH_RENEWAL_POINTS = 60
 HEALTH_ENGAGEMENT_POINTS = 40

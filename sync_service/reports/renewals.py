@@ -11,11 +11,10 @@ from sqlalchemy import Float, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from sync_service.reports import facts as f
+from sync_service.reports.facts import NO_CURRENCY, ZERO
+from sync_service.reports.periods import Period, month_of
 from sync_service.store.models import Account, Contract, EmailMessage, QuoteLine, Renewal, RenewalQuote, Rep
-
-from . import facts as f
-from .facts import NO_CURRENCY, ZERO
-from .periods import Period, month_of
 
 # A ranking by renewal rate leaves out groups with fewer contracts due: one of one is not a 100 % rate.
 MIN_DUE_FOR_RATE = 3

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from simple_salesforce import Salesforce
 
-from .transport import make_session
+from sync_service.salesforce.transport import make_session
 
 
 class SalesforceNotConfigured(Exception):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from config.secret import Secret
 from config.settings import Settings
-
-from .client import Connection
+from config.settings.secret import Secret
+from sync_service.salesforce.client import Connection
 
 
 def connection_from_settings(settings: Settings) -> Connection:

@@ -11,6 +11,7 @@ PostgreSQL.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -325,6 +326,12 @@ class SalesforceKey(Base):
 
 EMAIL_KINDS = ("reminder", "rep_notice", "confirmation", "contact_request")
 EMAIL_STATUSES = ("queued", "sending", "sent", "unknown", "failed", "skipped", "delivered", "bounced", "complained")
+
+
+def new_nonce() -> str:
+    """A fresh random part for an email's signed links (:attr:`EmailMessage.nonce`): 128 random bits,
+    URL-safe (22 characters)."""
+    return secrets.token_urlsafe(16)
 
 
 class EmailMessage(Base):

@@ -11,10 +11,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from config.settings import Settings, load_settings
-from email_actions.brands import BrandBook, brand_for_contract
-from email_actions.emails.context import EmailContext, build_context
-from email_actions.links import LINKS, Links, Purpose, new_nonce
+from email_actions.mail.brands import BrandBook, brand_for_contract
+from email_actions.mail.links import LINKS, Links, Purpose
+from email_actions.mail.rendering.context import EmailContext, build_context
 from sync_service.store import models
+from sync_service.store.models import new_nonce
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import make_contract
 

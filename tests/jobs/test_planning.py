@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from config.settings import Settings
-from email_actions.app import create_app
+from email_actions.web.app import create_app
 from jobs.planning import plan_reminders_job
 from sync_service.planning.cadence import CadenceError
 from sync_service.store.db import current_database

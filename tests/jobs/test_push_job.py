@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from config.settings import Settings, load_settings
-from email_actions.app import create_app
+from email_actions.web.app import create_app
 from jobs.push import push_job
 from mappings.loader import load
 from sync_service.outbox.record import event_key, record_task

@@ -27,7 +27,7 @@ def test_a_job_runs_inside_the_app_context(app: Flask, settings: Settings, redis
     job.refresh()
     assert job.get_status() == JobStatus.FINISHED
     assert job.return_value() == {
-        "app": "email_actions.app",
+        "app": "email_actions.web.app",
         "public_base_url": "http://renewals.test",
         "marker": "hello",
     }

@@ -9,8 +9,7 @@ from simple_salesforce import Salesforce
 
 from sync_service.salesforce.client import connect
 from tests.conftest import RunningOrg, start_org, stop_org
-
-from .helpers import FLAVOURS
+from tests.mappings.helpers import FLAVOURS
 
 SEED_CONTRACTS = "30"
 

@@ -10,8 +10,7 @@ import pytest
 from mappings.loader import UnknownPreset, dump, load, preset, preset_names, preset_text
 from mappings.model import CANONICAL, EntityMap, FieldMap, Mapping, Transform
 from mappings.problems import MappingError, MappingProblem
-
-from .helpers import cpq_yaml, line_of
+from tests.mappings.helpers import cpq_yaml, line_of
 
 
 def problems_of(text: str) -> list[MappingProblem]:

@@ -13,8 +13,7 @@ from mappings.model import CANONICAL, PULL_ORDER, Mapping
 from mappings.soql import compile_query, field_value
 from sync_service.salesforce.client import connect
 from tests.conftest import RunningOrg
-
-from .helpers import FLAVOURS
+from tests.mappings.helpers import FLAVOURS
 
 # The Id prefix of the object that holds each preset's quote PDFs (reference 2.13).
 DOCUMENT_PREFIX = {"salesforce_cpq": "015", "conga_cpq": "068", "standard": "068"}

@@ -11,8 +11,7 @@ from mappings.model import PULL_ORDER
 from mappings.soql import compile_query, field_value, select_for, soql_datetime
 from sync_service.salesforce.client import connect
 from tests.conftest import RunningOrg
-
-from .helpers import FLAVOURS, cpq_yaml
+from tests.mappings.helpers import FLAVOURS, cpq_yaml
 
 
 def test_select_for_lists_id_modstamp_and_every_mapped_path_once() -> None:

@@ -14,8 +14,7 @@ from mappings.org import describer, object_names, validate_in_org
 from mappings.validate import validate
 from sync_service.salesforce.client import connect
 from tests.conftest import RunningOrg, start_org, stop_org
-
-from .helpers import FLAVOURS, cpq_yaml, edited, line_of, only, problems_in
+from tests.mappings.helpers import FLAVOURS, cpq_yaml, edited, line_of, only, problems_in
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)

@@ -14,13 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import DEFAULT_BRANDS_FILE, Settings
-from email_actions.botclass import BotRules, Hit, classify
-from email_actions.brands import MAX_LOGO_BYTES, BrandError, check_png, load_brands
+from email_actions.mail.brands import MAX_LOGO_BYTES, BrandError, check_png, load_brands
 from sync_service import console_settings as cs
+from sync_service.bot_classifier import BotRules, Hit, classify
 from sync_service.planning.cadence import parse_cadence_text
 from sync_service.planning.planner import plan_reminders
-from sync_service.pull.errors import BudgetPaused
 from sync_service.pull.run import Budget, check_budget
+from sync_service.salesforce.errors import BudgetPaused
 from sync_service.store import models
 from tests.factories import make_contract
 

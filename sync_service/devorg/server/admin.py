@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request
 
-from .reply import Reply, json_reply
+from sync_service.devorg.server.reply import Reply, json_reply
 
 if TYPE_CHECKING:
-    from ..org import Org
+    from sync_service.devorg.org import Org
 
 
 def _error(status: int, message: str) -> Reply:

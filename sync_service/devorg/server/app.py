@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Request
 
-from ..errors import ApiError
-from ..faults import error_for
-from . import admin, auth, rest, webview
-from .call import Call
-from .reply import Reply, json_reply
+from sync_service.devorg.errors import ApiError
+from sync_service.devorg.faults import error_for
+from sync_service.devorg.server import admin, auth, rest, webview
+from sync_service.devorg.server.call import Call
+from sync_service.devorg.server.reply import Reply, json_reply
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from ..org import Org
+    from sync_service.devorg.org import Org
 
 log = logging.getLogger("devorg")
 _DATA = re.compile(r"^/services/data/v(\d+\.\d+)(?:/(.*))?$")

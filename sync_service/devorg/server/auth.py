@@ -16,11 +16,11 @@ from defusedxml import DefusedXmlException
 from defusedxml.minidom import parseString
 from werkzeug.wrappers import Request
 
-from ..org import ORG_ID
-from .reply import Reply, json_reply
+from sync_service.devorg.org import ORG_ID
+from sync_service.devorg.server.reply import Reply, json_reply
 
 if TYPE_CHECKING:
-    from ..org import Org
+    from sync_service.devorg.org import Org
 
 _SOAP_FAULT = """<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope \
 xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:fault.partner.soap.sforce.com" \

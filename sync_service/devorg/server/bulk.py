@@ -17,16 +17,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .. import ids
-from ..errors import ApiError
-from ..soql import parse, prepare
-from ..values import format_datetime
-from .call import Call
-from .records import check_validation_rules, object_or_404
-from .reply import Reply, json_reply, no_content
+from sync_service.devorg import ids
+from sync_service.devorg.errors import ApiError
+from sync_service.devorg.server.call import Call
+from sync_service.devorg.server.records import check_validation_rules, object_or_404
+from sync_service.devorg.server.reply import Reply, json_reply, no_content
+from sync_service.devorg.soql import parse, prepare
+from sync_service.devorg.values import format_datetime
 
 if TYPE_CHECKING:
-    from ..org import Org
+    from sync_service.devorg.org import Org
 
 _DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
 _OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")

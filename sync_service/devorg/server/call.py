@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, unquote_plus
 
-from ..errors import ApiError
+from sync_service.devorg.errors import ApiError
 
 
 @dataclass

@@ -9,14 +9,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .. import ids
-from ..errors import ApiError
-from .call import Call
-from .records import create, object_or_404, render, update
-from .reply import Reply, json_reply
+from sync_service.devorg import ids
+from sync_service.devorg.errors import ApiError
+from sync_service.devorg.server.call import Call
+from sync_service.devorg.server.records import create, object_or_404, render, update
+from sync_service.devorg.server.reply import Reply, json_reply
 
 if TYPE_CHECKING:
-    from ..org import Org
+    from sync_service.devorg.org import Org
 
 Router = Callable[["Org", Call], Reply]
 MAX_RECORDS = 200

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ApiError
-from ..schema import ObjectDef
+from sync_service.devorg.errors import ApiError
+from sync_service.devorg.schema import ObjectDef
 
 if TYPE_CHECKING:
-    from ..org import Org
-    from ..store import Record
+    from sync_service.devorg.org import Org
+    from sync_service.devorg.store import Record
 
 
 def object_or_404(org: Org, name: str) -> ObjectDef:

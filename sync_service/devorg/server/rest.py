@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import ids
-from ..errors import ApiError, not_found
-from ..soql import execute
-from . import bulk, composite
-from .call import Call, external_id_value
-from .records import create, object_or_404, render, update
-from .reply import Reply, json_reply, no_content
+from sync_service.devorg import ids
+from sync_service.devorg.errors import ApiError, not_found
+from sync_service.devorg.server import bulk, composite
+from sync_service.devorg.server.call import Call, external_id_value
+from sync_service.devorg.server.records import create, object_or_404, render, update
+from sync_service.devorg.server.reply import Reply, json_reply, no_content
+from sync_service.devorg.soql import execute
 
 if TYPE_CHECKING:
-    from ..org import Org
+    from sync_service.devorg.org import Org
 
 
 def family(call: Call) -> str:

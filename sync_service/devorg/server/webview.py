@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request
 
-from .. import ids
-from .reply import Reply
+from sync_service.devorg import ids
+from sync_service.devorg.server.reply import Reply
 
 if TYPE_CHECKING:
-    from ..org import Org
+    from sync_service.devorg.org import Org
 
 _STYLE = """body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1b1f24;background:#f4f6f9}
 header{background:#032d60;color:#fff;padding:.7rem 1.2rem}header a{color:#fff;text-decoration:none;font-weight:600}

@@ -9,10 +9,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import model
-from .getters import Getter, RunContext, operand_getter
-from .model import Aggregate, AllOf, AnyOf, Cond, DateFn, FieldRef, Negate, Operand, Selection, SemiJoin, Test
-from .ordering import SortKey, sort_rows
+from sync_service.devorg.soql import model
+from sync_service.devorg.soql.getters import Getter, RunContext, operand_getter
+from sync_service.devorg.soql.model import (
+    Aggregate,
+    AllOf,
+    AnyOf,
+    Cond,
+    DateFn,
+    FieldRef,
+    Negate,
+    Operand,
+    Selection,
+    SemiJoin,
+    Test,
+)
+from sync_service.devorg.soql.ordering import SortKey, sort_rows
 
 Signature = tuple[Any, ...]
 

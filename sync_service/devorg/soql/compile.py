@@ -10,11 +10,11 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from . import model
-from .dates import datetime_bounds, literal_days
-from .getters import Getter, RunContext
-from .model import AllOf, AnyOf, Cond, Negate, Operand, Selection, SemiJoin, Test
-from .syntax import DateLiteral
+from sync_service.devorg.soql import model
+from sync_service.devorg.soql.dates import datetime_bounds, literal_days
+from sync_service.devorg.soql.getters import Getter, RunContext
+from sync_service.devorg.soql.model import AllOf, AnyOf, Cond, Negate, Operand, Selection, SemiJoin, Test
+from sync_service.devorg.soql.syntax import DateLiteral
 
 Pred = Callable[[Any], bool]
 _ORDERING = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}

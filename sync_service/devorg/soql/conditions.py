@@ -8,13 +8,13 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .. import ids
-from ..errors import ApiError, invalid_field
-from . import model
-from .dates import format_datetime
-from .model import AllOf, AnyOf, Cond, FieldRef, Negate, Operand, Selection, SemiJoin, Test
-from .resolve import Scope, malformed_at, positioned
-from .syntax import And, Comparison, Condition, Literal, Name, Not, Or, SelectQuery
+from sync_service.devorg import ids
+from sync_service.devorg.errors import ApiError, invalid_field
+from sync_service.devorg.soql import model
+from sync_service.devorg.soql.dates import format_datetime
+from sync_service.devorg.soql.model import AllOf, AnyOf, Cond, FieldRef, Negate, Operand, Selection, SemiJoin, Test
+from sync_service.devorg.soql.resolve import Scope, malformed_at, positioned
+from sync_service.devorg.soql.syntax import And, Comparison, Condition, Literal, Name, Not, Or, SelectQuery
 
 _RANGE_OPS = frozenset({"<", "<=", ">", ">="})
 # How Salesforce names a field's type in "must be of type ..." messages.

@@ -13,17 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from ..schema import Schema
-from . import aggregate
-from .compile import Pred, compile_condition
-from .dates import local_today
-from .getters import RecordSource, RunContext, field_getter, operand_getter
-from .model import ChildQuery, FieldRef, Operand, Selection
-from .ordering import SortKey, sort_rows
-from .parser import parse
-from .plan import Planner
-from .render import build_shape, compile_shape, flatten
-from .syntax import SelectQuery
+from sync_service.devorg.schema import Schema
+from sync_service.devorg.soql import aggregate
+from sync_service.devorg.soql.compile import Pred, compile_condition
+from sync_service.devorg.soql.dates import local_today
+from sync_service.devorg.soql.getters import RecordSource, RunContext, field_getter, operand_getter
+from sync_service.devorg.soql.model import ChildQuery, FieldRef, Operand, Selection
+from sync_service.devorg.soql.ordering import SortKey, sort_rows
+from sync_service.devorg.soql.parser import parse
+from sync_service.devorg.soql.plan import Planner
+from sync_service.devorg.soql.render import build_shape, compile_shape, flatten
+from sync_service.devorg.soql.syntax import SelectQuery
 
 
 @dataclass

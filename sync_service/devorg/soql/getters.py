@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import date, tzinfo
 from typing import Any, Protocol
 
-from ..schema import Schema
-from .dates import date_function
-from .model import DateFn, FieldRef
+from sync_service.devorg.schema import Schema
+from sync_service.devorg.soql.dates import date_function
+from sync_service.devorg.soql.model import DateFn, FieldRef
 
 Getter = Callable[[dict[str, Any]], Any]
 

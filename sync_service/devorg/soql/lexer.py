@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..errors import ApiError, malformed_query, soql_position_message
+from sync_service.devorg.errors import ApiError, malformed_query, soql_position_message
 
 NAME = "NAME"
 STRING = "STRING"

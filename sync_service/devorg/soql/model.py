@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from re import Pattern
 from typing import Any
 
-from ..schema import NUMBER_TYPES
+from sync_service.devorg.schema import NUMBER_TYPES
 
 # How values of a field type are compared: text case-insensitively, ids on their 18-character form, the rest
 # natively (dates and datetimes as their fixed-width wire strings).

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import model
+from sync_service.devorg.soql import model
 
 Getter = Callable[[Any], Any]
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 import math
 from datetime import date, datetime, timedelta, timezone
 
-from ..errors import ApiError
-from . import lexer
-from .dates import RANGE_LITERALS, RANGE_LITERALS_N
-from .lexer import Token, syntax_error
-from .syntax import (
+from sync_service.devorg.errors import ApiError
+from sync_service.devorg.soql import lexer
+from sync_service.devorg.soql.dates import RANGE_LITERALS, RANGE_LITERALS_N
+from sync_service.devorg.soql.lexer import Token, syntax_error
+from sync_service.devorg.soql.syntax import (
     And,
     Call,
     Comparison,

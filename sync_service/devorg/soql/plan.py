@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..errors import ApiError, invalid_field, malformed_query
-from ..schema import ObjectDef, Schema
-from . import aggregate
-from .conditions import ConditionResolver
-from .model import (
+from sync_service.devorg.errors import ApiError, invalid_field, malformed_query
+from sync_service.devorg.schema import ObjectDef, Schema
+from sync_service.devorg.soql import aggregate
+from sync_service.devorg.soql.conditions import ConditionResolver
+from sync_service.devorg.soql.model import (
     AggregateOutput,
     AllOf,
     ChildQuery,
@@ -24,8 +24,15 @@ from .model import (
     SemiJoin,
     Test,
 )
-from .resolve import AGGREGATE_FUNCTIONS, Scope, bad_child_relationship, malformed_at, positioned, resolve_object
-from .syntax import Call, SelectItem, SelectQuery, SubSelect
+from sync_service.devorg.soql.resolve import (
+    AGGREGATE_FUNCTIONS,
+    Scope,
+    bad_child_relationship,
+    malformed_at,
+    positioned,
+    resolve_object,
+)
+from sync_service.devorg.soql.syntax import Call, SelectItem, SelectQuery, SubSelect
 
 MAIN, CHILD, SEMI = "main", "child", "semi"
 _MAX_OFFSET = 2000

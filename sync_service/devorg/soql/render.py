@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .getters import RunContext, leaf_reader
-from .model import ChildQuery, FieldRef, Hop, OutputField
+from sync_service.devorg.soql.getters import RunContext, leaf_reader
+from sync_service.devorg.soql.model import ChildQuery, FieldRef, Hop, OutputField
 
 Render = Callable[[dict[str, Any]], dict[str, Any]]
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import ApiError, invalid_field, invalid_type, malformed_query, soql_position_message
-from ..schema import FieldDef, ObjectDef, Schema
-from .dates import DATE_FUNCTIONS
-from .model import Aggregate, DateFn, FieldRef, Hop, Operand
-from .syntax import Call, Expr, Name
+from sync_service.devorg.errors import ApiError, invalid_field, invalid_type, malformed_query, soql_position_message
+from sync_service.devorg.schema import FieldDef, ObjectDef, Schema
+from sync_service.devorg.soql.dates import DATE_FUNCTIONS
+from sync_service.devorg.soql.model import Aggregate, DateFn, FieldRef, Hop, Operand
+from sync_service.devorg.soql.syntax import Call, Expr, Name
 
 _REFER = "Please reference your WSDL or the describe call for the appropriate names."
 AGGREGATE_FUNCTIONS = frozenset({"COUNT", "COUNT_DISTINCT", "SUM", "AVG", "MIN", "MAX"})

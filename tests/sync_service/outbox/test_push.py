@@ -15,8 +15,7 @@ from sync_service.outbox.dead import retry_dead
 from sync_service.outbox.record import record_field_update
 from sync_service.salesforce.transport import SalesforceAdapter
 from sync_service.store import models
-
-from .conftest import Scene
+from tests.sync_service.outbox.conftest import Scene
 
 
 def _subjects(scene: Scene) -> list[str]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sync_service.pull import plan
-
-from .conftest import load_preset
+from tests.sync_service.pull.conftest import load_preset
 
 
 def test_by_ids_quotes_salesforce_ids_only() -> None:

@@ -13,9 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync_service.store import models
-from tests.devorg.conftest import RunningOrg
-
-from .conftest import load_preset, make_puller
+from tests.sync_service.devorg.conftest import RunningOrg
+from tests.sync_service.pull.conftest import load_preset, make_puller
 
 # Per flavour: the contract object, its number and amount fields, and how to find its renewal quote's total
 # and line count — written out by hand so the test does not reuse the mapping it checks.
@@ -327,7 +326,7 @@ def test_an_expired_session_during_a_bulk_query_signs_in_again(
     mutable_org: RunningOrg, store: sessionmaker[Session]
 ) -> None:
     from sync_service.pull import fetch
-    from sync_service.pull.errors import TransientError
+    from sync_service.salesforce.errors import TransientError
 
     puller = make_puller(store, mutable_org, load_preset("salesforce_cpq"))
     sf = puller.sf

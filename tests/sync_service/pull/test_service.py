@@ -10,14 +10,14 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from config.cli import main
+from config.commands.cli import main
 from config.settings import Settings, load_settings
 from sync_service.pull.run import PullResult
 from sync_service.pull.service import NothingToPull, Skipped, pull_all
 from sync_service.store import mapping_versions, migrate, models
 from sync_service.store.db import Database
 from tests.conftest import TEST_SECRET_KEY
-from tests.devorg.conftest import RunningOrg
+from tests.sync_service.devorg.conftest import RunningOrg
 
 
 def org_environment(org: RunningOrg, database_url: str) -> dict[str, str]:

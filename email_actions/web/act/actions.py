@@ -1,0 +1,484 @@
+"""The one-click actions of a renewal email: Renew, Contact rep, Unsubscribe, and "email me a fresh link".
+
+GET and HEAD on a link **only show a page** and record the hit (a click event, the one write they make):
+link scanners fetch every link of an email, so nothing happens until a person presses the page's button.
+
+- ``/a/renew/<token>``: the renewal quote to confirm (contract, term, lines, total, an optional
+  purchase-order number per brand). The POST echoes the page's form token and the total shown, and renews
+  only at that total (:func:`sync_service.renewal.renew_contract`); a second or racing POST is told
+  "already renewed on …", a changed total gets the new amount to confirm, a cancelled contract or missing
+  quote the way to the rep.
+- ``/a/contact/<token>``: a form (message, preferred time and channel); the POST records one contact request
+  per form (its form token's nonce), the mapping's write-back, a high-priority Task for the rep, and
+  queues the rep's email.
+- ``/u/<token>``: GET confirms; the POST (RFC 8058 ``List-Unsubscribe=One-Click`` from a mail client, no
+  cookies, or the page's own button) suppresses the address for reminders only (confirmations and the
+  rep's mail still go) and cancels the contact's planned reminders. Always 200, never a redirect.
+- ``POST /links/fresh`` (the expired-link page's button): a genuine but expired token gets a new email of the
+  same kind with new links, at most one a day per email; the page never says where it went.
+
+POSTs carry their own proof instead of a CSRF cookie (the signed link, plus the page's form token on Renew
+and Contact) and are rate-limited per client address and per decoded email id. Work for the workers (the
+outbox push, the emails) is enqueued only after the commit; when Redis is down the scheduler's sweeps pick
+the committed rows up anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar, cast
+
+from flask import Blueprint, Flask, current_app, g, request
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from email_actions.mail.bounces import suppress_contacts
+from email_actions.mail.links import LINKS, LinkInvalid, Purpose, expires_on, utcnow
+from email_actions.mail.rendering.formatting import formatter, normalise_locale
+from email_actions.web.act.link_events import record_event
+from email_actions.web.security import csrf_exempt, limit_key_for_message, limiter
+from email_actions.web.token_pages import Opened, brand_of, check_form_token, form_token, links, open_link, render_page
+from jobs.base import enqueue
+from jobs.email import send_batch_job
+from jobs.push import enqueue_push
+from jobs.queues import EMAIL
+from mappings.model import Mapping
+from sync_service.outbox.tasks import active_mapping, record_email_activity
+from sync_service.outbox.writeback import WriteBackUnresolved, live_quote, record_write_back
+from sync_service.renewal import PURCHASE_ORDER_MAX, RenewOutcome, renew_contract
+from sync_service.store import models
+from sync_service.store.db import current_session
+from sync_service.store.models import new_nonce
+
+F = TypeVar("F", bound=Callable[..., Any])
+Page = tuple[str, int]
+
+bp = Blueprint("actions", __name__)
+
+CHANNELS = {"phone": "Phone", "email": "Email", "video": "Video call"}
+MESSAGE_MAX = 2000
+PREFERRED_TIME_MAX = 80
+# Which link purpose each token view verifies (the rate limits' email id is decoded with it).
+VIEW_PURPOSES: dict[str, Purpose] = {
+    "actions.renew": "renew",
+    "actions.contact": "contact",
+    "actions.unsubscribe": "unsubscribe",
+}
+# Expired links a fresh email can replace: every page link (the pixel has no page).
+FRESH_PURPOSES = frozenset(purpose for purpose in LINKS if purpose != "open")
+AVERAGE_MONTH_DAYS = 30.4375
+
+
+def _limited(view: F) -> F:
+    """Rate limits of a token view: page views per client address (a scanner sharing a person's address only
+    slows pages that change nothing); actions per address and per decoded email id."""
+    pages = limiter.limit("120/minute", methods=["GET", "HEAD"])(view)
+    per_address = limiter.limit("30/minute", methods=["POST"])(pages)
+    return cast(F, limiter.limit("10/minute", methods=["POST"], key_func=limit_key_for_message)(per_address))
+
+
+@bp.before_request
+def _decode_email_id() -> None:
+    """Put the token's email id in `g` for the rate limits, which run after this and before the view. Only a
+    genuine signature counts (age aside); anything else is limited by address, and the view rejects it."""
+    if request.endpoint == "actions.fresh_link":
+        purpose, token = request.form.get("purpose", ""), request.form.get("token", "")
+    else:
+        purpose = VIEW_PURPOSES.get(request.endpoint or "", "")
+        token = str((request.view_args or {}).get("token", ""))
+    if purpose in LINKS and token:
+        with suppress(LinkInvalid):
+            g.email_message_id = links().verify_ignoring_age(cast(Purpose, purpose), token).message_id
+
+
+# --- Renew -------------------------------------------------------------------------------------------------
+
+
+@bp.route("/a/renew/<token>", methods=["GET", "POST"])
+@csrf_exempt
+@_limited
+def renew(token: str) -> Page:
+    opened = open_link("renew", token)
+    session = current_session()
+    if request.method != "POST":
+        record_event(session, opened.message, kind="click", purpose="renew")
+        page = _renew_state(session, opened)
+        session.commit()
+        return page
+
+    message, brand = opened.message, opened.brand
+    purchase_order = request.form.get("purchase_order", "").strip() if brand.purchase_order_field else None
+    if check_form_token(request.form.get("form_token"), message, "renew") is None:
+        return _renew_state(session, opened, status=400, notice="stale", purchase_order=purchase_order)
+    total_seen = _decimal(request.form.get("total_seen"))
+    if total_seen is None:
+        return _renew_state(session, opened, status=400, notice="stale", purchase_order=purchase_order)
+    if purchase_order is not None and len(purchase_order) > PURCHASE_ORDER_MAX:
+        return _renew_state(session, opened, status=400, purchase_order=purchase_order, po_error=True)
+    contract = message.contract
+    mapping = active_mapping(session)
+    # End the reads: renew_contract's first statement is its write (see sync_service.renewal on SQLite).
+    session.commit()
+    outcome = renew_contract(
+        session,
+        contract=contract,
+        email_message=message,
+        quote_total_seen=total_seen,
+        purchase_order=purchase_order,
+        source="email",
+        mapping=mapping,
+    )
+    session.commit()
+    if outcome.status == "renewed":
+        assert outcome.confirmation is not None
+        _hand_to_workers(push=True, emails=[outcome.confirmation.id])
+    return _renew_result(session, opened, outcome, purchase_order)
+
+
+def _renew_state(
+    session: Session,
+    opened: Opened,
+    *,
+    status: int = 200,
+    notice: str | None = None,
+    purchase_order: str | None = None,
+    po_error: bool = False,
+) -> Page:
+    """The page for the contract as it is now: renewed already, not renewable, or the quote to confirm."""
+    contract = opened.message.contract
+    if contract.renewed_at is not None:
+        renewal = session.scalar(select(models.Renewal).where(models.Renewal.contract_id == contract.id))
+        when = renewal.renewed_at if renewal is not None else contract.renewed_at
+        return _page(opened, "actions/renewed.html", status, already=True, renewed_on=when.date(), renewal=renewal)
+    if contract.is_cancelled or contract.is_deleted:
+        return _page(opened, "actions/unavailable.html", status, reason="cancelled")
+    quote = live_quote(session, contract)
+    if quote is None or quote.total is None:
+        return _page(opened, "actions/unavailable.html", status, reason="no_quote")
+    return _confirm_page(opened, quote, status, notice=notice, purchase_order=purchase_order, po_error=po_error)
+
+
+def _renew_result(session: Session, opened: Opened, outcome: RenewOutcome, purchase_order: str | None) -> Page:
+    if outcome.status in ("renewed", "already_renewed"):
+        assert outcome.renewed_at is not None
+        return _page(
+            opened,
+            "actions/renewed.html",
+            200,
+            already=outcome.status == "already_renewed",
+            renewed_on=outcome.renewed_at.date(),
+            renewal=outcome.renewal,
+        )
+    if outcome.status == "quote_changed":
+        assert outcome.quote is not None
+        return _confirm_page(opened, outcome.quote, 409, notice="changed", purchase_order=purchase_order)
+    return _page(opened, "actions/unavailable.html", 409, reason=outcome.status)
+
+
+def _confirm_page(
+    opened: Opened,
+    quote: models.RenewalQuote,
+    status: int,
+    *,
+    notice: str | None,
+    purchase_order: str | None,
+    po_error: bool = False,
+) -> Page:
+    contract = opened.message.contract
+    return _page(
+        opened,
+        "actions/renew.html",
+        status,
+        quote=quote,
+        lines=sorted(quote.lines, key=lambda line: line.id or 0),
+        currency=quote.currency or contract.currency,
+        term_months=_term_months(contract.start_date, contract.end_date),
+        form_token=form_token(opened.message, "renew"),
+        total_seen=str(quote.total),
+        notice=notice,
+        purchase_order=purchase_order or "",
+        po_error=po_error,
+        po_max=PURCHASE_ORDER_MAX,
+    )
+
+
+def _term_months(start: date | None, end: date | None) -> int | None:
+    """The contract's term in whole months (a year's term, start to end inclusive, is 12)."""
+    if start is None or end is None or end < start:
+        return None
+    return max(1, round(((end - start).days + 1) / AVERAGE_MONTH_DAYS))
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    try:
+        number = Decimal((value or "").strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+# --- Contact rep -------------------------------------------------------------------------------------------
+
+
+@bp.route("/a/contact/<token>", methods=["GET", "POST"])
+@csrf_exempt
+@_limited
+def contact(token: str) -> Page:
+    opened = open_link("contact", token)
+    session = current_session()
+    if request.method != "POST":
+        record_event(session, opened.message, kind="click", purpose="contact")
+        page = _contact_form(opened, 200, values={})
+        session.commit()
+        return page
+
+    message = opened.message
+    values = {name: request.form.get(name, "").strip() for name in ("message", "preferred_time", "channel")}
+    nonce = check_form_token(request.form.get("form_token"), message, "contact")
+    if nonce is None:
+        return _contact_form(opened, 400, values=values, notice="stale")
+    errors = _contact_errors(values)
+    if errors:
+        return _contact_form(opened, 400, values=values, errors=errors)
+    contract = message.contract
+    mapping = active_mapping(session)
+    session.commit()  # end the reads: the insert below is this transaction's first statement (SQLite)
+    now = utcnow()
+    row = models.ContactRequest(
+        contract_id=contract.id,
+        email_message_id=message.id,
+        form_nonce=nonce,
+        message=values["message"] or None,
+        preferred_time=values["preferred_time"] or None,
+        channel=values["channel"] or None,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        # The same form posted again (a double click, a resubmit): that request exists already.
+        session.commit()
+        return _page(opened, "actions/contacted.html", 200)
+    notice = _record_contact_request(session, message, row, mapping, now)
+    session.commit()
+    _hand_to_workers(push=True, emails=[notice.id])
+    return _page(opened, "actions/contacted.html", 200)
+
+
+def _contact_errors(values: dict[str, str]) -> dict[str, str]:
+    errors = {}
+    if len(values["message"]) > MESSAGE_MAX:
+        errors["message"] = f"Please shorten your message to {MESSAGE_MAX} characters."
+    if len(values["preferred_time"]) > PREFERRED_TIME_MAX:
+        errors["preferred_time"] = f"Please shorten this to {PREFERRED_TIME_MAX} characters."
+    if values["channel"] and values["channel"] not in CHANNELS:
+        errors["channel"] = "Please choose one of the listed ways."
+    return errors
+
+
+def _contact_form(
+    opened: Opened,
+    status: int,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    notice: str | None = None,
+) -> Page:
+    return _page(
+        opened,
+        "actions/contact.html",
+        status,
+        form_token=form_token(opened.message, "contact"),
+        values=values,
+        errors=errors or {},
+        notice=notice,
+        channels=CHANNELS,
+        message_max=MESSAGE_MAX,
+        preferred_time_max=PREFERRED_TIME_MAX,
+    )
+
+
+def _record_contact_request(
+    session: Session,
+    message: models.EmailMessage,
+    row: models.ContactRequest,
+    mapping: Mapping | None,
+    now: datetime,
+) -> models.EmailMessage:
+    """The request's write-back, Task and rep email, in the request's transaction; returns the email."""
+    contract = message.contract
+    if mapping is not None:
+        try:
+            record_write_back(session, contract=contract, mapping=mapping, action="contact_rep")
+        except WriteBackUnresolved as exc:
+            # The rep still gets the Task and the email; only the org's fields wait for a person.
+            current_app.logger.warning("contact request %s: write-back not recorded: %s", row.id, exc)
+    channel = CHANNELS.get(row.channel or "")
+    detail = "\n".join(
+        line
+        for line in (
+            f"Preferred way: {channel}" if channel else "",
+            f"Preferred time: {row.preferred_time}" if row.preferred_time else "",
+            f"Message: {row.message}" if row.message else "",
+        )
+        if line
+    )
+    conventions = mapping.write_back.tasks if mapping is not None else None
+    record_email_activity(session, message, "contact_requested", at=now, detail=detail, conventions=conventions)
+    data = {"message": row.message, "preferred_time": row.preferred_time, "channel": channel}
+    notice = models.EmailMessage(
+        key=f"contact_request:{row.id}",
+        kind="contact_request",
+        contract_id=contract.id,
+        contact_id=message.contact_id,
+        rep_id=contract.rep_id,
+        nonce=new_nonce(),
+        status="queued",
+        data={name: value for name, value in data.items() if value},
+    )
+    session.add(notice)
+    session.flush()
+    return notice
+
+
+# --- Unsubscribe (RFC 8058) --------------------------------------------------------------------------------
+
+
+@bp.route("/u/<token>", methods=["GET", "POST"])
+@csrf_exempt
+@_limited
+def unsubscribe(token: str) -> Page:
+    opened = open_link("unsubscribe", token)
+    session = current_session()
+    if request.method != "POST":
+        record_event(session, opened.message, kind="click", purpose="unsubscribe")
+        page = _page(opened, "actions/unsubscribe.html", 200)
+        session.commit()
+        return page
+    # RFC 8058: the body names the one-click action; a POST without it is not an unsubscribe.
+    if request.form.get("List-Unsubscribe") != "One-Click":
+        return _page(opened, "actions/unsubscribe.html", 400, missing=True)
+    message = opened.message
+    addresses = {a.strip().lower() for a in (message.to_address, _contact_email(message)) if a and a.strip()}
+    session.commit()  # end the reads before the first write (SQLite)
+    now = utcnow()
+    for address in sorted(addresses):
+        _suppress_reminders(session, address, message)
+        # Its contacts are marked suppressed (no reminder is planned for them again) and their contracts'
+        # planned reminders cancelled.
+        suppress_contacts(session, address, at=now)
+    session.commit()
+    return _page(opened, "actions/unsubscribed.html", 200)
+
+
+def _contact_email(message: models.EmailMessage) -> str | None:
+    contact = message.contact
+    return contact.email if contact is not None and not contact.is_deleted else None
+
+
+def _suppress_reminders(session: Session, address: str, message: models.EmailMessage) -> None:
+    """Suppress `address` for reminders: insert or nothing, so a repeat (or two at once) keeps one row, and an
+    existing suppression (a bounce's, for all mail) stays as it is. One statement, and a write (SQLite)."""
+    dialect: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(
+        dialect.insert(models.EmailSuppression)
+        .values(
+            address=address,
+            reason="unsubscribe",
+            scope="reminders",
+            detail="Unsubscribed from renewal reminders",
+            email_message_id=message.id,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["address"])
+    )
+
+
+# --- Fresh link --------------------------------------------------------------------------------------------
+
+
+@bp.post("/links/fresh")
+@csrf_exempt
+@limiter.limit("10/minute")
+@limiter.limit("3/minute", key_func=limit_key_for_message)
+def fresh_link() -> Page:
+    purpose, token = request.form.get("purpose", ""), request.form.get("token", "")
+    if purpose not in FRESH_PURPOSES:
+        raise LinkInvalid("unknown link purpose")
+    claims = links().verify_ignoring_age(cast(Purpose, purpose), token)
+    session = current_session()
+    message = session.get(models.EmailMessage, claims.message_id)
+    if message is None or message.nonce != claims.nonce:
+        raise LinkInvalid("invalid link")
+    brand = brand_of(message)
+    if expires_on(claims.purpose, claims.signed_at) > utcnow():
+        # Not expired: its own link still works, so nothing is sent; the page does not say so.
+        return render_page("actions/fresh_sent.html", brand=brand)
+    session.commit()
+    fresh = models.EmailMessage(
+        key=f"fresh:{message.id}:{utcnow().date().isoformat()}",  # at most one a day per email
+        kind=message.kind,
+        contract_id=message.contract_id,
+        contact_id=message.contact_id,
+        rep_id=message.rep_id,
+        stage=message.stage,
+        nonce=new_nonce(),
+        status="queued",
+        data=dict(message.data or {}),
+    )
+    try:
+        with session.begin_nested():
+            session.add(fresh)
+        queued = [fresh.id]
+    except IntegrityError:
+        queued = []
+    session.commit()
+    _hand_to_workers(push=False, emails=queued)
+    return render_page("actions/fresh_sent.html", brand=brand)
+
+
+# --- Shared ------------------------------------------------------------------------------------------------
+
+
+def _page(opened: Opened, template: str, status: int, **context: Any) -> Page:
+    message = opened.message
+    contract = message.contract
+    contact = message.contact
+    rep = contract.rep
+    locale = normalise_locale(message.locale or (contact.locale if contact is not None else None))
+    contact_path = f"{LINKS['contact'].path}{links().token('contact', message.id, message.nonce)}"
+    return render_page(
+        template,
+        brand=opened.brand,
+        status=status,
+        fmt=formatter(locale),
+        contract=contract,
+        customer=contract.account.name,
+        contract_number=contract.number or contract.sf_id,
+        rep_name=rep.name if rep is not None and rep.is_active else None,
+        contact_url=contact_path if message.kind == "reminder" else None,
+        **context,
+    )
+
+
+def _hand_to_workers(*, push: bool, emails: list[int]) -> None:
+    """Enqueue the push and the emails of a committed action; if Redis is unreachable, the scheduler's sweeps
+    (the push every minute, the send every few minutes) find the committed rows anyway."""
+    try:
+        if push:
+            enqueue_push()
+        if emails:
+            enqueue(EMAIL, send_batch_job, emails)
+    except RedisError as exc:
+        current_app.logger.warning("work not enqueued (the scheduler will pick it up): %s", exc)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,3 @@
+from email_actions.web.app import create_app
+
+app = create_app()

@@ -1,0 +1,171 @@
+"""``renewals bench``: benchmark scripts. They print figures; tests assert behaviour, never speed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks that print figures (add --json for machine-readable output)."""
+
+
+def _emit(figures: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            click.echo(f"{key}: {value}")
+
+
+def _benchmark_org(command: Callable[..., None]) -> Callable[..., None]:
+    """The options of benchmarks that run against a large seeded org (shared, seeded on first use)."""
+    for option in reversed(
+        [
+            click.option("--contracts", default=60_000, show_default=True, help="Contracts in the benchmark org."),
+            click.option(
+                "--data",
+                default="var/bench/devorg-query",
+                show_default=True,
+                type=click.Path(file_okay=False, path_type=Path),
+                help="Org data directory (seeded once, reused).",
+            ),
+            click.option("--json", "as_json", is_flag=True, help="Print one JSON object."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@bench.command("devorg-query")
+@_benchmark_org
+def devorg_query(contracts: int, data: Path, as_json: bool) -> None:
+    """A query of every contract through query_all_iter, against the same pages served statically."""
+    from tests.bench.devorg import query_figures
+
+    _emit(query_figures(data, contracts), as_json)
+
+
+@bench.command("devorg-seed")
+@click.option("--contracts", default=60_000, show_default=True, help="Contracts to seed.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def devorg_seed(contracts: int, as_json: bool) -> None:
+    """Seconds to seed a Salesforce CPQ org with this many contracts (into a temporary directory)."""
+    from tests.bench.devorg import seed_seconds
+
+    _emit({"contracts": contracts, "seconds": round(seed_seconds(contracts), 2)}, as_json)
+
+
+@bench.command("pull")
+@_benchmark_org
+def pull(contracts: int, data: Path, as_json: bool) -> None:
+    """A full pull of every contract with quotes and lines, then an incremental one after 1% changed."""
+    from tests.bench.pull import pull_figures
+
+    _emit(pull_figures(data, contracts), as_json)
+
+
+@bench.command("push")
+@click.option("--events", default=10_000, show_default=True, help="Events recorded and pushed.")
+@click.option("--renewals", default=20, show_default=True, help="Renew POSTs timed until their Task is in the org.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def push(events: int, renewals: int, as_json: bool) -> None:
+    """Events through the outbox to the stand-in org, on a healthy org and under injected faults."""
+    from tests.bench.push import push_figures
+    from tests.bench.renew import renew_to_task_figures
+
+    figures = push_figures(events)
+    figures.update(renew_to_task_figures(renewals))
+    _emit(figures, as_json)
+
+
+@bench.command("send")
+@click.option("--reminders", default=500, show_default=True, help="Due reminders (each sends two emails).")
+@click.option("--rate", default=50.0, show_default=True, help="The allowed send rate (emails per second).")
+@click.option("--workers", default=2, show_default=True, help="`renewals worker` processes sending.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def send(reminders: int, rate: float, workers: int, as_json: bool) -> None:
+    """Real workers sending through moto's SES behind a proxy that throttles above the allowed rate like SES:
+    the rate achieved, throttling answers and duplicates."""
+    from tests.bench.send import send_figures
+
+    _emit(send_figures(reminders=reminders, rate=rate, workers=workers), as_json)
+
+
+@bench.command("render")
+@click.option("--emails", default=60_000, show_default=True, help="Emails rendered.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def render(emails: int, as_json: bool) -> None:
+    """Emails rendered per second with CSS inlined once per template and brand, beside a bare Jinja render of
+    the same templates without inlining."""
+    from tests.bench.render import render_figures
+
+    _emit(render_figures(emails), as_json)
+
+
+@bench.command("http")
+@click.option("--requests", "count", default=2000, show_default=True, help="Requests per endpoint.")
+@click.option("--concurrency", default=4, show_default=True, help="Client threads (keep-alive sessions).")
+@click.option("--emails", default=500, show_default=True, help="Sent reminders the requests spread over.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def http(count: int, concurrency: int, emails: int, as_json: bool) -> None:
+    """The open pixel and the Renew confirmation page under `renewals web` (gunicorn, two workers): requests
+    per second and p50/p99 latency, beside a trivial endpoint of the same app in the same run (the web process
+    gets RENEWALS_BENCH_ROUTES=1, which adds it), with each one's ratio to the trivial endpoint."""
+    from tests.bench.http import http_figures
+
+    _emit(http_figures(requests_per_endpoint=count, concurrency=concurrency, emails=emails), as_json)
+
+
+def _named_path(value: str) -> tuple[str, str]:
+    name, sep, path = value.partition("=")
+    if not sep or not name or not path.startswith("/"):
+        raise click.BadParameter(f"{value!r} is not NAME=/path")
+    return name, path
+
+
+@bench.command("admin")
+@click.option("--contracts", default=60_000, show_default=True, help="Contracts seeded into the store.")
+@click.option("--events", default=500_000, show_default=True, help="Email events seeded into the store.")
+@click.option("--repeat", default=3, show_default=True, type=click.IntRange(min=1), help="Timed runs per page.")
+@click.option(
+    "--database-url",
+    default=None,
+    help="Store to seed and time (an empty SQLite or PostgreSQL one); default: a temporary SQLite file.",
+)
+@click.option("--reuse", is_flag=True, help="Time the store at --database-url as it is if it holds contracts.")
+@click.option("--page", "pages", multiple=True, help="Also time NAME=/admin/path?query (repeatable).")
+@click.option("--only", multiple=True, help="Time only the page of this name (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def admin(
+    contracts: int,
+    events: int,
+    repeat: int,
+    database_url: str | None,
+    reuse: bool,
+    pages: tuple[str, ...],
+    only: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Every page of the admin console (each GET route of it without URL variables: reports, operations, ...)
+    on a store of this many contracts and events: server time (median of --repeat runs after a warm-up, in
+    process) and SQL statements per page, beside one full scan of the email events table on the same store,
+    with each page's ratio to it."""
+    from tests.bench.admin import admin_figures
+
+    extra = dict(_named_path(value) for value in pages)
+    figures = admin_figures(
+        contracts=contracts,
+        events=events,
+        repeat=repeat,
+        database_url=database_url,
+        reuse=reuse,
+        extra=extra,
+        only=only,
+        progress=lambda message: click.echo(message, err=True),  # stderr: stdout is the figures alone
+    )
+    _emit(figures, as_json)

@@ -1,0 +1,210 @@
+"""`renewals bench http`: the open pixel and the Renew confirmation page under `renewals web` (gunicorn, two
+workers), beside a trivial endpoint of the same app, served by the same server in the same run.
+
+The web process runs against a temporary SQLite store seeded with contracts and one sent reminder each,
+and a temporary Redis (rate limits). `RENEWALS_BENCH_ROUTES=1` in its environment adds the trivial
+endpoint, `GET /_bench/trivial` (an empty 200 through the same app, hooks and headers included); nothing
+else sets it. Requests come from a thread pool of keep-alive `requests` sessions, each endpoint in turn,
+after a warm-up, with a desktop browser's user agent an hour after the emails were sent, so the pixel
+takes the human path (event, Task bumped in the outbox) rather than the cheaper machine one. Each request
+claims its own client address through `X-Forwarded-For` (one proxy hop configured), and the requests
+spread over the emails, as real opens do, so neither per-address nor per-email rate limits trip.
+
+Printed: per endpoint the requests per second, p50/p99 latency in ms and the answers by status, and
+`ratio_pixel` / `ratio_confirm`: the endpoint's requests per second divided by the trivial one's. The
+confirmation page (`GET /a/renew/<token>`) is measured when it answers 200, else reported as null.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from config.settings import load_settings
+from email_actions.mail.links import Links
+from sync_service.store import migrate, models
+from sync_service.store.db import make_engine
+from sync_service.store.models import new_nonce, utcnow
+from tests.bench.send import _free_port, _seed, start_redis, stop_processes
+
+TRIVIAL_PATH = "/_bench/trivial"
+BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
+# Apple Mail Privacy Protection's agent: the pixel's machine path (event only, no Task).
+APPLE_MPP = "Mozilla/5.0"
+WEB_WORKERS = 2
+
+
+def register_bench_routes(app: Flask) -> None:
+    """The trivial endpoint the benchmark compares against (only with RENEWALS_BENCH_ROUTES=1)."""
+
+    @app.get(TRIVIAL_PATH)
+    def bench_trivial() -> tuple[str, int]:
+        return "", 200
+
+
+def http_figures(*, requests_per_endpoint: int = 2000, concurrency: int = 4, emails: int = 500) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="renewals-bench-http-"))
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        redis_url = start_redis(work, processes)
+        database_url = f"sqlite:///{work / 'renewals.db'}"
+        migrate.upgrade(database_url)
+        port = _free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RENEWALS_")}
+        env.update(
+            {
+                "RENEWALS_SECRET_KEYS": secrets.token_urlsafe(32),
+                "RENEWALS_DATABASE_URL": database_url,
+                "RENEWALS_REDIS_URL": redis_url,
+                "RENEWALS_PUBLIC_BASE_URL": base_url,
+                "RENEWALS_WEB_HOST": "127.0.0.1",
+                "RENEWALS_WEB_PORT": str(port),
+                "RENEWALS_WEB_WORKERS": str(WEB_WORKERS),
+                "RENEWALS_WEB_PROXY_HOPS": "1",
+                "RENEWALS_LOG_LEVEL": "WARNING",
+                "RENEWALS_BENCH_ROUTES": "1",
+            }
+        )
+        links = Links(load_settings(env))
+        pixels, confirms = _seed_emails(database_url, links, emails)
+        renewals = str(Path(sys.executable).with_name("renewals"))
+        log = (work / "web.log").open("ab")
+        processes.append(subprocess.Popen([renewals, "web"], env=env, stdout=log, stderr=subprocess.STDOUT))
+        _wait_for(base_url + TRIVIAL_PATH, processes[-1])
+
+        count = requests_per_endpoint
+        trivial = _measure(lambda n: base_url + TRIVIAL_PATH, count, concurrency)
+        pixel = _measure(lambda n: pixels[n % len(pixels)], count, concurrency)
+        pixel_machine = _measure(lambda n: pixels[n % len(pixels)], count, concurrency, agent=APPLE_MPP)
+        confirm = None
+        with requests.get(confirms[0], headers=_headers(0), timeout=30) as probe:
+            if probe.status_code == 200:
+                confirm = _measure(lambda n: confirms[n % len(confirms)], count, concurrency)
+        return {
+            "requests_per_endpoint": count,
+            "concurrency": concurrency,
+            "web_workers": WEB_WORKERS,
+            "emails": emails,
+            "trivial": trivial,
+            "pixel": pixel,
+            "pixel_machine": pixel_machine,
+            "confirm": confirm,
+            "ratio_pixel": _ratio(pixel, trivial),
+            "ratio_pixel_machine": _ratio(pixel_machine, trivial),
+            "ratio_confirm": _ratio(confirm, trivial) if confirm else None,
+        }
+    finally:
+        stop_processes(processes, timeout=15)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _seed_emails(database_url: str, links: Links, emails: int) -> tuple[list[str], list[str]]:
+    """Contracts with a quote (the send benchmark's), each with a reminder sent an hour ago; their links."""
+    engine = make_engine(database_url)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    _seed(sessions, emails, utcnow().date())
+    sent_at = utcnow() - timedelta(hours=1)
+    pixels, confirms = [], []
+    with sessions() as session:
+        for reminder in session.scalars(select(models.Reminder).order_by(models.Reminder.id)):
+            contract = reminder.contract
+            message = models.EmailMessage(
+                key=f"reminder:{reminder.id}",
+                kind="reminder",
+                reminder=reminder,
+                contract=contract,
+                contact=contract.contact,
+                rep=contract.rep,
+                stage=reminder.offset_days,
+                to_address=contract.contact.email if contract.contact else None,
+                nonce=new_nonce(),
+                status="sent",
+                sent_at=sent_at,
+            )
+            session.add(message)
+            session.flush()
+            pixels.append(links.url("open", message.id, message.nonce))
+            confirms.append(links.url("renew", message.id, message.nonce))
+        session.commit()
+    engine.dispose()
+    return pixels, confirms
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"`renewals web` exited with {process.returncode} before answering")
+        try:
+            with requests.get(url, timeout=10) as response:
+                if response.status_code == 200:
+                    return
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or a worker still importing the app
+        time.sleep(0.1)
+    raise RuntimeError(f"`renewals web` did not answer {url} within {timeout:.0f} s")
+
+
+def _headers(n: int, agent: str = BROWSER) -> dict[str, str]:
+    # A distinct client address per request (10.0.0.0/8), read through the one configured proxy hop.
+    return {"User-Agent": agent, "X-Forwarded-For": f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"}
+
+
+def _ratio(figures: dict[str, Any], trivial: dict[str, Any]) -> float:
+    return round(figures["rps"] / trivial["rps"], 3)
+
+
+def _measure(url_of: Callable[[int], str], count: int, concurrency: int, *, agent: str = BROWSER) -> dict[str, Any]:
+    """`count` GETs (after a warm-up of a tenth as many) over `concurrency` keep-alive sessions."""
+    local = threading.local()
+    sessions: list[requests.Session] = []
+    lock = threading.Lock()
+
+    def one(n: int) -> tuple[float, int]:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+            with lock:
+                sessions.append(session)
+        started = time.perf_counter()
+        with session.get(url_of(n), headers=_headers(n, agent), timeout=60) as response:
+            response.content  # noqa: B018  (read the body: it is part of the request's time)
+        return time.perf_counter() - started, response.status_code
+
+    warm = max(count // 10, concurrency)
+    try:
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(one, range(count, count + warm)))
+            started = time.perf_counter()
+            results = list(pool.map(one, range(count)))
+            elapsed = time.perf_counter() - started
+    finally:
+        for session in sessions:
+            session.close()
+    latencies = sorted(seconds for seconds, _ in results)
+    percentiles = statistics.quantiles(latencies, n=100, method="inclusive")
+    return {
+        "rps": round(count / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(percentiles[98] * 1000, 2),
+        "statuses": {str(status): n for status, n in sorted(Counter(status for _, status in results).items())},
+    }

@@ -1,0 +1,210 @@
+"""`renew_to_task_p50_s` / `_p95_s` of `renewals bench push`: from a customer's Renew POST to the "renewed"
+Task being visible in the org, through every real part.
+
+A stand-in org (200 seeded Salesforce CPQ contracts) is pulled through the shipped preset; a sent reminder
+email is recorded for each of `renewals` renewable contracts; a real `renewals worker --queue push` process
+listens on a throwaway redis-server. For each email, one at a time, the bench opens the Renew page (GET),
+confirms it (POST, through the app in-process, as a browser's form would), and from the POST's start polls
+the org (SOQL on the Task's Subject marker, every 20 ms) until the Task is there. The time includes the
+commit, the enqueue after commit, the worker picking the job up, the push's sObject Collections call and
+the org's own write.
+
+The baseline beside it is the org's round trip for one sObject Collections create of one Task, made
+directly with simple-salesforce: the floor any write-back latency sits on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from config.settings import load_settings
+from email_actions.mail.links import LINKS, Links
+from jobs.queues import PUSH
+from sync_service.outbox.record import event_key
+from sync_service.store.models import new_nonce
+
+FORM_FIELD = re.compile(r'name="(form_token|total_seen)" value="([^"]*)"')
+POLL_SECONDS = 0.02
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def _sent_reminders(db: Any, count: int) -> list[tuple[int, str]]:
+    """A sent reminder email for each of `count` renewable contracts (live quote, contact, active rep)."""
+    from sync_service.store import models
+    from sync_service.store.models import utcnow
+
+    made: list[tuple[int, str]] = []
+    today = utcnow().date()
+    with db.session_scope() as session:
+        contracts = session.scalars(
+            select(models.Contract)
+            .where(models.Contract.is_cancelled.is_(False), models.Contract.renewed_at.is_(None))
+            .order_by(models.Contract.id)
+        )
+        for contract in contracts:
+            if len(made) == count:
+                break
+            live = [q for q in contract.quotes if not q.is_deleted and q.total is not None]
+            if not live or contract.contact is None or not contract.contact.email or contract.rep is None:
+                continue
+            reminder = models.Reminder(
+                contract=contract, offset_days=-30, due_on=today, segment="default", status="sent"
+            )
+            session.add(reminder)
+            session.flush()
+            message = models.EmailMessage(
+                key=f"reminder:{reminder.id}",
+                kind="reminder",
+                reminder=reminder,
+                contract=contract,
+                contact=contract.contact,
+                rep=contract.rep,
+                stage=-30,
+                to_address=contract.contact.email,
+                nonce=new_nonce(),
+                status="sent",
+                sent_at=utcnow(),
+            )
+            session.add(message)
+            session.flush()
+            made.append((message.id, message.nonce))
+    if len(made) < count:
+        raise RuntimeError(f"the bench org has only {len(made)} renewable contracts, {count} asked for")
+    return made
+
+
+def _baseline_seconds(sf: Any, what_id: str, runs: int) -> list[float]:
+    times = []
+    for n in range(runs):
+        record = {"attributes": {"type": "Task"}, "Subject": f"Baseline {n}", "WhatId": what_id, "Status": "Completed"}
+        started = time.perf_counter()
+        answer = sf.restful("composite/sobjects", method="POST", json={"allOrNone": False, "records": [record]})
+        times.append(time.perf_counter() - started)
+        assert answer[0]["success"], answer
+    return times
+
+
+def _wait_for_worker(redis_url: str, timeout: float) -> None:
+    """Until the worker has registered with Redis: its start-up is not part of any renewal's latency."""
+    from redis import Redis
+    from rq import Worker
+
+    redis = Redis.from_url(redis_url)
+    deadline = time.monotonic() + timeout
+    while not Worker.count(connection=redis):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the push worker did not start")
+        time.sleep(0.1)
+    redis.close()
+
+
+def renew_to_task_figures(renewals: int = 20, timeout: float = 60.0) -> dict[str, Any]:
+    from email_actions.web.app import create_app
+    from mappings.loader import load
+    from sync_service.pull.service import pull_all
+    from sync_service.store import migrate, models
+    from sync_service.store.db import Database
+    from sync_service.store.mapping_versions import activate, import_preset
+    from tests.bench.devorg import _start, connect_to, ensure_seeded
+    from tests.bench.send import start_redis, stop_processes
+
+    work = Path(tempfile.mkdtemp(prefix="renewals-bench-renew-"))
+    processes: list[subprocess.Popen[Any]] = []
+    db = None
+    try:
+        ensure_seeded(work / "org", 200)
+        org, info = _start(work / "org")
+        processes.append(org)
+        redis_url = start_redis(work, processes)
+        database_url = f"sqlite:///{work / 'renewals.db'}"
+        environment = {
+            "RENEWALS_SECRET_KEYS": secrets.token_urlsafe(32),
+            "RENEWALS_DATABASE_URL": database_url,
+            "RENEWALS_REDIS_URL": redis_url,
+            "RENEWALS_PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+            "RENEWALS_LOG_LEVEL": "WARNING",
+            "RENEWALS_SALESFORCE_AUTH": "password",
+            "RENEWALS_SALESFORCE_LOGIN_URL": info["instance_url"],
+            "RENEWALS_SALESFORCE_USERNAME": info["username"],
+            "RENEWALS_SALESFORCE_PASSWORD": info["password"],
+            "RENEWALS_SALESFORCE_SECURITY_TOKEN": info["security_token"],
+            "RENEWALS_SALESFORCE_CA_BUNDLE": info["ca_cert"],
+        }
+        settings = load_settings(environment)
+        migrate.upgrade(database_url)
+        db = Database(database_url)
+        with db.session_scope() as session:
+            version = import_preset(session, "salesforce_cpq", author="bench")
+            activate(session, version.name, version.version, [])
+            conventions = load(version.yaml).write_back.tasks
+        pull_all(db, settings, full=True)
+        emails = _sent_reminders(db, renewals)
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RENEWALS_")}
+        env.update(environment)
+        renewals_cli = str(Path(sys.executable).with_name("renewals"))
+        log = (work / "worker.log").open("ab")
+        processes.append(
+            subprocess.Popen([renewals_cli, "worker", "--queue", PUSH], env=env, stdout=log, stderr=subprocess.STDOUT)
+        )
+        _wait_for_worker(redis_url, timeout)
+        sf = connect_to(info)
+        baseline_what = sf.query("SELECT Id FROM Contract LIMIT 1")["records"][0]["Id"]
+        baseline = _baseline_seconds(sf, baseline_what, 5)  # also warms the org's connection
+
+        app = create_app(settings)
+        client = app.test_client()
+        links = Links(settings)
+        latencies: list[float] = []
+        for message_id, nonce in emails:
+            path = LINKS["renew"].path + links.token("renew", message_id, nonce)
+            page = client.get(path)
+            if page.status_code != 200:
+                raise RuntimeError(f"the Renew page answered {page.status_code}")
+            form = dict(FORM_FIELD.findall(page.get_data(as_text=True)))
+            marker = f"[{event_key('renewed', message_id)}]"
+            started = time.perf_counter()
+            answer = client.post(path, data=form)
+            if answer.status_code != 200:
+                raise RuntimeError(f"the Renew POST answered {answer.status_code}")
+            soql = f"SELECT Id FROM Task WHERE Subject LIKE '{conventions.subject_prefix}: %{marker}'"
+            while not sf.query(soql)["records"]:
+                if time.perf_counter() - started > timeout:
+                    raise RuntimeError(f"no Task for email {message_id} after {timeout} s (see {work}/worker.log)")
+                time.sleep(POLL_SECONDS)
+            latencies.append(time.perf_counter() - started)
+        with db.session_scope() as session:
+            renewed = session.scalar(select(func.count()).select_from(models.Renewal))
+        p50, p95 = statistics.median(latencies), _percentile(latencies, 0.95)
+        floor = statistics.median(baseline)
+        return {
+            "renewals": len(latencies),
+            "renewed_rows": renewed,
+            "renew_to_task_p50_s": round(p50, 3),
+            "renew_to_task_p95_s": round(p95, 3),
+            "renew_to_task_max_s": round(max(latencies), 3),
+            "baseline_collections_call_s": round(floor, 3),
+            "renew_to_task_p50_ratio_vs_baseline": round(p50 / floor, 1) if floor else None,
+        }
+    finally:
+        if db is not None:
+            db.dispose()
+        stop_processes(processes)
+        shutil.rmtree(work, ignore_errors=True)

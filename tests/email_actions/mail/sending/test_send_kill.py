@@ -1,0 +1,116 @@
+"""At most once when the worker is killed mid-batch: real `renewals worker --queue email` processes send due
+reminders into moto's SES; the test SIGKILLs the worker (and its work horse) twice while batches are being
+sent, starts a new one and re-runs the scheduler's send job. Every email reaches SES at most once; the ones a
+kill caught between their claim and SES's answer are left `sending` (then `unknown`), never resent."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from datetime import timedelta
+from email import message_from_string
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from email_actions.mail.sending.pipeline import sweep_stale_sending
+from jobs.base import get_queue
+from jobs.queues import EMAIL
+from sync_service.store import models
+from sync_service.store.models import utcnow
+from tests.conftest import AWS_TEST_ENV, TEST_SECRET_KEY, sent_emails
+from tests.factories import make_contract
+from tests.processes import Workers
+
+REMINDERS = 40
+RATE = 12  # emails per second: a batch of 50 takes about four seconds, long enough to be killed in
+
+
+def _env(store_url: str, redis_url: str, ses: str) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("RENEWALS_")}
+    env.update(AWS_TEST_ENV)
+    env.update(
+        {
+            "RENEWALS_SECRET_KEYS": TEST_SECRET_KEY,
+            "RENEWALS_DATABASE_URL": store_url,
+            "RENEWALS_REDIS_URL": redis_url,
+            "RENEWALS_PUBLIC_BASE_URL": "https://renewals.test",
+            "RENEWALS_SES_ENDPOINT_URL": ses,
+            "RENEWALS_SES_MAX_SEND_RATE": str(RATE),
+            "RENEWALS_SES_DAILY_QUOTA": "100000",
+            "RENEWALS_LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+def _sent(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return int(session.scalar(select(func.count()).where(models.EmailMessage.status == "sent")) or 0)
+
+
+def _open(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return int(
+            session.scalar(select(func.count()).where(models.EmailMessage.status.in_(("queued", "sending")))) or 0
+        )
+
+
+def _wait(check: object, what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.timeout(300)
+def test_killing_the_worker_mid_batch_never_sends_an_email_twice(
+    store: sessionmaker[Session], redis_url: str, ses_endpoint: str, tmp_path: Path
+) -> None:
+    today = utcnow().date()
+    with store() as session:
+        for n in range(REMINDERS):
+            contract = make_contract(session, end_date=today + timedelta(days=30), email=f"buyer{n}@customer.example")
+            session.add(models.Reminder(contract=contract, offset_days=-30, due_on=today, segment="default"))
+        session.commit()
+    bind = store.kw["bind"]
+    env = _env(bind.url.render_as_string(hide_password=False), redis_url, ses_endpoint)
+    workers = Workers(env, tmp_path / "workers.log", EMAIL)
+    redis = Redis.from_url(redis_url)
+    queue = get_queue(EMAIL, redis)
+    try:
+        workers.start()
+        queue.enqueue_call("jobs.email.send_due_job")
+        for kill_after in (10, 35):
+            _wait(lambda n=kill_after: _sent(store) >= n, f"{kill_after} emails sent")  # type: ignore[misc]
+            workers.kill()
+            workers.start()
+            # The scheduler's next tick: queue what is due and fan the queued emails out again.
+            queue.enqueue_call("jobs.email.send_due_job")
+        _wait(lambda: _open(store) <= 2, "every email settled", timeout=120)
+        time.sleep(1)
+    finally:
+        workers.stop()
+        redis.close()
+
+    counts = Counter(str(message_from_string(raw["raw_data"])["X-Renewals-Email"]) for raw in sent_emails(ses_endpoint))
+    assert counts and set(counts.values()) == {1}, "an email reached SES twice"
+    with store() as session:
+        rows = session.scalars(select(models.EmailMessage)).all()
+        by_status = Counter(row.status for row in rows)
+        assert len(rows) == 2 * REMINDERS
+        # Only emails a kill caught mid-send may be left `sending`; everything else went, exactly once.
+        assert set(by_status) <= {"sent", "sending"} and by_status["sending"] <= 2
+        for row in rows:
+            if row.status == "sent":
+                assert counts[f"{row.kind}-{row.id}"] == 1
+        assert sweep_stale_sending(session, now=utcnow() + timedelta(minutes=11)) == by_status["sending"]
+        session.commit()
+    with store() as session:
+        assert session.scalar(select(func.count()).where(models.EmailMessage.status == "sending")) == 0
