@@ -394,3 +394,25 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+FLAVOUR_SEED_CONTRACTS = "30"
+
+
+@pytest.fixture(scope="session")
+def flavour_orgs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RunningOrg]]:
+    """A seeded org of each flavour, started together once (each takes well under a second)."""
+    orgs: dict[str, RunningOrg] = {}
+    try:
+        for flavour in ("salesforce_cpq", "conga_cpq", "standard"):
+            data = tmp_path_factory.mktemp(f"org-{flavour}")
+            orgs[flavour] = start_org(data, "--seed-contracts", FLAVOUR_SEED_CONTRACTS, "--flavour", flavour)
+        yield orgs
+    finally:
+        for org in orgs.values():
+            stop_org(org)
+
+
+@pytest.fixture(scope="session")
+def cpq_org(flavour_orgs: dict[str, RunningOrg]) -> RunningOrg:
+    return flavour_orgs["salesforce_cpq"]

@@ -11,15 +11,16 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import REPO
+
 PACKAGES = ("config", "email_actions", "jobs", "mappings", "sync_service")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
 def copy_of_the_product(target: Path) -> Path:
     for package in PACKAGES:
-        shutil.copytree(ROOT / package, target / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    shutil.copy(ROOT / "pyproject.toml", target / "pyproject.toml")
+        shutil.copytree(REPO / package, target / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copy(REPO / "pyproject.toml", target / "pyproject.toml")
     return target
 
 
@@ -67,7 +68,9 @@ def test_the_tree_keeps_every_contract(tmp_path: Path) -> None:
         ("sync_service.outbox.push", "import rq", "Only jobs knows RQ", "sync_service.outbox.push -> rq"),
     ],
 )
-def test_a_reversed_import_fails_the_lint(tmp_path: Path, module: str, statement: str, contract: str, named: str) -> None:
+def test_a_reversed_import_fails_the_lint(
+    tmp_path: Path, module: str, statement: str, contract: str, named: str
+) -> None:
     tree = copy_of_the_product(tmp_path)
     add_import(tree, module, statement)
     done = lint_imports(tree)

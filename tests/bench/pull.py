@@ -14,6 +14,7 @@ from typing import Any
 from mappings.model import PULL_ORDER, Mapping
 from sync_service.pull import plan
 from sync_service.pull.run import Budget, Puller
+from tests.paths import SALESFORCE_CPQ_PRESET
 
 
 def _floor(rows: int, bulk: bool) -> int:
@@ -33,7 +34,7 @@ def pull_figures(data: Path, contracts: int) -> dict[str, Any]:
     from tests.bench.devorg import _start, connect_to, ensure_seeded
 
     ensure_seeded(data, contracts)
-    preset = Path(__file__).resolve().parents[2] / "mappings" / "presets" / "salesforce_cpq.yaml"
+    preset = SALESFORCE_CPQ_PRESET
     mapping = Mapping.model_validate(yaml.safe_load(preset.read_text()))
     process, info = _start(data)
     try:

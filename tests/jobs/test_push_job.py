@@ -20,8 +20,9 @@ from sync_service.salesforce.client import connect
 from sync_service.store import models
 from sync_service.store.db import current_database
 from tests.conftest import TEST_SECRET_KEY, RunningOrg, start_org, stop_org
+from tests.paths import SALESFORCE_CPQ_PRESET
 
-PRESET = Path(__file__).resolve().parents[2] / "mappings" / "presets" / "salesforce_cpq.yaml"
+PRESET = SALESFORCE_CPQ_PRESET
 
 
 def test_an_empty_outbox_costs_nothing(app: Flask) -> None:

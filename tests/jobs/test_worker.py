@@ -16,6 +16,7 @@ from jobs.base import RETRY_BACKOFF_SECONDS, RETRY_JITTER, enqueue, get_queue
 from jobs.queues import EMAIL, PULL, PUSH, QUEUE_NAMES, queue_spec
 from jobs.worker import make_worker
 from tests.jobs import sample_jobs
+from tests.paths import REPO
 
 
 def test_a_job_runs_inside_the_app_context(app: Flask, settings: Settings, redis: Redis) -> None:
@@ -27,7 +28,7 @@ def test_a_job_runs_inside_the_app_context(app: Flask, settings: Settings, redis
     job.refresh()
     assert job.get_status() == JobStatus.FINISHED
     assert job.return_value() == {
-        "app": "email_actions.web.app",
+        "app": "renewals.jobs",  # the jobs' own app context: settings and store, nothing of the web app
         "public_base_url": "http://renewals.test",
         "marker": "hello",
     }
@@ -87,7 +88,7 @@ def test_a_running_worker_rides_out_a_redis_restart(settings: Settings, tmp_path
             "RENEWALS_DATABASE_URL": settings.database_url,
             "RENEWALS_REDIS_URL": own.url,
             "RENEWALS_LOG_LEVEL": "INFO",
-            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),  # the sample job's module
+            "PYTHONPATH": str(REPO),  # the sample job's module
         }
     )
     with (tmp_path / "worker.log").open("ab") as log:

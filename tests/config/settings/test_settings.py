@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from config.settings import NEW_KEY_COMMAND, Secret, Settings, SettingsError, load_settings, registry
+from tests.paths import README as README_PATH
 
 KEY = "k" * 43
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = README_PATH
 
 
 def settings_from(**variables: str) -> Settings:

@@ -32,8 +32,9 @@ from sync_service.store.db import Database
 from sync_service.store.mapping_versions import activate, import_preset
 from sync_service.store.models import utcnow
 from tests.conftest import TEST_SECRET_KEY, RunningOrg, free_port, start_org, stop_org
+from tests.paths import ARTIFACTS as ARTIFACTS_ROOT
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+ARTIFACTS = ARTIFACTS_ROOT / "e2e"
 
 
 @dataclass

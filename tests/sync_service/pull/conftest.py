@@ -16,9 +16,10 @@ from sync_service.pull.run import Budget, Puller
 from sync_service.salesforce.client import connect
 from sync_service.salesforce.transport import meter_of
 from tests.conftest import orgs_by_flavour
+from tests.paths import PRESETS
 from tests.sync_service.devorg.conftest import RunningOrg, start_org, stop_org
 
-PRESETS = Path(__file__).resolve().parents[3] / "mappings" / "presets"
+PRESETS = PRESETS
 
 
 def load_preset(name: str) -> Mapping:

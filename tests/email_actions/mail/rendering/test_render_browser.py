@@ -8,7 +8,6 @@ import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Request
@@ -23,8 +22,9 @@ from email_actions.web.app import create_app
 from sync_service.store.models import new_nonce
 from tests.conftest import free_port
 from tests.email_actions.emails_helpers import link_settings
+from tests.paths import ARTIFACTS as ARTIFACTS_ROOT
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "emails"
+ARTIFACTS = ARTIFACTS_ROOT / "emails"
 CASES = [("reminder", stage) for stage in (-30, 0, 7)] + [
     ("rep_notice", -30),
     ("confirmation", 0),

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -46,8 +45,9 @@ from sync_service.store import models
 from sync_service.store.db import make_engine
 from sync_service.store.models import new_nonce, utcnow
 from tests.factories import make_contract, sf_id
+from tests.paths import SALESFORCE_CPQ_PRESET
 
-PRESET = Path(__file__).resolve().parents[2] / "mappings" / "presets" / "salesforce_cpq.yaml"
+PRESET = SALESFORCE_CPQ_PRESET
 CONTACT_REP_FIELD = "Renewal_Contact_Requested__c"
 FORM_FIELD = re.compile(r'name="(form_token|total_seen)" value="([^"]*)"')
 COUNTED = {

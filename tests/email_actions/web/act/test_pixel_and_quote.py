@@ -37,6 +37,7 @@ from sync_service.store.db import current_database, current_session
 from sync_service.store.models import utcnow
 from tests.conftest import TEST_SECRET_KEY, RunningOrg, free_port, start_org, stop_org
 from tests.email_actions.emails_helpers import make_message
+from tests.paths import SALESFORCE_CPQ_PRESET
 
 BASE = "http://renewals.test"
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari"
@@ -206,7 +207,7 @@ def test_a_configured_scanner_range_labels_the_open_machine(settings: Settings, 
 
 
 def test_the_task_follows_the_active_mappings_conventions(app: Flask, client: FlaskClient) -> None:
-    preset = (Path(__file__).resolve().parents[2] / "mappings" / "presets" / "salesforce_cpq.yaml").read_text()
+    preset = (SALESFORCE_CPQ_PRESET).read_text()
     custom = preset.replace("    priority: Normal\n", "    priority: Normal\n    subject_prefix: Acme renewals\n")
     assert custom != preset
     with app.app_context():

@@ -21,8 +21,9 @@ from mappings.loader import preset_text
 from sync_service.store import mapping_versions as versions
 from tests.conftest import TEST_SECRET_KEY, RunningOrg, free_port, start_org, stop_org
 from tests.email_actions.web.console.conftest import PASSWORD, add_user
+from tests.paths import ARTIFACTS as ARTIFACTS_ROOT
 
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "admin"
+ARTIFACTS = ARTIFACTS_ROOT / "admin"
 
 
 @pytest.fixture(scope="module")

@@ -20,9 +20,10 @@ from email_actions.web.app import create_app
 from email_actions.web.console import reports as views
 from tests.conftest import free_port
 from tests.email_actions.web.console.conftest import PASSWORD, add_user
+from tests.paths import ARTIFACTS as ARTIFACTS_ROOT
 from tests.sync_service.reports.data import PERIOD, TODAY, Reference, build
 
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "admin"
+ARTIFACTS = ARTIFACTS_ROOT / "admin"
 
 
 @pytest.fixture

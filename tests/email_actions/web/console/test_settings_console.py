@@ -41,10 +41,11 @@ from tests.conftest import TEST_SECRET_KEY, RunningOrg, sent_emails, start_org, 
 from tests.email_actions.emails_helpers import make_message
 from tests.email_actions.web.console.conftest import add_user, csrf_of, post_form, sign_in
 from tests.factories import make_contract
+from tests.paths import SALESFORCE_CPQ_PRESET
 from tests.sync_service.test_console_settings import png
 
 FIELD_ERROR = re.compile(r'<p class="field-error" id="error-([^"]+)" role="alert">(.*?)</p>', re.S)
-PRESET = Path(__file__).resolve().parents[3] / "mappings" / "presets" / "salesforce_cpq.yaml"
+PRESET = SALESFORCE_CPQ_PRESET
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari"
 NORTHWIND = {
     "name": "Northwind Software",
