@@ -78,3 +78,9 @@ def test_a_reversed_import_fails_the_lint(
     report = " ".join(done.stdout.split())
     assert f"{contract}" in report and "BROKEN" in report
     assert named in report
+
+
+def test_no_benchmark_ships_in_the_product_packages() -> None:
+    """The wheel carries the product packages only (pyproject's packages.find); benchmarks live in tests/bench/."""
+    shipped = [path for package in PACKAGES for path in (REPO / package).rglob("*.py") if "bench" in path.stem]
+    assert shipped == []

@@ -387,6 +387,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 def get_settings() -> Settings:
     """The running app's settings inside a Flask app context (views, jobs), else the environment's."""
+    # Imported here, not at the top: the settings are a leaf every process and command loads, and most of them
+    # (the `renewals` subcommands, the parsers' tests) never need Flask.
     from flask import current_app, has_app_context
 
     if has_app_context():

@@ -7,10 +7,14 @@ Parsers of sensitive values never put the raw text into a message.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from config.settings.secret import Secret
 
@@ -85,8 +89,6 @@ def parse_redis_url(name: str, raw: str) -> str:
 
 
 def parse_database_url(name: str, raw: str) -> str:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
 
     try:
         url = make_url(raw)
@@ -171,8 +173,6 @@ def parse_loopback_url(name: str, raw: str) -> str:
 
 def parse_networks(name: str, raw: str) -> tuple[str, ...]:
     """Comma-separated IPv4/IPv6 networks in CIDR notation (a bare address is a /32 or /128)."""
-    import ipaddress
-
     networks, bad = [], []
     for part in (p.strip() for p in raw.split(",")):
         if not part:

@@ -20,6 +20,8 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from config.settings import Settings
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _EXTENSION_KEY = "renewals.database"
 # Execution option of a connection that only reads: on SQLite it begins a plain (deferred) transaction even on
@@ -95,8 +97,6 @@ class Database:
 
 
 def init_app(app: Flask) -> None:
-    from config.settings import Settings
-
     settings = cast(Settings, app.extensions["renewals.settings"])
     # The app's processes (gunicorn workers, RQ work horses) share the store: on SQLite, serialize writers.
     app.extensions[_EXTENSION_KEY] = Database(settings.database_url, sqlite_immediate=True)
