@@ -4,15 +4,22 @@ Retries with backoff happen here and only here (the layers below, e.g. the Sales
 must not retry too, or attempts multiply). A retried job waits 15 s, 1 min, 5 min, then 20 min, each with
 ±20 % jitter so jobs that failed together don't come back together. Waiting retries are released by the
 RQ scheduler that ``renewals worker`` runs.
+
+Work is enqueued only after the commit of the rows it needs, inside :func:`enqueue_after_commit`: when Redis
+is unreachable the committed rows wait for the scheduler's periodic sweeps instead of failing the request.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+import structlog
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.job import Job
 from rq.types import FunctionReferenceType
@@ -22,6 +29,8 @@ from jobs.queues import queue_spec
 
 RETRY_BACKOFF_SECONDS: tuple[int, ...] = (15, 60, 300, 1200)
 RETRY_JITTER = 0.2
+
+log = structlog.get_logger(__name__)
 
 
 def redis_connection(settings: Settings | None = None) -> Redis:
@@ -52,3 +61,15 @@ def enqueue(queue_name: str, func: FunctionReferenceType, *args: Any, **kwargs: 
     """
     queue = get_queue(queue_name)
     return queue.enqueue_call(func, args=args, kwargs=kwargs, retry=retry_policy())
+
+
+@contextmanager
+def enqueue_after_commit(work: str) -> Iterator[None]:
+    """Around the enqueueing of `work` whose rows are committed already: if Redis is unreachable, log it and
+    carry on. Nothing is lost: the scheduler's periodic sweeps (the push every minute, the send every few
+    minutes) find the committed rows anyway. The first Redis error ends the block; other errors propagate.
+    """
+    try:
+        yield
+    except RedisError as exc:
+        log.warning("work not queued; the periodic sweep will pick it up", work=work, error=str(exc))

@@ -20,10 +20,10 @@ from jobs.base import get_queue
 from jobs.queues import PUSH
 from sync_service import console_settings
 from sync_service.outbox.push import Pusher
-from sync_service.pull.run import record_run
 from sync_service.pull.service import NothingToPull, active_mappings
 from sync_service.salesforce.client import connect
 from sync_service.salesforce.connect_settings import connection_from_settings
+from sync_service.salesforce.runs import record_run
 from sync_service.store import models
 from sync_service.store.db import current_database
 from sync_service.store.models import utcnow

@@ -8,18 +8,27 @@ worker process; each job runs in a forked work horse with a fresh app context.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import structlog
 from flask import Flask
 from rq import Worker
+from rq.exceptions import DeserializationError
 from rq.executions import Execution
 from rq.job import Job
 from rq.queue import Queue
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from config.settings import Settings
-from email_actions.mail.brands import BrandBook
+from email_actions.mail import brand_settings
+from email_actions.mail.brands import BrandBook, BrandError
+from email_actions.mail.sending.pipeline import warm_renderer
 from jobs.base import get_queue, redis_connection
 from jobs.queues import EMAIL, QUEUE_NAMES
+from sync_service.store import db
+from sync_service.store.db import current_database
 
 
 class AppWorker(Worker):
@@ -30,18 +39,25 @@ class AppWorker(Worker):
         self.app: Flask = job_app(settings)
         if EMAIL in self.queue_names():
             # Render caches filled before any fork: every work horse inherits them.
-            from email_actions.mail.sending.pipeline import warm_renderer
 
             warm_renderer(settings, brands_in_force(self.app, settings))
 
     def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
-        with self.app.app_context():
+        # Every line written while the job runs (ours, RQ's, the libraries') names the job (config/settings/logs.py).
+        with self.app.app_context(), structlog.contextvars.bound_contextvars(job_id=job.id, job=_function_of(job)):
             return super().perform_job(job, queue, execution)
+
+
+def _function_of(job: Job) -> str | None:
+    """The job's function's dotted name; None when the job's data does not load (RQ then fails the job itself)."""
+    try:
+        return job.func_name
+    except DeserializationError:
+        return None
 
 
 def job_app(settings: Settings) -> Flask:
     """The app context jobs run in: the settings and the store, nothing of the web app."""
-    from sync_service.store import db
 
     app = Flask("renewals.jobs")
     app.extensions["renewals.settings"] = settings
@@ -53,14 +69,6 @@ def brands_in_force(app: Flask, settings: Settings) -> BrandBook | None:
     """The brands in force (the admin console's, else the file's) if the store answers now, else None (the
     brands file's are warmed then; a work horse inlines whatever it lacks). No connection outlives the call, so
     none is shared with the forked work horses."""
-    from pathlib import Path
-
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from email_actions.mail.brands import BrandError
-    from sync_service import console_settings
-    from sync_service.store.db import current_database
 
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
@@ -69,7 +77,7 @@ def brands_in_force(app: Flask, settings: Settings) -> BrandBook | None:
         db = current_database()
         try:
             with db.session_scope() as session:
-                return console_settings.brands(session, settings)
+                return brand_settings.brands(session, settings)
         except (SQLAlchemyError, BrandError):
             return None
         finally:

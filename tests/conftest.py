@@ -1,5 +1,7 @@
-"""Shared fixtures: settings, the Flask app and client, a real Redis server, the store on SQLite and
-PostgreSQL, and helpers to run stand-in orgs (`start_org`).
+"""Shared fixtures: settings, the Flask app and client, a real Redis server, moto's SES server, the store on
+SQLite and PostgreSQL, and stand-in orgs. How those processes start and stop is `tests/processes.py` and
+`tests/standin_org.py` (shared with the benchmarks); `RunningOrg`, `start_org`, `stop_org` and `free_port` are
+re-exported here for the tests that import them from this module.
 
 PostgreSQL comes from ``pg_virtualenv`` (``make test`` runs pytest under it and it exports PGHOST, PGPORT,
 PGUSER, PGPASSWORD and PGDATABASE). Without those variables the PostgreSQL-parametrized tests fail, telling
@@ -8,13 +10,8 @@ you to run ``make test``: they are never skipped.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,16 +24,21 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import settings as hypothesis_settings
+from playwright.sync_api import sync_playwright
 from redis import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import URL, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from config.settings import DEFAULT_BRANDS_FILE, Settings, load_settings
+from config.settings import Settings, load_settings
 from email_actions.web.app import create_app
-from sync_service.salesforce.client import Connection
 from sync_service.store import migrate
 from sync_service.store.db import make_engine
+from tests import processes
+from tests.processes import RestartableRedis
+from tests.processes import free_port as free_port  # "as": re-exported, as are the next three (see the docstring)
+from tests.standin_org import RunningOrg as RunningOrg
+from tests.standin_org import start_org as start_org
+from tests.standin_org import stop_org as stop_org
 
 # Two cores under CI: wall-clock deadlines would make property tests flaky, not stricter.
 hypothesis_settings.register_profile("renewals", deadline=None)
@@ -49,38 +51,11 @@ PG_ENV = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
 # --- Redis -------------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server on a free port for the whole session; yields its URL."""
-    executable = shutil.which("redis-server")
-    if executable is None:
-        pytest.fail("redis-server is not installed; run the tests via `make test`, which installs it.")
-    port = free_port()
-    directory = tmp_path_factory.mktemp("redis")
-    argv = [executable, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
-    process = subprocess.Popen([*argv, "--dir", str(directory)], stdout=subprocess.DEVNULL)
-    client = Redis(host="127.0.0.1", port=port)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except RedisConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail(f"redis-server did not start on port {port}")
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=10)
+    with RestartableRedis(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url
 
 
 @pytest.fixture
@@ -205,29 +180,17 @@ AWS_TEST_ENV = {
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """moto's server (SES, SNS) in a thread for the session; yields its URL. Tests reset it (`ses_endpoint`)."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with processes.moto_server() as url:
+        yield url
 
 
 @pytest.fixture
 def ses_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """moto's server emptied for this test, with dummy AWS credentials and the brands' senders verified."""
-    import boto3
-
-    from email_actions.mail.brands import load_brands
-
     for name, value in AWS_TEST_ENV.items():
         monkeypatch.setenv(name, value)
     requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
-    ses = boto3.client("ses", endpoint_url=moto_server, region_name="us-east-1")
-    book = load_brands(DEFAULT_BRANDS_FILE)
-    for brand in book.brands.values():
-        ses.verify_email_identity(EmailAddress=brand.sender_address)
+    processes.verify_brand_senders(moto_server)
     return moto_server
 
 
@@ -276,93 +239,6 @@ def cli_runner() -> CliRunner:
 # --- Stand-in orgs -----------------------------------------------------------------------------------------
 
 
-class RunningOrg:
-    def __init__(self, info: dict[str, Any], process: subprocess.Popen[str]):
-        self.info = info
-        self.process = process
-        self.url: str = info["instance_url"]
-        self.ca = Path(info["ca_cert"])
-        self.http = requests.Session()
-        self.http.verify = str(self.ca)
-        self.http.trust_env = False
-
-    def connection(self, auth: str = "password", **overrides: Any) -> Connection:
-        base: dict[str, Any] = {
-            "auth": auth,
-            "login_url": self.url,
-            "username": self.info["username"],
-            "password": self.info["password"],
-            "security_token": self.info["security_token"],
-            "client_id": self.info["client_id"],
-            "client_secret": self.info["client_secret"],
-            "private_key_file": Path(self.info["jwt_private_key"]),
-            "ca_bundle": self.ca,
-            "timeout": 60.0,
-        }
-        base.update(overrides)
-        return Connection(**base)
-
-    def admin(self, method: str, action: str, body: Any = None) -> Any:
-        response = self.http.request(
-            method,
-            f"{self.url}/_devorg/admin/{action}",
-            json=body,
-            headers={"X-Devorg-Admin": self.info["admin_token"]},
-        )
-        response.raise_for_status()
-        return response.json()
-
-    def faults(self, **config: Any) -> None:
-        self.admin("PUT", "faults", config)
-
-    def api_used(self) -> int:
-        return int(self.admin("GET", "settings")["api_used"])
-
-    def rest(self, method: str, path: str, token: str, **kwargs: Any) -> requests.Response:
-        """A raw REST request below /services/data/v59.0/, for what the client cannot send."""
-        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
-        return self.http.request(method, f"{self.url}/services/data/v59.0/{path}", headers=headers, **kwargs)
-
-    def requests_since(self, since: float) -> list[dict[str, Any]]:
-        return list(self.admin("GET", f"requests?since={since}"))
-
-    def logins_since(self, since: float) -> int:
-        """Successful SOAP and OAuth logins in the request log since `since` (epoch seconds)."""
-        return sum(
-            1
-            for entry in self.requests_since(since)
-            if entry["method"] == "POST"
-            and entry["status"] == 200
-            and (entry["path"].startswith("/services/Soap/u/") or entry["path"].startswith("/services/oauth2/token"))
-        )
-
-
-def start_org(tmp: Path, *args: str) -> RunningOrg:
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("renewals")), "devorg", "serve", "--port", "0", "--data", str(tmp), *args],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line:
-        process.wait(timeout=10)
-        raise RuntimeError(f"the stand-in org did not start (exit {process.returncode})")
-    return RunningOrg(json.loads(line), process)
-
-
-def stop_org(org: RunningOrg) -> None:
-    org.process.terminate()
-    try:
-        org.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        org.process.kill()
-        org.process.wait(timeout=10)
-    if org.process.stdout is not None:
-        org.process.stdout.close()
-    org.http.close()
-
-
 @contextmanager
 def orgs_by_flavour(
     tmp_path_factory: pytest.TempPathFactory, label: str, contracts: int
@@ -386,8 +262,6 @@ def orgs_by_flavour(
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     """Debian's Chromium (never a browser a tool downloads), headless, driven by Playwright; one per module."""
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"])
         try:

@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from tests.conftest import free_port
+from tests.processes import serve_wsgi
 
 SEND_PATH = "/v2/email/outbound-emails"
 
@@ -90,14 +89,8 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-encoding
 
 @contextmanager
 def ses_proxy(upstream: str) -> Iterator[SesProxy]:
+    """The proxy in front of moto's server at `upstream`, served in a thread until the block ends."""
     proxy = SesProxy(upstream)
-    port = free_port()
-    server = make_server("127.0.0.1", port, proxy, threaded=True)
-    proxy.url = f"http://127.0.0.1:{port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_wsgi(proxy) as url:
+        proxy.url = url
         yield proxy
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)

@@ -15,8 +15,6 @@ from typing import Any
 import click
 
 from config.settings import Settings, SettingsError, load_settings
-from email_actions.mail.brands import check_brands_file
-from sync_service.planning.cadence import check_cadence_file
 
 # name -> (module:attribute, one-line help shown by `renewals --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -103,6 +101,11 @@ def main() -> None:
 
 def settings_from_environment() -> Settings:
     """The settings for a command, or a clean exit naming what to fix (no traceback, no values)."""
+    # Imported on use, not at the top: `renewals --help` and the commands that need no settings (the stand-in
+    # org's) must not depend on the email library or the planner loading.
+    from email_actions.mail.brands import check_brands_file
+    from sync_service.planning.cadence import check_cadence_file
+
     try:
         settings = load_settings()
         check_cadence_file(settings)

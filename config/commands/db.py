@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from config.commands.cli import settings_from_environment
+from sync_service.store import migrate
 
 
 @click.group()
@@ -16,7 +17,6 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
 def upgrade(revision: str) -> None:
     """Apply migrations up to a revision (the Procfile's release step)."""
-    from sync_service.store import migrate
 
     migrate.upgrade(settings_from_environment().database_url, revision)
 
@@ -25,6 +25,5 @@ def upgrade(revision: str) -> None:
 @click.option("-m", "--message", required=True, help="What the migration changes.")
 def revision(message: str) -> None:
     """Write a new migration from the difference between the models and the (upgraded) database."""
-    from sync_service.store import migrate
 
     migrate.revision(settings_from_environment().database_url, message)

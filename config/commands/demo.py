@@ -34,9 +34,13 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
+import boto3
 import click
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from config.settings import ENV_PREFIX
+from config.settings import ENV_PREFIX, load_settings
+from email_actions.mail.brands import load_brands
 
 REDIS_PORT = 6390
 ORG_PORT = 8443
@@ -218,8 +222,6 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float) -> None:
 
 
 def _redis_answers() -> bool:
-    from redis import Redis
-    from redis.exceptions import ConnectionError as RedisConnectionError
 
     try:
         return bool(Redis(host="127.0.0.1", port=REDIS_PORT, socket_timeout=1).ping())
@@ -235,10 +237,6 @@ def _ses_answers() -> bool:
 def wire_local_ses(env: Mapping[str, str]) -> None:
     """Set moto up like the SES account the brands need: verified senders, and the sender domain's
     bounce, complaint and delivery notifications published to the web app's SNS endpoint."""
-    import boto3
-
-    from config.settings import load_settings
-    from email_actions.mail.brands import load_brands
 
     settings = load_settings(env)
     endpoint = settings.ses_endpoint_url

@@ -6,15 +6,15 @@ from typing import TYPE_CHECKING
 
 import click
 
+from config.commands.cli import settings_from_environment
 from sync_service.outbox.dead import discard_dead, list_dead, retry_dead
+from sync_service.store.db import Database
 
 if TYPE_CHECKING:
     from sync_service.store.db import Database
 
 
 def _database() -> Database:
-    from config.commands.cli import settings_from_environment
-    from sync_service.store.db import Database
 
     return Database(settings_from_environment().database_url)
 

@@ -6,6 +6,11 @@ from datetime import UTC, date, datetime
 
 import click
 
+from config.commands.cli import settings_from_environment
+from sync_service import console_settings
+from sync_service.planning.planner import plan_reminders
+from sync_service.store.db import Database
+
 
 @click.command("plan")
 @click.option(
@@ -17,10 +22,6 @@ import click
 )
 def plan(on: datetime | None) -> None:
     """Bring the reminder rows up to date: plan the stages due today, cancel those no longer wanted."""
-    from config.commands.cli import settings_from_environment
-    from sync_service import console_settings
-    from sync_service.planning.planner import plan_reminders
-    from sync_service.store.db import Database
 
     settings = settings_from_environment()
     today: date = on.date() if on is not None else datetime.now(UTC).date()

@@ -17,7 +17,17 @@ from sqlalchemy import make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from email_actions.mail.rendering.render import KINDS
+from config.commands.cli import settings_from_environment
+from email_actions.mail import brand_settings
+from email_actions.mail.brands import BrandError, BrandUnusable, brand_for_contract
+from email_actions.mail.links import Links
+from email_actions.mail.rendering.context import REP_KINDS, build_context
+from email_actions.mail.rendering.mime import compose_email
+from email_actions.mail.rendering.render import KINDS, TemplateProblem, default_renderer
+from sync_service.outbox.tasks import active_mapping
+from sync_service.store import models
+from sync_service.store.db import Database
+from sync_service.store.models import new_nonce
 
 PLACEHOLDER_REQUEST = {
     "message": "(The customer's message appears here.)",
@@ -27,7 +37,6 @@ PLACEHOLDER_REQUEST = {
 
 
 def _find_contract(session: Session, reference: str) -> object | None:
-    from sync_service.store import models
 
     reference = reference.strip()
     if reference.isdigit():
@@ -59,17 +68,6 @@ def _find_contract(session: Session, reference: str) -> object | None:
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Write to this file.")
 def preview(reference: str, stage: int | None, kind: str, output_format: str, out: Path | None) -> None:
     """Render one email of a contract (nothing is saved or sent)."""
-    from config.commands.cli import settings_from_environment
-    from email_actions.mail.brands import BrandError, BrandUnusable, brand_for_contract
-    from email_actions.mail.links import Links
-    from email_actions.mail.rendering.context import REP_KINDS, build_context
-    from email_actions.mail.rendering.mime import compose_email
-    from email_actions.mail.rendering.render import TemplateProblem, default_renderer
-    from sync_service import console_settings
-    from sync_service.outbox.tasks import active_mapping
-    from sync_service.store import models
-    from sync_service.store.db import Database
-    from sync_service.store.models import new_nonce
 
     if kind == "reminder" and stage is None:
         raise click.UsageError("a reminder needs --stage (days from the end date, e.g. -30)")
@@ -83,7 +81,7 @@ def preview(reference: str, stage: int | None, kind: str, output_format: str, ou
     session = database.sessionmaker()
     try:
         try:
-            book = console_settings.brands(session, settings)  # the admin console's, else the brands file's
+            book = brand_settings.brands(session, settings)  # the admin console's, else the brands file's
         except BrandError as exc:
             raise click.ClickException(str(exc)) from None
         contract = _find_contract(session, reference)

@@ -7,6 +7,13 @@ from typing import Any
 
 import click
 
+from config.commands.cli import settings_from_environment
+from email_actions.mail.sending import ratelimit
+from email_actions.mail.sending.pipeline import EmailSender, dry_run_due, queue_due, queued_ids, sweep_stale_sending
+from jobs.base import redis_connection
+from sync_service.store.db import Database
+from sync_service.store.models import utcnow
+
 
 @click.command("send")
 @click.option("--due", is_flag=True, required=True, help="Send every reminder due today or earlier (required).")
@@ -16,12 +23,6 @@ def send(due: bool, dry_run: bool, limit: int | None) -> None:
     """Queue the due reminders (the customer's email and the rep's notice) and send them through SES,
     at most once each, within the account's rate. Prints a summary; problems with one email are recorded
     on that email and the rest go on."""
-    from config.commands.cli import settings_from_environment
-    from email_actions.mail.sending import ratelimit
-    from email_actions.mail.sending.pipeline import EmailSender, dry_run_due, queue_due, queued_ids, sweep_stale_sending
-    from jobs.base import redis_connection
-    from sync_service.store.db import Database
-    from sync_service.store.models import utcnow
 
     settings = settings_from_environment()
     db = Database(settings.database_url)

@@ -7,10 +7,12 @@ from typing import Any
 
 import click
 
+from config.commands.cli import settings_from_environment
 from mappings.model import PULL_ORDER
 from sync_service.pull.run import Progress, PullResult
 from sync_service.pull.service import NothingToPull, Skipped, pull_all, reconcile_all
 from sync_service.salesforce.client import SalesforceNotConfigured
+from sync_service.store.db import Database
 
 
 @click.command("sync")
@@ -24,8 +26,6 @@ from sync_service.salesforce.client import SalesforceNotConfigured
 )
 def sync(full: bool, mapping_name: str | None, do_reconcile: bool, allow_mass_removal: bool) -> None:
     """Pull contracts, quotes, lines and documents from Salesforce into the store now."""
-    from config.commands.cli import settings_from_environment
-    from sync_service.store.db import Database
 
     settings = settings_from_environment()
     db = Database(settings.database_url)

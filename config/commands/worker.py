@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import click
+import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from config.commands.cli import settings_from_environment
 from config.settings.logs import configure_logging
+from jobs.base import redis_connection
 from jobs.queues import QUEUE_NAMES
+from jobs.schedule import build_scheduler
+from jobs.worker import make_worker
 
 
 @click.command()
@@ -22,10 +28,6 @@ from jobs.queues import QUEUE_NAMES
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
 def worker(queues: tuple[str, ...], burst: bool) -> None:
     """Run jobs from the queues, each inside the app context."""
-    import structlog
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
-    from jobs.worker import make_worker
 
     settings = settings_from_environment()
     configure_logging(settings.log_level)
@@ -34,6 +36,8 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
         _wait_for_redis(settings)
         try:
             # with_scheduler: releases jobs waiting for a retry; RQ makes sure only one worker does it at a time.
+            # RQ's log set-up finds our handler on the root logger and adds none of its own (its lines come out
+            # once, in our format); logging_level sets its loggers to ours, which importing RQ set to INFO.
             make_worker(settings, chosen).work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
             return
         except RedisConnectionError as exc:
@@ -47,8 +51,6 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
 @click.command()
 def scheduler() -> None:
     """Enqueue the periodic jobs (jobs/schedule.py) when they are due."""
-    from jobs.base import redis_connection
-    from jobs.schedule import build_scheduler
 
     settings = settings_from_environment()
     configure_logging(settings.log_level)
@@ -61,12 +63,6 @@ REDIS_WAIT_SECONDS = 120
 def _wait_for_redis(settings: Any) -> None:
     """A worker started (or left running) while Redis restarts waits for it (backing off) instead of exiting at
     once; after REDIS_WAIT_SECONDS it gives up with a clear message."""
-    import time
-
-    import structlog
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
-    from jobs.base import redis_connection
 
     log = structlog.get_logger(__name__)
     deadline = time.monotonic() + REDIS_WAIT_SECONDS

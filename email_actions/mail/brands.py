@@ -9,7 +9,7 @@ The default brand must be complete or the file is refused (the service does not 
 with a problem is kept out of use and its problems are listed: an email that would go out under it is
 recorded as skipped with the reason, and the rest of the batch goes on.
 
-An admin may override the file in the console (:mod:`sync_service.console_settings`); those brands are the
+An admin may override the file in the console (:mod:`email_actions.mail.brand_settings`); those brands are the
 same data, checked by the same :func:`parse_brands`, except that their logos live in the store: a brand's
 ``logo`` is then ``sha256:<digest>`` of a PNG handed over in ``logos`` (checked by :func:`check_png`).
 Readers take a logo's bytes from :meth:`Brand.logo_bytes`, never from the path.

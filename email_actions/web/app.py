@@ -10,7 +10,21 @@ from flask import Flask
 
 from config.settings import Settings, load_settings
 from email_actions.mail.brands import check_brands_file
+from email_actions.web import (
+    brand_assets,
+    console,
+    dev_outbox,
+    errors,
+    request_ids,
+    security,
+    sns_intake,
+    status,
+    token_pages,
+)
+from email_actions.web.act import actions, pixel_and_quote
+from email_actions.web.portal import views as portal
 from sync_service.planning.cadence import check_cadence_file
+from sync_service.store import db
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -28,12 +42,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         SECRET_KEY_FALLBACKS=[key.reveal() for key in settings.secret_keys[:-1]],
     )
 
-    from email_actions.web import brand_assets, console, dev_outbox, errors, security, sns_intake, status, token_pages
-    from email_actions.web.act import actions, pixel_and_quote
-    from email_actions.web.portal import views as portal
-    from sync_service.store import db
-
-    pixel_and_quote.init_app(app)  # first: its Cache-Control hook must run after the security headers' hook
+    request_ids.init_app(app)  # before every other hook: a request they refuse has its id too
+    pixel_and_quote.init_app(app)  # before security: its Cache-Control hook must run after the security headers' hook
     security.init_app(app, settings)
     db.init_app(app)
     token_pages.init_app(app, settings)

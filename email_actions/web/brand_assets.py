@@ -14,7 +14,7 @@ import io
 from flask import Blueprint, Flask, Response, abort, send_file
 
 from config.settings import get_settings
-from sync_service import console_settings
+from email_actions.mail import brand_settings
 from sync_service.store.db import current_session
 
 MAX_AGE = 86400
@@ -24,7 +24,7 @@ bp = Blueprint("brand_assets", __name__)
 
 @bp.get("/brand/<key>/logo.png")
 def logo(key: str) -> Response:
-    book = console_settings.brands_for_pages(current_session(), get_settings())
+    book = brand_settings.brands_for_pages(current_session(), get_settings())
     brand = book.brands.get(key)
     if brand is None:
         abort(404)

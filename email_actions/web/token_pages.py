@@ -20,9 +20,9 @@ from flask import Flask, current_app, g, render_template
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from config.settings import Settings, get_settings
+from email_actions.mail import brand_settings
 from email_actions.mail.brands import Brand, BrandUnusable
 from email_actions.mail.links import LinkClaims, LinkExpired, LinkInvalid, Links, Purpose
-from sync_service import console_settings
 from sync_service.store import models
 from sync_service.store.db import current_session
 
@@ -44,7 +44,7 @@ def links() -> Links:
 def brand_of(message: models.EmailMessage | None) -> Brand:
     """The brand the email went out under (the default brand when unknown or no longer usable), as the brands
     in force (the admin console's, else the brands file) have it now."""
-    book = console_settings.brands_for_pages(current_session(), get_settings())
+    book = brand_settings.brands_for_pages(current_session(), get_settings())
     if message is not None and message.brand:
         try:
             return book.get(message.brand)

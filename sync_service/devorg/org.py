@@ -12,13 +12,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sync_service.devorg import ids
 from sync_service.devorg.catalogue import TASK_EXTERNAL_ID_FIELD, build_schema
+from sync_service.devorg.clock import OrgClock
 from sync_service.devorg.errors import ApiError, invalid_session, request_limit_exceeded
 from sync_service.devorg.faults import Faults
 from sync_service.devorg.store import OrgStore
@@ -73,8 +74,8 @@ class Org:
     ):
         self.data_dir = data_dir
         self.schema = build_schema(task_external_id=task_external_id)
-        self.store = OrgStore(self.schema, None if data_dir is None else data_dir / "org.sqlite3", clock=clock)
-        self.clock = self.store.clock
+        self.clock = OrgClock(clock)
+        self.store = OrgStore(self.schema, None if data_dir is None else data_dir / "org.sqlite3", clock=self.clock)
         self.tz = tz or ZoneInfo("America/Los_Angeles")
         self.lock = self.store.lock
         self.faults = Faults()
@@ -93,6 +94,7 @@ class Org:
         self._apply_schema_changes()
         self.credentials = self._load_credentials()
         self._load_api_usage()
+        self._load_clock()
 
     # ------------------------------------------------------------------ credentials and sessions
 
@@ -252,5 +254,20 @@ class Org:
         f = task.field(TASK_EXTERNAL_ID_FIELD)
         return None if f is None else f.name
 
+    # ------------------------------------------------------------------ the clock (admin hook)
+
     def now(self) -> datetime:
         return self.clock().astimezone(UTC)
+
+    def _load_clock(self) -> None:
+        # Kept with the data, like the API usage: a restarted org must not stamp records earlier than the ones
+        # it stamped after an advance.
+        stored = self.store.get_meta("clock_offset_seconds")
+        if stored:
+            self.clock.offset = timedelta(seconds=float(stored))
+
+    def advance_clock(self, seconds: object) -> None:
+        """Move the org's clock forward (see `clock.OrgClock.advance`), for good: the offset is persisted."""
+        with self.lock:
+            self.clock.advance(seconds)
+            self.store.set_meta("clock_offset_seconds", repr(self.clock.offset_seconds))

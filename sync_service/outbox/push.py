@@ -30,7 +30,7 @@ from mappings.model import TaskConventions
 from sync_service.outbox import wire
 from sync_service.outbox.wire import Claimed, TaskShape
 from sync_service.pull.fetch import classify
-from sync_service.pull.run import Budget, check_budget, record_api_usage
+from sync_service.salesforce.budget import Budget, check_budget, record_api_usage
 from sync_service.salesforce.errors import BudgetPaused, PullFailed, TransientError
 from sync_service.salesforce.transport import ApiMeter, meter_of
 from sync_service.store import models

@@ -12,12 +12,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, cast
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from simple_salesforce import Salesforce
-from sqlalchemy import CursorResult, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
@@ -26,6 +25,7 @@ from mappings.soql import soql_datetime
 from sync_service.pull import fetch, plan
 from sync_service.pull.convert import ValueProblem, canonical_value, modstamp
 from sync_service.pull.writer import CanonicalRow, write_chunk
+from sync_service.salesforce.budget import Budget, check_budget, record_api_usage
 from sync_service.salesforce.errors import BudgetPaused, PullFailed, TransientError
 from sync_service.salesforce.transport import ApiMeter
 from sync_service.store import models
@@ -41,12 +41,6 @@ MAX_SKIPPED_EXAMPLES = 100
 # Entities whose deletions and moves out of scope each pull looks for; the nightly reconcile does the rest.
 REMOVABLE = (("contract", models.Contract), ("renewal_quote", models.RenewalQuote))
 Progress = Callable[[str, int], None]
-
-
-@dataclass
-class Budget:
-    daily_budget: int  # calls this service may make per UTC day (all jobs together)
-    reserve: int  # calls to leave unused of the org's remaining daily limit
 
 
 @dataclass
@@ -277,25 +271,6 @@ def transient_retrying(attempts: int = 4, max_wait: float = 30.0) -> Retrying:
     )
 
 
-def check_budget(sessions: sessionmaker[Session], meter: ApiMeter, budget: Budget, *, unrecorded: int = 0) -> None:
-    """Raise BudgetPaused, saying why, when the org's reserve or the service's daily budget is reached.
-    `unrecorded`: calls the running job made that are not in `api_usage` yet (it records them when it ends)."""
-    remaining = meter.org_remaining
-    if remaining is not None and remaining <= budget.reserve:
-        raise BudgetPaused(
-            f"paused: the org has {remaining} API calls left today and {budget.reserve} are kept in "
-            "reserve for other integrations (the API reserve: admin console settings, else RENEWALS_API_RESERVE)"
-        )
-    with sessions() as session:
-        total = sum(session.scalars(select(models.ApiUsage.calls).where(models.ApiUsage.day == _utc_today())).all())
-    total += unrecorded
-    if total >= budget.daily_budget:
-        raise BudgetPaused(
-            f"paused: the service used {total} of its {budget.daily_budget} API calls today "
-            "(the API budget: admin console settings, else RENEWALS_API_DAILY_BUDGET)"
-        )
-
-
 def mark_removed(sessions: sessionmaker[Session], table: Any, sf_ids: list[str]) -> int:
     if not sf_ids:
         return 0
@@ -308,77 +283,3 @@ def mark_removed(sessions: sessionmaker[Session], table: Any, sf_ids: list[str])
                     row.is_deleted = True
                     count += 1
     return count
-
-
-def _utc_today() -> date:
-    return datetime.now(UTC).date()
-
-
-def record_run(
-    session: Session,
-    *,
-    mapping_name: str,
-    kind: str,
-    started: datetime,
-    status: str,
-    error: str | None,
-    rows: dict[str, Any],
-    api_calls: int,
-    usage_recorded: bool = False,
-) -> None:
-    """A finished reconcile or push as a `sync_runs` row, and (unless the job already did) its API calls
-    against the day's budget."""
-    session.add(
-        models.SyncRun(
-            mapping_name=mapping_name,
-            kind=kind,
-            started_at=started,
-            finished_at=datetime.now(UTC),
-            status=status,
-            error=error,
-            rows=rows,
-            api_calls=api_calls,
-        )
-    )
-    if not usage_recorded:
-        record_api_usage(session, f"{kind}:{mapping_name}", api_calls)
-
-
-def add_api_usage(sessions: sessionmaker[Session], job_name: str, calls: int) -> bool:
-    """Add `calls` to today's usage of `job_name` in a transaction of its own: one atomic increment, safe with
-    several processes (the first call of a day inserts the row; a process that loses that race adds to the
-    winner's). False if it could not be recorded after three tries."""
-    if calls <= 0:
-        return True
-    day = _utc_today()
-    for _ in range(3):
-        with sessions() as session:
-            result = cast(
-                CursorResult[Any],
-                session.execute(
-                    update(models.ApiUsage)
-                    .where(models.ApiUsage.day == day, models.ApiUsage.job_name == job_name)
-                    .values(calls=models.ApiUsage.calls + calls)
-                ),
-            )
-            if result.rowcount == 0:
-                session.add(models.ApiUsage(day=day, job_name=job_name, calls=calls))
-            try:
-                session.commit()
-                return True
-            except IntegrityError:
-                session.rollback()
-    return False
-
-
-def record_api_usage(session: Session, job_name: str, calls: int) -> None:
-    if calls <= 0:
-        return
-    day = _utc_today()
-    usage = session.scalar(
-        select(models.ApiUsage).where(models.ApiUsage.day == day, models.ApiUsage.job_name == job_name)
-    )
-    if usage is None:
-        session.add(models.ApiUsage(day=day, job_name=job_name, calls=calls))
-    else:
-        usage.calls += calls

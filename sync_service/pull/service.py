@@ -21,9 +21,11 @@ from mappings.loader import load
 from mappings.model import Mapping
 from sync_service import console_settings
 from sync_service.pull.reconcile import ReconcileResult, reconcile
-from sync_service.pull.run import Progress, Puller, PullResult, check_budget, record_run, transient_retrying
+from sync_service.pull.run import Progress, Puller, PullResult, transient_retrying
+from sync_service.salesforce.budget import check_budget
 from sync_service.salesforce.client import SalesforceNotConfigured, connect
 from sync_service.salesforce.connect_settings import connection_from_settings
+from sync_service.salesforce.runs import record_run
 from sync_service.salesforce.transport import meter_of
 from sync_service.store import models
 from sync_service.store.db import Database

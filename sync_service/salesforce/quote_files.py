@@ -16,7 +16,6 @@ authorised (the email's contract, the portal's scope), never an id from a URL.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import re
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import requests
+import structlog
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 from sqlalchemy.engine import make_url
@@ -33,14 +33,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from sync_service import console_settings
-from sync_service.pull.run import add_api_usage, check_budget
+from sync_service.salesforce.budget import add_api_usage, check_budget
 from sync_service.salesforce.client import SalesforceNotConfigured, connect
 from sync_service.salesforce.connect_settings import connection_from_settings
 from sync_service.salesforce.errors import BudgetPaused
 from sync_service.salesforce.transport import meter_of
 from sync_service.store import models
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 API_JOB = "quote_download"
 BLOB_FIELDS = {"Document": "Body", "ContentVersion": "VersionData"}
@@ -211,4 +211,4 @@ class QuoteFiles:
 def count_api_calls(sessions: sessionmaker[Session], calls: int) -> None:
     """Add `calls` to today's `quote_download` usage (several web workers may add at once)."""
     if not add_api_usage(sessions, API_JOB, calls):
-        log.warning("could not record %d Salesforce API call(s) of quote downloads", calls)
+        log.warning("could not record the Salesforce API calls of quote downloads", calls=calls)

@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
+import secrets
 import shutil
 import statistics
 import tempfile
@@ -52,9 +54,14 @@ from typing import Any
 from flask import Flask, got_request_exception
 from sqlalchemy import Connection, Engine, bindparam, event, func, make_url, select, text, update
 
+from config.settings import load_settings
+from email_actions.web.app import create_app
+from email_actions.web.console.auth import UserError, create_user, set_password, set_role
+from mappings.loader import preset_text
 from sync_service.outbox.record import event_key
 from sync_service.store import migrate, models
 from sync_service.store.db import make_engine
+from tests.processes import RestartableRedis
 
 SEED = 20240607
 ADMIN_USERNAME = "bench-admin"
@@ -204,8 +211,6 @@ class _Seeder:
         return dict(sorted(self.counts.items()))
 
     def mapping(self) -> None:
-        from mappings.loader import preset_text
-
         yaml = preset_text(MAPPING)
         for version in (1, 2):
             self.add(
@@ -1215,24 +1220,15 @@ def _event_scan_seconds(engine: Engine, repeat: int) -> tuple[float, int]:
 
 @contextmanager
 def _redis() -> Iterator[str]:
-    import subprocess
-
-    from tests.bench.send import start_redis, stop_processes
-
-    work = Path(tempfile.mkdtemp(prefix="renewals-bench-admin-redis-"))
-    processes: list[subprocess.Popen[Any]] = []
-    try:
-        yield start_redis(work, processes)
-    finally:
-        stop_processes(processes)
-        shutil.rmtree(work, ignore_errors=True)
+    """A throwaway redis-server for the app's rate limits; yields its URL."""
+    with (
+        tempfile.TemporaryDirectory(prefix="renewals-bench-admin-redis-", ignore_cleanup_errors=True) as work,
+        RestartableRedis(Path(work)) as server,
+    ):
+        yield server.url
 
 
 def _sign_in(app: Flask) -> Any:
-    import re
-
-    from email_actions.web.console.auth import UserError, create_user, set_password, set_role
-
     with app.extensions["renewals.database"].session_scope() as session:
         try:
             create_user(session, ADMIN_USERNAME, ADMIN_PASSWORD, "admin")
@@ -1263,11 +1259,6 @@ def time_pages(
 ) -> dict[str, Any]:
     """Time the console's pages (and `extra` name → path ones; only those named in `only` if any) on the
     store at `database_url`."""
-    import secrets
-
-    from config.settings import load_settings
-    from email_actions.web.app import create_app
-
     settings = load_settings(
         {
             "RENEWALS_SECRET_KEYS": secrets.token_urlsafe(32),

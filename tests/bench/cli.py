@@ -1,4 +1,8 @@
-"""``renewals bench``: benchmark scripts. They print figures; tests assert behaviour, never speed."""
+"""``renewals bench``: benchmark scripts. They print figures; tests assert behaviour, never speed.
+
+Each command imports its benchmark when it runs: the benchmarks pull in most of the product, moto and the
+stand-in org, which `renewals bench --help` (and every other `renewals` command) should not wait for.
+"""
 
 from __future__ import annotations
 
@@ -114,8 +118,8 @@ def render(emails: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def http(count: int, concurrency: int, emails: int, as_json: bool) -> None:
     """The open pixel and the Renew confirmation page under `renewals web` (gunicorn, two workers): requests
-    per second and p50/p99 latency, beside a trivial endpoint of the same app in the same run (the web process
-    gets RENEWALS_BENCH_ROUTES=1, which adds it), with each one's ratio to the trivial endpoint."""
+    per second and p50/p99 latency, beside a trivial endpoint of the same app in the same run (served by
+    tests.bench.http_server, which adds it), with each one's ratio to the trivial endpoint."""
     from tests.bench.http import http_figures
 
     _emit(http_figures(requests_per_endpoint=count, concurrency=concurrency, emails=emails), as_json)

@@ -1,10 +1,12 @@
-"""`renewals bench http`: the open pixel and the Renew confirmation page under `renewals web` (gunicorn, two
-workers), beside a trivial endpoint of the same app, served by the same server in the same run.
+"""`renewals bench http`: the open pixel and the Renew confirmation page under the product's gunicorn set-up
+(`renewals web`'s, two workers), beside a trivial endpoint of the same app, served by the same server in the same
+run.
 
 The web process runs against a temporary SQLite store seeded with contracts and one sent reminder each,
-and a temporary Redis (rate limits). `RENEWALS_BENCH_ROUTES=1` in its environment adds the trivial
-endpoint, `GET /_bench/trivial` (an empty 200 through the same app, hooks and headers included); nothing
-else sets it. Requests come from a thread pool of keep-alive `requests` sessions, each endpoint in turn,
+and a temporary Redis (rate limits). The server is `tests.bench.http_server`: `renewals web`'s gunicorn
+configuration serving the web app with one route added, the trivial endpoint `GET /_bench/trivial` (an empty 200
+through the same app, hooks and headers included); the product itself has no such route.
+Requests come from a thread pool of keep-alive `requests` sessions, each endpoint in turn,
 after a warm-up, with a desktop browser's user agent an hour after the emails were sent, so the pixel
 takes the human path (event, Task bumped in the outbox) rather than the cheaper machine one. Each request
 claims its own client address through `X-Forwarded-For` (one proxy hop configured), and the requests
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import statistics
 import subprocess
 import sys
@@ -29,12 +30,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
-from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
@@ -42,35 +43,38 @@ from config.settings import load_settings
 from email_actions.mail.links import Links
 from sync_service.store import migrate, models
 from sync_service.store.db import make_engine
-from sync_service.store.models import new_nonce, utcnow
-from tests.bench.send import _free_port, _seed, start_redis, stop_processes
+from sync_service.store.models import utcnow
+from tests.bench.http_server import TRIVIAL_PATH
+from tests.bench.send import seed_due_reminders
+from tests.factories import make_email
+from tests.processes import (
+    RestartableRedis,
+    answers_http,
+    free_port,
+    renewals_env,
+    stop_process,
+    stop_processes,
+    wait_until,
+)
 
-TRIVIAL_PATH = "/_bench/trivial"
+CHECKOUT = Path(__file__).resolve().parents[2]  # the directory holding the `tests` package
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
 # Apple Mail Privacy Protection's agent: the pixel's machine path (event only, no Task).
 APPLE_MPP = "Mozilla/5.0"
 WEB_WORKERS = 2
 
 
-def register_bench_routes(app: Flask) -> None:
-    """The trivial endpoint the benchmark compares against (only with RENEWALS_BENCH_ROUTES=1)."""
-
-    @app.get(TRIVIAL_PATH)
-    def bench_trivial() -> tuple[str, int]:
-        return "", 200
-
-
 def http_figures(*, requests_per_endpoint: int = 2000, concurrency: int = 4, emails: int = 500) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix="renewals-bench-http-"))
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        redis_url = start_redis(work, processes)
+    with ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="renewals-bench-http-")))
+        redis_url = stack.enter_context(RestartableRedis(work)).url
+        processes: list[subprocess.Popen[bytes]] = []
+        stack.callback(stop_processes, processes, 15)
         database_url = f"sqlite:///{work / 'renewals.db'}"
         migrate.upgrade(database_url)
-        port = _free_port()
+        port = free_port()
         base_url = f"http://127.0.0.1:{port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RENEWALS_")}
-        env.update(
+        env = renewals_env(
             {
                 "RENEWALS_SECRET_KEYS": secrets.token_urlsafe(32),
                 "RENEWALS_DATABASE_URL": database_url,
@@ -81,15 +85,13 @@ def http_figures(*, requests_per_endpoint: int = 2000, concurrency: int = 4, ema
                 "RENEWALS_WEB_WORKERS": str(WEB_WORKERS),
                 "RENEWALS_WEB_PROXY_HOPS": "1",
                 "RENEWALS_LOG_LEVEL": "WARNING",
-                "RENEWALS_BENCH_ROUTES": "1",
+                # The server (tests.bench.http_server) lives in the checkout, which no installed package carries.
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(CHECKOUT), os.environ.get("PYTHONPATH")])),
             }
         )
         links = Links(load_settings(env))
         pixels, confirms = _seed_emails(database_url, links, emails)
-        renewals = str(Path(sys.executable).with_name("renewals"))
-        log = (work / "web.log").open("ab")
-        processes.append(subprocess.Popen([renewals, "web"], env=env, stdout=log, stderr=subprocess.STDOUT))
-        _wait_for(base_url + TRIVIAL_PATH, processes[-1])
+        processes.append(start_bench_web(env, work / "web.log", base_url + TRIVIAL_PATH))
 
         count = requests_per_endpoint
         trivial = _measure(lambda n: base_url + TRIVIAL_PATH, count, concurrency)
@@ -112,56 +114,22 @@ def http_figures(*, requests_per_endpoint: int = 2000, concurrency: int = 4, ema
             "ratio_pixel_machine": _ratio(pixel_machine, trivial),
             "ratio_confirm": _ratio(confirm, trivial) if confirm else None,
         }
-    finally:
-        stop_processes(processes, timeout=15)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _seed_emails(database_url: str, links: Links, emails: int) -> tuple[list[str], list[str]]:
     """Contracts with a quote (the send benchmark's), each with a reminder sent an hour ago; their links."""
     engine = make_engine(database_url)
     sessions = sessionmaker(engine, expire_on_commit=False)
-    _seed(sessions, emails, utcnow().date())
+    seed_due_reminders(sessions, emails, utcnow().date())
     sent_at = utcnow() - timedelta(hours=1)
     pixels, confirms = [], []
-    with sessions() as session:
+    with sessions.begin() as session:
         for reminder in session.scalars(select(models.Reminder).order_by(models.Reminder.id)):
-            contract = reminder.contract
-            message = models.EmailMessage(
-                key=f"reminder:{reminder.id}",
-                kind="reminder",
-                reminder=reminder,
-                contract=contract,
-                contact=contract.contact,
-                rep=contract.rep,
-                stage=reminder.offset_days,
-                to_address=contract.contact.email if contract.contact else None,
-                nonce=new_nonce(),
-                status="sent",
-                sent_at=sent_at,
-            )
-            session.add(message)
-            session.flush()
+            message = make_email(session, reminder.contract, reminder=reminder, sent_at=sent_at)
             pixels.append(links.url("open", message.id, message.nonce))
             confirms.append(links.url("renew", message.id, message.nonce))
-        session.commit()
     engine.dispose()
     return pixels, confirms
-
-
-def _wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"`renewals web` exited with {process.returncode} before answering")
-        try:
-            with requests.get(url, timeout=10) as response:
-                if response.status_code == 200:
-                    return
-        except (requests.ConnectionError, requests.Timeout):
-            pass  # not listening yet, or a worker still importing the app
-        time.sleep(0.1)
-    raise RuntimeError(f"`renewals web` did not answer {url} within {timeout:.0f} s")
 
 
 def _headers(n: int, agent: str = BROWSER) -> dict[str, str]:
@@ -208,3 +176,22 @@ def _measure(url_of: Callable[[int], str], count: int, concurrency: int, *, agen
         "p99_ms": round(percentiles[98] * 1000, 2),
         "statuses": {str(status): n for status, n in sorted(Counter(status for _, status in results).items())},
     }
+
+
+def start_bench_web(env: dict[str, str], log: Path, ready_url: str) -> subprocess.Popen[bytes]:
+    """The web app under the product's gunicorn set-up with the trivial route (tests.bench.http_server), once
+    `ready_url` answers."""
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.bench.http_server"],
+            env=env,
+            cwd=CHECKOUT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(answers_http(ready_url), f"the bench's web app at {ready_url}", process=process, timeout=60)
+    except RuntimeError:
+        stop_process(process)
+        raise
+    return process

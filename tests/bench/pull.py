@@ -11,10 +11,21 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
+from sqlalchemy.orm import sessionmaker
+
 from mappings.model import PULL_ORDER, Mapping
 from sync_service.pull import plan
-from sync_service.pull.run import Budget, Puller
+from sync_service.pull.run import Puller
+from sync_service.salesforce.budget import Budget
+from sync_service.salesforce.transport import meter_of
+from sync_service.store import migrate
+from sync_service.store.db import make_engine
+from tests.bench.devorg import start_seeded_org
 from tests.paths import SALESFORCE_CPQ_PRESET
+
+# Changes land this much later on the org's clock than the full pull's watermark (compared to the second).
+CLOCK_STEP_SECONDS = 2
 
 
 def _floor(rows: int, bulk: bool) -> int:
@@ -25,56 +36,39 @@ def _floor(rows: int, bulk: bool) -> int:
 
 
 def pull_figures(data: Path, contracts: int) -> dict[str, Any]:
-    import yaml
-    from sqlalchemy.orm import sessionmaker
+    mapping = Mapping.model_validate(yaml.safe_load(SALESFORCE_CPQ_PRESET.read_text()))
+    with start_seeded_org(data, contracts) as org, tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'store.db'}"
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        sessions = sessionmaker(engine, expire_on_commit=False)
+        sf = org.salesforce(timeout=300)
+        meter = meter_of(sf.session)
+        puller = Puller(sessions, sf, meter, mapping, Budget(daily_budget=10**9, reserve=0), overlap=timedelta(0))
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        result = puller.pull(full=True)
+        peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if result.status != "succeeded":
+            raise RuntimeError(f"the pull {result.status}: {result.error}")
 
-    from sync_service.salesforce.transport import meter_of
-    from sync_service.store import migrate
-    from sync_service.store.db import make_engine
-    from tests.bench.devorg import _start, connect_to, ensure_seeded
+        floor = 0
+        bare_started = time.perf_counter()
+        for entity in PULL_ORDER:
+            for query in plan.queries(mapping, entity):
+                rows = sum(1 for _ in sf.query_all_iter(query.soql()))
+                floor += _floor(rows, rows > mapping.bulk_threshold)
+        bare_seconds = time.perf_counter() - bare_started
 
-    ensure_seeded(data, contracts)
-    preset = SALESFORCE_CPQ_PRESET
-    mapping = Mapping.model_validate(yaml.safe_load(preset.read_text()))
-    process, info = _start(data)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite:///{Path(tmp) / 'store.db'}"
-            migrate.upgrade(url)
-            engine = make_engine(url)
-            sessions = sessionmaker(engine, expire_on_commit=False)
-            sf = connect_to(info)
-            meter = meter_of(sf.session)
-            puller = Puller(sessions, sf, meter, mapping, Budget(daily_budget=10**9, reserve=0), overlap=timedelta(0))
-            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            result = puller.pull(full=True)
-            peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            if result.status != "succeeded":
-                raise RuntimeError(f"the pull {result.status}: {result.error}")
-
-            floor = 0
-            bare_started = time.perf_counter()
-            for entity in PULL_ORDER:
-                for query in plan.queries(mapping, entity):
-                    rows = sum(1 for _ in sf.query_all_iter(query.soql()))
-                    floor += _floor(rows, rows > mapping.bulk_threshold)
-            bare_seconds = time.perf_counter() - bare_started
-
-            time.sleep(1.1)  # changes land in a later second than the full pull's watermark
-            changed = [
-                r["Id"] for r in sf.query(f"SELECT Id FROM Contract LIMIT {max(1, contracts // 100)}")["records"]
+        org.advance_clock(CLOCK_STEP_SECONDS)
+        changed = [r["Id"] for r in sf.query(f"SELECT Id FROM Contract LIMIT {max(1, contracts // 100)}")["records"]]
+        for start in range(0, len(changed), 200):
+            records = [
+                {"attributes": {"type": "Contract"}, "id": i, "Description": "changed for the benchmark"}
+                for i in changed[start : start + 200]
             ]
-            for start in range(0, len(changed), 200):
-                records = [
-                    {"attributes": {"type": "Contract"}, "id": i, "Description": "changed for the benchmark"}
-                    for i in changed[start : start + 200]
-                ]
-                sf.restful("composite/sobjects", method="PATCH", json={"records": records})
-            incremental = puller.pull(full=False)
-            engine.dispose()
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
+            sf.restful("composite/sobjects", method="PATCH", json={"records": records})
+        incremental = puller.pull(full=False)
+        engine.dispose()
     return {
         "contracts": result.rows.get("contract", 0),
         "rows": result.rows,

@@ -9,11 +9,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import requests
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import sessionmaker
 
 from mappings.model import TaskConventions
 from sync_service.outbox.push import Pusher
 from sync_service.outbox.record import event_key, record_task
+from sync_service.salesforce.budget import Budget
+from sync_service.store import migrate, models
+from sync_service.store.db import make_engine
+from tests.bench.devorg import start_seeded_org
+
+# Contracts in the org the Tasks go to.
+ORG_CONTRACTS = 200
 
 # Events per email: sent, opened, opened again (a repeat bumps the same Task), downloaded — the mix of a
 # reminder that is read. Each email therefore yields three Tasks for four events.
@@ -43,10 +51,6 @@ def _record(sessions: Any, events: int, what_ids: list[str], conventions: TaskCo
 
 
 def _drain(pusher: Pusher, sessions: Any, deadline: float) -> int:
-    from sqlalchemy import func, select, update
-
-    from sync_service.store import models
-
     calls = 0
     while time.monotonic() < deadline:
         result = pusher.push()
@@ -77,46 +81,29 @@ def _tasks_in_org(sf: Any) -> dict[str, int]:
 
 
 def push_figures(events: int) -> dict[str, Any]:
-    from sqlalchemy.orm import sessionmaker
-
-    from sync_service.pull.run import Budget
-    from sync_service.store import migrate
-    from sync_service.store.db import make_engine
-    from tests.bench.devorg import _start, connect_to
-
     conventions = TaskConventions(external_id_field="Renewals_Event_Key__c")
-    with tempfile.TemporaryDirectory() as tmp:
-        process, info = _start_seeded(Path(tmp) / "org", _start)
-        try:
-            url = f"sqlite:///{Path(tmp) / 'store.db'}"
-            migrate.upgrade(url)
-            engine = make_engine(url)
-            sessions = sessionmaker(engine, expire_on_commit=False)
-            sf = connect_to(info)
-            what_ids = [r["Id"] for r in sf.query("SELECT Id FROM Contract LIMIT 200")["records"]]
-            budget = Budget(daily_budget=10**9, reserve=0)
+    with tempfile.TemporaryDirectory() as tmp, start_seeded_org(Path(tmp) / "org", ORG_CONTRACTS) as org:
+        url = f"sqlite:///{Path(tmp) / 'store.db'}"
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        sessions = sessionmaker(engine, expire_on_commit=False)
+        sf = org.salesforce(timeout=300)
+        what_ids = [r["Id"] for r in sf.query(f"SELECT Id FROM Contract LIMIT {ORG_CONTRACTS}")["records"]]
+        budget = Budget(daily_budget=10**9, reserve=0)
 
-            keys = _record(sessions, events, what_ids, conventions, "bench")
-            started = time.perf_counter()
-            calls = _drain(Pusher(sessions, sf, conventions, budget), sessions, time.monotonic() + 600)
-            seconds = time.perf_counter() - started
+        keys = _record(sessions, events, what_ids, conventions, "bench")
+        started = time.perf_counter()
+        calls = _drain(Pusher(sessions, sf, conventions, budget), sessions, time.monotonic() + 600)
+        seconds = time.perf_counter() - started
 
-            admin = {"X-Devorg-Admin": info["admin_token"]}
-            faults = {
-                "rules": [{"route": "collections", "error": "503", "rate": 0.2}],
-                "record_lock_rate": 0.2,
-                "latency_ms": 20,
-                "seed": 7,
-            }
-            _admin(sf.session, info, admin, faults)
-            fault_keys = _record(sessions, events // 2, what_ids, conventions, "fault")
-            _drain(Pusher(sessions, sf, conventions, budget, retry_base=0.01), sessions, time.monotonic() + 900)
-            _admin(sf.session, info, admin, {})
-            found = _tasks_in_org(sf)
-            engine.dispose()
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
+        org.faults(
+            rules=[{"route": "collections", "error": "503", "rate": 0.2}], record_lock_rate=0.2, latency_ms=20, seed=7
+        )
+        fault_keys = _record(sessions, events // 2, what_ids, conventions, "fault")
+        _drain(Pusher(sessions, sf, conventions, budget, retry_base=0.01), sessions, time.monotonic() + 900)
+        org.faults()
+        found = _tasks_in_org(sf)
+        engine.dispose()
     expected = {f"[{key}]" for key in fault_keys}
     return {
         "events": events,
@@ -129,14 +116,3 @@ def push_figures(events: int) -> dict[str, Any]:
         "lost": len(expected - set(found)),
         "duplicated": sum(found[marker] - 1 for marker in expected if found.get(marker, 0) > 1),
     }
-
-
-def _start_seeded(data: Path, start: Any) -> tuple[Any, dict[str, Any]]:
-    from tests.bench.devorg import ensure_seeded
-
-    ensure_seeded(data, 200)
-    return start(data)
-
-
-def _admin(session: requests.Session, info: dict[str, Any], headers: dict[str, str], faults: dict[str, Any]) -> None:
-    session.put(f"{info['instance_url']}/_devorg/admin/faults", json=faults, headers=headers).raise_for_status()

@@ -15,25 +15,35 @@ directly with simple-salesforce: the floor any write-back latency sits on.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from redis import Redis
+from rq import Worker
 from sqlalchemy import func, select
 
 from config.settings import load_settings
 from email_actions.mail.links import LINKS, Links
+from email_actions.web.app import create_app
 from jobs.queues import PUSH
+from mappings.loader import load
 from sync_service.outbox.record import event_key
-from sync_service.store.models import new_nonce
+from sync_service.pull.service import pull_all
+from sync_service.store import migrate, models
+from sync_service.store.db import Database
+from sync_service.store.mapping_versions import activate, import_preset
+from sync_service.store.models import utcnow
+from tests.bench.devorg import start_seeded_org
+from tests.factories import make_sent_reminder_email
+from tests.processes import RestartableRedis, renewals_env, start_renewals, stop_processes, wait_until
+from tests.standin_org import RunningOrg
 
 FORM_FIELD = re.compile(r'name="(form_token|total_seen)" value="([^"]*)"')
 POLL_SECONDS = 0.02
@@ -45,11 +55,8 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[index]
 
 
-def _sent_reminders(db: Any, count: int) -> list[tuple[int, str]]:
+def _sent_reminders(db: Database, count: int) -> list[tuple[int, str]]:
     """A sent reminder email for each of `count` renewable contracts (live quote, contact, active rep)."""
-    from sync_service.store import models
-    from sync_service.store.models import utcnow
-
     made: list[tuple[int, str]] = []
     today = utcnow().date()
     with db.session_scope() as session:
@@ -64,26 +71,7 @@ def _sent_reminders(db: Any, count: int) -> list[tuple[int, str]]:
             live = [q for q in contract.quotes if not q.is_deleted and q.total is not None]
             if not live or contract.contact is None or not contract.contact.email or contract.rep is None:
                 continue
-            reminder = models.Reminder(
-                contract=contract, offset_days=-30, due_on=today, segment="default", status="sent"
-            )
-            session.add(reminder)
-            session.flush()
-            message = models.EmailMessage(
-                key=f"reminder:{reminder.id}",
-                kind="reminder",
-                reminder=reminder,
-                contract=contract,
-                contact=contract.contact,
-                rep=contract.rep,
-                stage=-30,
-                to_address=contract.contact.email,
-                nonce=new_nonce(),
-                status="sent",
-                sent_at=utcnow(),
-            )
-            session.add(message)
-            session.flush()
+            message = make_sent_reminder_email(session, contract, offset_days=-30, due_on=today)
             made.append((message.id, message.nonce))
     if len(made) < count:
         raise RuntimeError(f"the bench org has only {len(made)} renewable contracts, {count} asked for")
@@ -103,49 +91,32 @@ def _baseline_seconds(sf: Any, what_id: str, runs: int) -> list[float]:
 
 def _wait_for_worker(redis_url: str, timeout: float) -> None:
     """Until the worker has registered with Redis: its start-up is not part of any renewal's latency."""
-    from redis import Redis
-    from rq import Worker
-
     redis = Redis.from_url(redis_url)
-    deadline = time.monotonic() + timeout
-    while not Worker.count(connection=redis):
-        if time.monotonic() > deadline:
-            raise RuntimeError("the push worker did not start")
-        time.sleep(0.1)
-    redis.close()
+    try:
+        wait_until(lambda: bool(Worker.count(connection=redis)), "the push worker", timeout=timeout)
+    finally:
+        redis.close()
 
 
 def renew_to_task_figures(renewals: int = 20, timeout: float = 60.0) -> dict[str, Any]:
-    from email_actions.web.app import create_app
-    from mappings.loader import load
-    from sync_service.pull.service import pull_all
-    from sync_service.store import migrate, models
-    from sync_service.store.db import Database
-    from sync_service.store.mapping_versions import activate, import_preset
-    from tests.bench.devorg import _start, connect_to, ensure_seeded
-    from tests.bench.send import start_redis, stop_processes
-
     work = Path(tempfile.mkdtemp(prefix="renewals-bench-renew-"))
     processes: list[subprocess.Popen[Any]] = []
+    org: RunningOrg | None = None
+    redis: RestartableRedis | None = None
     db = None
     try:
-        ensure_seeded(work / "org", 200)
-        org, info = _start(work / "org")
-        processes.append(org)
-        redis_url = start_redis(work, processes)
+        org = start_seeded_org(work / "org", 200)
+        redis = RestartableRedis(work)
+        redis.start()
         database_url = f"sqlite:///{work / 'renewals.db'}"
         environment = {
             "RENEWALS_SECRET_KEYS": secrets.token_urlsafe(32),
             "RENEWALS_DATABASE_URL": database_url,
-            "RENEWALS_REDIS_URL": redis_url,
-            "RENEWALS_PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+            "RENEWALS_REDIS_URL": redis.url,
+            # Only for the links' text: the app runs in this process, behind Flask's test client.
+            "RENEWALS_PUBLIC_BASE_URL": "http://renewals.bench",
             "RENEWALS_LOG_LEVEL": "WARNING",
-            "RENEWALS_SALESFORCE_AUTH": "password",
-            "RENEWALS_SALESFORCE_LOGIN_URL": info["instance_url"],
-            "RENEWALS_SALESFORCE_USERNAME": info["username"],
-            "RENEWALS_SALESFORCE_PASSWORD": info["password"],
-            "RENEWALS_SALESFORCE_SECURITY_TOKEN": info["security_token"],
-            "RENEWALS_SALESFORCE_CA_BUNDLE": info["ca_cert"],
+            **org.salesforce_env(),
         }
         settings = load_settings(environment)
         migrate.upgrade(database_url)
@@ -157,15 +128,9 @@ def renew_to_task_figures(renewals: int = 20, timeout: float = 60.0) -> dict[str
         pull_all(db, settings, full=True)
         emails = _sent_reminders(db, renewals)
 
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RENEWALS_")}
-        env.update(environment)
-        renewals_cli = str(Path(sys.executable).with_name("renewals"))
-        log = (work / "worker.log").open("ab")
-        processes.append(
-            subprocess.Popen([renewals_cli, "worker", "--queue", PUSH], env=env, stdout=log, stderr=subprocess.STDOUT)
-        )
-        _wait_for_worker(redis_url, timeout)
-        sf = connect_to(info)
+        processes.append(start_renewals(["worker", "--queue", PUSH], renewals_env(environment), work / "worker.log"))
+        _wait_for_worker(redis.url, timeout)
+        sf = org.salesforce(timeout=300)
         baseline_what = sf.query("SELECT Id FROM Contract LIMIT 1")["records"][0]["Id"]
         baseline = _baseline_seconds(sf, baseline_what, 5)  # also warms the org's connection
 
@@ -206,5 +171,9 @@ def renew_to_task_figures(renewals: int = 20, timeout: float = 60.0) -> dict[str
     finally:
         if db is not None:
             db.dispose()
-        stop_processes(processes)
+        stop_processes(processes)  # the worker, before the Redis and the org it talks to
+        if redis is not None:
+            redis.stop()
+        if org is not None:
+            org.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections import Counter, deque
+from contextlib import ExitStack
 from datetime import date, timedelta
 from decimal import Decimal
 from email import message_from_string
@@ -31,16 +30,23 @@ import requests
 from redis import Redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from config.settings import DEFAULT_BRANDS_FILE
-from email_actions.mail.brands import load_brands
 from jobs.base import get_queue
 from jobs.queues import EMAIL
 from sync_service.store import migrate, models
 from sync_service.store.db import make_engine
 from sync_service.store.models import utcnow
+from tests.factories import make_contract, make_reminder, make_rep
+from tests.processes import (
+    RestartableRedis,
+    moto_server,
+    renewals_env,
+    serve_wsgi,
+    start_renewals,
+    stop_processes,
+    verify_brand_senders,
+)
 
 SEND_PATH = "/v2/email/outbound-emails"
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -87,92 +93,24 @@ class RateEnforcingSes:
         return Response(upstream.content, status=upstream.status_code, headers=headers)(environ, start_response)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _serve(app: Any) -> tuple[str, Any]:
-    port = _free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{port}", server
-
-
-def start_redis(work: Path, processes: list[subprocess.Popen[Any]]) -> str:
-    """A throwaway redis-server (no persistence) in `work`, appended to `processes`; its URL once it answers.
-    The benchmarks' one way to start Redis."""
-    executable = shutil.which("redis-server")
-    if executable is None:
-        raise RuntimeError("redis-server is not installed; `make demo` or `make test` installs it")
-    port = _free_port()
-    argv = [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    processes.append(subprocess.Popen([*argv, "--dir", str(work)], stdout=subprocess.DEVNULL))
-    url = f"redis://127.0.0.1:{port}/0"
-    redis = Redis.from_url(url)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            redis.ping()
-            break
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-    redis.close()
-    return url
-
-
-def stop_processes(processes: list[subprocess.Popen[Any]], timeout: float = 10) -> None:
-    """Stop a benchmark's child processes, newest first, killing any that do not end within `timeout`."""
-    for process in reversed(processes):
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=timeout)
-
-
-def _seed(sessions: sessionmaker[Session], reminders: int, today: date) -> None:
-    with sessions() as session:
-        rep = models.Rep(sf_id="005BENCH0000000AAA", name="Bench Rep", email="rep@vendor.example")
-        session.add(rep)
+def seed_due_reminders(sessions: sessionmaker[Session], reminders: int, today: date) -> None:
+    """`reminders` contracts of one rep, each with a quote and a reminder due `today`: each sends two emails,
+    the customer's and the rep's."""
+    with sessions.begin() as session:
+        rep = make_rep(session, name="Bench Rep", email="rep@vendor.example")
         for n in range(reminders):
-            account = models.Account(sf_id=f"001B{n:011d}AAA", name=f"Customer {n}", currency="EUR")
-            contact = models.Contact(
-                sf_id=f"003B{n:011d}AAA", account=account, email=f"buyer{n}@customer.example", locale="de_DE"
-            )
-            contract = models.Contract(
-                sf_id=f"800B{n:011d}AAA",
-                number=f"{n:08d}",
-                account=account,
-                contact=contact,
-                rep=rep,
+            contract = make_contract(
+                session,
                 end_date=today + timedelta(days=30),
-                status="Activated",
-                amount=Decimal("1200.00"),
+                email=f"buyer{n}@customer.example",
+                locale="de_DE",
                 currency="EUR",
+                amount=Decimal("1200.00"),
+                rep=rep,
+                account_name=f"Customer {n}",
+                lines=[("Platform", "Platform", Decimal(1), Decimal("1200.00"))],
             )
-            quote = models.RenewalQuote(
-                sf_id=f"a0QB{n:011d}AAA", contract=contract, number=f"Q-{n}", total=Decimal("1200.00"), currency="EUR"
-            )
-            quote.lines.append(
-                models.QuoteLine(
-                    sf_id=f"a0RB{n:011d}AAA",
-                    product="Platform",
-                    quantity=Decimal(1),
-                    unit_price=Decimal("1200.00"),
-                    net=Decimal("1200.00"),
-                )
-            )
-            session.add_all([contract, quote])
-            session.add(models.Reminder(contract=contract, offset_days=-30, due_on=today, segment="default"))
-        session.commit()
+            make_reminder(session, contract, offset_days=-30, due_on=today)
 
 
 def _baseline_rate(endpoint: str, sends: int) -> float:
@@ -185,36 +123,29 @@ def _baseline_rate(endpoint: str, sends: int) -> float:
 
 
 def send_figures(*, reminders: int = 500, rate: float = 50.0, workers: int = 2, timeout: float = 600) -> dict[str, Any]:
-    from moto.server import ThreadedMotoServer
-
     for name, value in AWS_ENV.items():
         os.environ.setdefault(name, value)
-    work = Path(tempfile.mkdtemp(prefix="renewals-bench-send-"))
-    processes: list[subprocess.Popen[bytes]] = []
-    moto_port = _free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-    moto.start()
-    moto_url = f"http://127.0.0.1:{moto_port}"
-    proxy = RateEnforcingSes(moto_url, rate)
-    proxy_url, proxy_server = _serve(proxy)
-    try:
-        redis_url = start_redis(work, processes)
-        redis = Redis.from_url(redis_url)
-        ses = boto3.client("ses", endpoint_url=moto_url, region_name="us-east-1")
-        for brand in load_brands(DEFAULT_BRANDS_FILE).brands.values():
-            ses.verify_email_identity(EmailAddress=brand.sender_address)
+    with ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="renewals-bench-send-")))
+        moto_url = stack.enter_context(moto_server())
+        proxy = RateEnforcingSes(moto_url, rate)
+        proxy_url = stack.enter_context(serve_wsgi(proxy))
+        redis_url = stack.enter_context(RestartableRedis(work)).url
+        processes: list[subprocess.Popen[bytes]] = []
+        stack.callback(stop_processes, processes)  # the workers first, before the servers they use
+
+        verify_brand_senders(moto_url)
         baseline = _baseline_rate(moto_url, 200)
         requests.post(f"{moto_url}/moto-api/reset", timeout=10)
-        for brand in load_brands(DEFAULT_BRANDS_FILE).brands.values():
-            ses.verify_email_identity(EmailAddress=brand.sender_address)
+        verify_brand_senders(moto_url)
 
         database_url = f"sqlite:///{work / 'renewals.db'}"
         migrate.upgrade(database_url)
         engine = make_engine(database_url)
+        stack.callback(engine.dispose)
         sessions = sessionmaker(engine, expire_on_commit=False)
-        _seed(sessions, reminders, utcnow().date())
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RENEWALS_")}
-        env.update(
+        seed_due_reminders(sessions, reminders, utcnow().date())
+        env = renewals_env(
             {
                 "RENEWALS_SECRET_KEYS": secrets.token_urlsafe(32),
                 "RENEWALS_DATABASE_URL": database_url,
@@ -226,12 +157,10 @@ def send_figures(*, reminders: int = 500, rate: float = 50.0, workers: int = 2, 
                 "RENEWALS_PUBLIC_BASE_URL": "https://renewals.example",
             }
         )
-        renewals = str(Path(sys.executable).with_name("renewals"))
-        log = (work / "workers.log").open("ab")
         for _ in range(workers):
-            processes.append(
-                subprocess.Popen([renewals, "worker", "--queue", EMAIL], env=env, stdout=log, stderr=subprocess.STDOUT)
-            )
+            processes.append(start_renewals(["worker", "--queue", EMAIL], env, work / "workers.log"))
+        redis = Redis.from_url(redis_url)
+        stack.callback(redis.close)
         get_queue(EMAIL, redis).enqueue_call("jobs.email.send_due_job")
         expected = 2 * reminders
         deadline = time.monotonic() + timeout
@@ -257,7 +186,6 @@ def send_figures(*, reminders: int = 500, rate: float = 50.0, workers: int = 2, 
         )
         span = (sent_at[-1] - sent_at[0]).total_seconds() if len(sent_at) > 1 else 0.0
         achieved = (len(sent_at) - 1) / span if span else 0.0
-        engine.dispose()
         return {
             "emails": expected,
             "workers": workers,
@@ -271,8 +199,3 @@ def send_figures(*, reminders: int = 500, rate: float = 50.0, workers: int = 2, 
             "duplicates": sum(count - 1 for count in headers.values() if count > 1),
             "baseline_unlimited_rate": round(baseline, 1),
         }
-    finally:
-        stop_processes(processes)
-        proxy_server.shutdown()
-        moto.stop()
-        shutil.rmtree(work, ignore_errors=True)

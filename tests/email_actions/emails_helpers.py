@@ -15,9 +15,8 @@ from email_actions.mail.brands import BrandBook, brand_for_contract
 from email_actions.mail.links import LINKS, Links, Purpose
 from email_actions.mail.rendering.context import EmailContext, build_context
 from sync_service.store import models
-from sync_service.store.models import new_nonce
 from tests.conftest import TEST_SECRET_KEY
-from tests.factories import make_contract
+from tests.factories import make_contract, make_email
 
 BASE_URL = "https://renewals.test"
 END_DATE = date(2026, 3, 31)
@@ -37,23 +36,18 @@ def make_message(
     data: dict[str, Any] | None = None,
     **contract_fields: Any,
 ) -> models.EmailMessage:
-    """A flushed email message of `kind` for a new contract ending on END_DATE (unless given)."""
+    """A flushed, queued email message of `kind` for a new contract ending on END_DATE (unless given)."""
     contract_fields.setdefault("end_date", END_DATE)
     contract = make_contract(session, reseller=reseller, **contract_fields)
-    message = models.EmailMessage(
-        key=f"{kind}:test:{contract.id}",
+    return make_email(
+        session,
+        contract,
         kind=kind,
-        contract=contract,
-        contact=contract.contact,
-        rep=contract.rep,
+        status="queued",
         stage=stage if kind == "reminder" else None,
-        to_address=contract.contact.email if contract.contact else None,
-        nonce=new_nonce(),
+        key=f"{kind}:test:{contract.id}",
         data=data or {},
     )
-    session.add(message)
-    session.flush()
-    return message
 
 
 def context_for(

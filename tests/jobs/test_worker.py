@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -13,10 +13,11 @@ from rq.job import JobStatus
 
 from config.settings import Settings
 from jobs.base import RETRY_BACKOFF_SECONDS, RETRY_JITTER, enqueue, get_queue
-from jobs.queues import EMAIL, PULL, PUSH, QUEUE_NAMES, queue_spec
+from jobs.queues import DEFAULT, EMAIL, PULL, PUSH, QUEUE_NAMES, queue_spec
 from jobs.worker import make_worker
 from tests.jobs import sample_jobs
 from tests.paths import REPO
+from tests.processes import RestartableRedis, renewals_env, start_renewals, stop_process, wait_until
 
 
 def test_a_job_runs_inside_the_app_context(app: Flask, settings: Settings, redis: Redis) -> None:
@@ -70,19 +71,9 @@ def test_the_worker_listens_latency_sensitive_queues_first(settings: Settings) -
 def test_a_running_worker_rides_out_a_redis_restart(settings: Settings, tmp_path: Path) -> None:
     """`renewals worker` keeps working across a Redis restart during a job (it waits for Redis, then works on)
     instead of exiting and leaving the queue to whoever restarts it."""
-    import os
-    import subprocess
-    import sys
-    import time
-
-    from jobs.base import get_queue
-    from jobs.queues import DEFAULT
-    from tests.processes import RestartableRedis
-
     own = RestartableRedis(tmp_path)
     own.start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RENEWALS_")}
-    env.update(
+    env = renewals_env(
         {
             "RENEWALS_SECRET_KEYS": settings.signing_key.reveal(),
             "RENEWALS_DATABASE_URL": settings.database_url,
@@ -91,37 +82,29 @@ def test_a_running_worker_rides_out_a_redis_restart(settings: Settings, tmp_path
             "PYTHONPATH": str(REPO),  # the sample job's module
         }
     )
-    with (tmp_path / "worker.log").open("ab") as log:
-        worker = subprocess.Popen(
-            [str(Path(sys.executable).with_name("renewals")), "worker", "--queue", DEFAULT],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    log = tmp_path / "worker.log"
+    worker = start_renewals(["worker", "--queue", DEFAULT], env, log)
     try:
         redis = Redis.from_url(own.url)
-        _wait(lambda: bool(Worker.all(connection=redis)), "the worker to register")
+        wait_until(lambda: bool(Worker.all(connection=redis)), "the worker to register", process=worker, timeout=60)
         napping = get_queue(DEFAULT, redis).enqueue("tests.jobs.sample_jobs.nap", 3)
-        _wait(lambda: napping.get_status(refresh=True) == "started", "a job to be running")
+        wait_until(
+            lambda: napping.get_status(refresh=True) == "started", "a job to be running", process=worker, timeout=60
+        )
         own.stop()  # while the job runs: the worker's heartbeat and bookkeeping fail
+        # Not a wait for something: the outage itself, long enough that the 3-second job ends inside it.
         time.sleep(4)
         own.start()
-        assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
+        assert worker.poll() is None, log.read_text()[-2000:]
         redis = Redis.from_url(own.url)
         job = get_queue(DEFAULT, redis).enqueue("tests.jobs.sample_jobs.add", 2, 3)
-        _wait(lambda: job.get_status(refresh=True) == "finished", "the job to run after the restart")
+        wait_until(
+            lambda: job.get_status(refresh=True) == "finished",
+            "the job to run after the restart",
+            process=worker,
+            timeout=60,
+        )
         assert job.return_value() == 5 and worker.poll() is None
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        stop_process(worker, timeout=30)
         own.stop()
-
-
-def _wait(check: Any, what: str, timeout: float = 60) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)

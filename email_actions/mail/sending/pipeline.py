@@ -40,6 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from config.settings import Settings
+from email_actions.mail import brand_settings
 from email_actions.mail.brands import Brand, BrandBook, BrandUnusable, brand_for_contract, load_brands
 from email_actions.mail.links import Links
 from email_actions.mail.rendering.context import build_context
@@ -47,7 +48,6 @@ from email_actions.mail.rendering.mime import compose
 from email_actions.mail.rendering.render import Renderer, TemplateProblem, default_renderer
 from email_actions.mail.sending import ratelimit
 from email_actions.mail.sending.ses import NotSent, OutcomeUnknown, Paused, Rejected, SesSender
-from sync_service import console_settings
 from sync_service.outbox.tasks import active_mapping, record_email_activity, task_conventions
 from sync_service.store import models
 from sync_service.store.models import new_nonce, utcnow
@@ -212,7 +212,7 @@ class Composer:
         # The process's renderer: premailer's inlining is cached per template and brand for its lifetime.
         self.renderer = renderer if renderer is not None else default_renderer()
         self.links = Links(settings)
-        # The brands in force (console_settings.brands); without them, the brands file's.
+        # The brands in force (brand_settings.brands); without them, the brands file's.
         self.book = book if book is not None else load_brands(settings.brands_file)
         self.today = today
 
@@ -323,7 +323,7 @@ class EmailSender:
         self.ses = ses if ses is not None else SesSender(settings, redis)
         # The brands in force when the run starts: an admin's change applies from the next run (job).
         with sessions() as session:
-            book = console_settings.brands(session, settings)
+            book = brand_settings.brands(session, settings)
         self.composer = Composer(settings, renderer=renderer, today=today, book=book)
 
     def send(self, message_ids: Iterable[int], *, progress: Callable[[int], None] | None = None) -> SendSummary:
@@ -526,7 +526,7 @@ def dry_run_due(
 ) -> list[tuple[str, str]]:
     """What `send` would do with the reminders due by `today`: (email, "would send" or the skip reason).
     Builds unsaved email rows and rolls back: nothing is written or sent."""
-    composer = Composer(settings, today=today, book=console_settings.brands(session, settings))
+    composer = Composer(settings, today=today, book=brand_settings.brands(session, settings))
     mapping = active_mapping(session)
     use_reseller_brand = mapping.branding.use_reseller_brand if mapping is not None else True
     query = (

@@ -8,9 +8,9 @@ link scanners fetch every link of an email, so nothing happens until a person pr
   only at that total (:func:`sync_service.renewal.renew_contract`); a second or racing POST is told
   "already renewed on …", a changed total gets the new amount to confirm, a cancelled contract or missing
   quote the way to the rep.
-- ``/a/contact/<token>``: a form (message, preferred time and channel); the POST records one contact request
-  per form (its form token's nonce), the mapping's write-back, a high-priority Task for the rep, and
-  queues the rep's email.
+- ``/a/contact/<token>``: a form (message, preferred time and channel: :mod:`email_actions.web.act.forms`);
+  the POST records one contact request per form (its form token's nonce), the mapping's write-back, a
+  high-priority Task for the rep, and queues the rep's email.
 - ``/u/<token>``: GET confirms; the POST (RFC 8058 ``List-Unsubscribe=One-Click`` from a mail client, no
   cookies, or the page's own button) suppresses the address for reminders only (confirmations and the
   rep's mail still go) and cancels the contact's planned reminders. Always 200, never a redirect.
@@ -19,8 +19,8 @@ link scanners fetch every link of an email, so nothing happens until a person pr
 
 POSTs carry their own proof instead of a CSRF cookie (the signed link, plus the page's form token on Renew
 and Contact) and are rate-limited per client address and per decoded email id. Work for the workers (the
-outbox push, the emails) is enqueued only after the commit; when Redis is down the scheduler's sweeps pick
-the committed rows up anyway.
+outbox push, the emails) is enqueued only after the commit (``jobs.base.enqueue_after_commit``); when Redis is
+down the scheduler's sweeps pick the committed rows up anyway.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Flask, current_app, g, request
-from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -41,10 +40,11 @@ from sqlalchemy.orm import Session
 from email_actions.mail.bounces import suppress_contacts
 from email_actions.mail.links import LINKS, LinkInvalid, Purpose, expires_on, utcnow
 from email_actions.mail.rendering.formatting import formatter, normalise_locale
+from email_actions.web.act.forms import CHANNELS, ContactForm
 from email_actions.web.act.link_events import record_event
 from email_actions.web.security import csrf_exempt, limit_key_for_message, limiter
 from email_actions.web.token_pages import Opened, brand_of, check_form_token, form_token, links, open_link, render_page
-from jobs.base import enqueue
+from jobs.base import enqueue, enqueue_after_commit
 from jobs.email import send_batch_job
 from jobs.push import enqueue_push
 from jobs.queues import EMAIL
@@ -61,9 +61,6 @@ Page = tuple[str, int]
 
 bp = Blueprint("actions", __name__)
 
-CHANNELS = {"phone": "Phone", "email": "Email", "video": "Video call"}
-MESSAGE_MAX = 2000
-PREFERRED_TIME_MAX = 80
 # Which link purpose each token view verifies (the rate limits' email id is decoded with it).
 VIEW_PURPOSES: dict[str, Purpose] = {
     "actions.renew": "renew",
@@ -137,7 +134,9 @@ def renew(token: str) -> Page:
     session.commit()
     if outcome.status == "renewed":
         assert outcome.confirmation is not None
-        _hand_to_workers(push=True, emails=[outcome.confirmation.id])
+        with enqueue_after_commit("the renewal's push and confirmation email"):
+            enqueue_push()
+            enqueue(EMAIL, send_batch_job, [outcome.confirmation.id])
     return _renew_result(session, opened, outcome, purchase_order)
 
 
@@ -234,18 +233,17 @@ def contact(token: str) -> Page:
     session = current_session()
     if request.method != "POST":
         record_event(session, opened.message, kind="click", purpose="contact")
-        page = _contact_form(opened, 200, values={})
+        page = _contact_form(opened, 200, ContactForm())
         session.commit()
         return page
 
     message = opened.message
-    values = {name: request.form.get(name, "").strip() for name in ("message", "preferred_time", "channel")}
+    form = ContactForm()
     nonce = check_form_token(request.form.get("form_token"), message, "contact")
     if nonce is None:
-        return _contact_form(opened, 400, values=values, notice="stale")
-    errors = _contact_errors(values)
-    if errors:
-        return _contact_form(opened, 400, values=values, errors=errors)
+        return _contact_form(opened, 400, form, notice="stale")
+    if not form.validate():
+        return _contact_form(opened, 400, form)
     contract = message.contract
     mapping = active_mapping(session)
     session.commit()  # end the reads: the insert below is this transaction's first statement (SQLite)
@@ -254,9 +252,9 @@ def contact(token: str) -> Page:
         contract_id=contract.id,
         email_message_id=message.id,
         form_nonce=nonce,
-        message=values["message"] or None,
-        preferred_time=values["preferred_time"] or None,
-        channel=values["channel"] or None,
+        message=form.message.data or None,
+        preferred_time=form.preferred_time.data or None,
+        channel=form.channel.data or None,
         created_at=now,
     )
     try:
@@ -268,40 +266,20 @@ def contact(token: str) -> Page:
         return _page(opened, "actions/contacted.html", 200)
     notice = _record_contact_request(session, message, row, mapping, now)
     session.commit()
-    _hand_to_workers(push=True, emails=[notice.id])
+    with enqueue_after_commit("the contact request's push and the rep's email"):
+        enqueue_push()
+        enqueue(EMAIL, send_batch_job, [notice.id])
     return _page(opened, "actions/contacted.html", 200)
 
 
-def _contact_errors(values: dict[str, str]) -> dict[str, str]:
-    errors = {}
-    if len(values["message"]) > MESSAGE_MAX:
-        errors["message"] = f"Please shorten your message to {MESSAGE_MAX} characters."
-    if len(values["preferred_time"]) > PREFERRED_TIME_MAX:
-        errors["preferred_time"] = f"Please shorten this to {PREFERRED_TIME_MAX} characters."
-    if values["channel"] and values["channel"] not in CHANNELS:
-        errors["channel"] = "Please choose one of the listed ways."
-    return errors
-
-
-def _contact_form(
-    opened: Opened,
-    status: int,
-    *,
-    values: dict[str, str],
-    errors: dict[str, str] | None = None,
-    notice: str | None = None,
-) -> Page:
+def _contact_form(opened: Opened, status: int, form: ContactForm, *, notice: str | None = None) -> Page:
     return _page(
         opened,
         "actions/contact.html",
         status,
+        form=form,
         form_token=form_token(opened.message, "contact"),
-        values=values,
-        errors=errors or {},
         notice=notice,
-        channels=CHANNELS,
-        message_max=MESSAGE_MAX,
-        preferred_time_max=PREFERRED_TIME_MAX,
     )
 
 
@@ -440,7 +418,9 @@ def fresh_link() -> Page:
     except IntegrityError:
         queued = []
     session.commit()
-    _hand_to_workers(push=False, emails=queued)
+    if queued:
+        with enqueue_after_commit("the fresh link's email"):
+            enqueue(EMAIL, send_batch_job, queued)
     return render_page("actions/fresh_sent.html", brand=brand)
 
 
@@ -466,18 +446,6 @@ def _page(opened: Opened, template: str, status: int, **context: Any) -> Page:
         contact_url=contact_path if message.kind == "reminder" else None,
         **context,
     )
-
-
-def _hand_to_workers(*, push: bool, emails: list[int]) -> None:
-    """Enqueue the push and the emails of a committed action; if Redis is unreachable, the scheduler's sweeps
-    (the push every minute, the send every few minutes) find the committed rows anyway."""
-    try:
-        if push:
-            enqueue_push()
-        if emails:
-            enqueue(EMAIL, send_batch_job, emails)
-    except RedisError as exc:
-        current_app.logger.warning("work not enqueued (the scheduler will pick it up): %s", exc)
 
 
 def init_app(app: Flask) -> None:

@@ -11,14 +11,14 @@ hit of the burst recorded while that Task is still waiting in the outbox, untouc
 already pushed stays in Salesforce (its count is one too high); the events say what happened.
 
 Opens and downloads reach Salesforce in batches: after committing a human one, the caller asks for a push
-with :func:`push_evidence_soon`, which queues at most one push per ``PUSH_WINDOW`` for all web workers.
+with :func:`push_evidence_soon`, which queues at most one push per ``PUSH_WINDOW`` for all web workers (and,
+Redis being down, leaves it to the scheduler's sweep: ``jobs.base.enqueue_after_commit``).
 Views commit an event with :func:`committed`, which on SQLite takes the write lock before the unit's first
 read, so that two web workers recording hits wait for each other instead of failing.
 """
 
 from __future__ import annotations
 
-import logging
 import random
 import sqlite3
 import time
@@ -27,13 +27,12 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from flask import request
-from redis.exceptions import RedisError
 from sqlalchemy import Row, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, joinedload
 
 from config.settings import get_settings
-from jobs.base import get_queue, redis_connection
+from jobs.base import enqueue_after_commit, get_queue, redis_connection
 from jobs.queues import PUSH
 from mappings.loader import load
 from mappings.model import TaskConventions
@@ -44,7 +43,6 @@ from sync_service.outbox.tasks import record_email_activity
 from sync_service.store import models
 from sync_service.store.models import utcnow
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Which human events become a Task, and under which activity.
@@ -126,12 +124,10 @@ def record_event(
 def push_evidence_soon() -> None:
     """After committing a human open or download: queue one push `PUSH_WINDOW` from now, unless one is queued
     already. Redis trouble is only logged: the scheduler's minute sweep pushes the outbox anyway."""
-    try:
+    with enqueue_after_commit("the push of opens and downloads"):
         redis = redis_connection(get_settings())
         if redis.set(PUSH_GUARD_KEY, "1", nx=True, ex=int(PUSH_WINDOW.total_seconds())):
             get_queue(PUSH, redis).enqueue_in(PUSH_WINDOW, "jobs.push.push_job")
-    except RedisError as exc:
-        log.warning("could not schedule the push of opens and downloads (the sweep will push them): %s", exc)
 
 
 def committed(session: Session, unit: Callable[[Session], T]) -> T:

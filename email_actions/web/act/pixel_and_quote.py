@@ -19,10 +19,9 @@ headers' (see ``create_app``), which would otherwise say ``no-store`` only.
 from __future__ import annotations
 
 import contextlib
-import logging
-import os
 from typing import cast
 
+import structlog
 from flask import Blueprint, Flask, Response, current_app, g, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
@@ -48,7 +47,7 @@ from sync_service.salesforce.quote_files import (
 from sync_service.store import models
 from sync_service.store.db import current_database, current_session
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 bp = Blueprint("evidence", __name__)
 
@@ -61,7 +60,6 @@ PRIVATE_CACHE = "private, no-store"
 QUOTE_FILES_KEY = "renewals.quote_files"
 PURPOSE_OF_ENDPOINT: dict[str, Purpose] = {"evidence.pixel": "open", "evidence.quote": "quote"}
 # Set to 1 in the web process to add the benchmark's trivial endpoint (`renewals bench http` does).
-BENCH_ROUTES_ENV = "RENEWALS_BENCH_ROUTES"
 
 # Scanners fetch every image of every email; a person opens one email a handful of times.
 PIXEL_LIMITS = ("600/minute", "30/hour")
@@ -148,10 +146,11 @@ def _quote_response(db: Session, quote: models.RenewalQuote | None, brand: Brand
             db.commit()  # no transaction is held open across the org call
         handle, size = files.open(current_database().sessionmaker, quote)
     except QuoteUnavailable as exc:
+        # The reason names Salesforce ids and statuses, never the link's token or the org's URL.
         if isinstance(exc, DocumentMissing):
-            log.info("quote download: %s", exc)
+            log.info("quote download unavailable", reason=str(exc), status=exc.status)
         else:
-            log.warning("quote download: %s", exc)
+            log.warning("quote download unavailable", reason=str(exc), status=exc.status)
         return _unavailable(brand, exc.status), False
     response = current_app.response_class(
         wrap_file(request.environ, handle, CHUNK), mimetype="application/pdf", direct_passthrough=True
@@ -212,7 +211,3 @@ def init_app(app: Flask) -> None:
     app.extensions[QUOTE_FILES_KEY] = QuoteFiles(settings)
     app.register_blueprint(bp)
     app.after_request(_private)
-    if os.environ.get(BENCH_ROUTES_ENV) == "1":
-        from tests.bench.http import register_bench_routes
-
-        register_bench_routes(app)

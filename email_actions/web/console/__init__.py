@@ -5,11 +5,20 @@ from __future__ import annotations
 
 from flask import Flask
 
+# Each module adds its views to the blueprint when imported: importing them here completes the blueprint.
+from email_actions.web.console import (  # noqa: F401
+    audit,
+    mappings_editor,
+    mappings_versions,
+    operations,
+    operations_jobs,
+    operations_outbox,
+    reports,
+    settings_views,
+    views,
+)
 from email_actions.web.console.blueprint import bp
 
 
 def init_app(app: Flask) -> None:
-    # Each module adds its views to the blueprint when imported.
-    from email_actions.web.console import audit, mappings_views, operations, reports, settings_views, views  # noqa: F401
-
     app.register_blueprint(bp)

@@ -10,7 +10,7 @@ against the org's describe(), and a preview of the records a mapping pulls.
   also drop the cache ("Refresh from the org").
 - **Every API call is metered** like the pull's (the transport's `ApiMeter`), counted in the day's usage as
   job ``mappings_console``, and refused with the reason when the day's budget or the org's reserve is reached
-  (:func:`sync_service.pull.run.check_budget`).
+  (:func:`sync_service.salesforce.budget.check_budget`).
 - **Failures are said plainly**: :class:`OrgUnavailable` carries a message fit for the page — what failed and
   Salesforce's error code, never a stack trace or a secret. After a failure to reach or sign in to the org,
   pages do not try again for `RETRY_AFTER` seconds, so an org that is down does not make every page wait for
@@ -42,7 +42,7 @@ from mappings.problems import MappingProblem
 from mappings.validate import validate
 from sync_service.console_settings import api_budget
 from sync_service.pull.preview import Preview, preview
-from sync_service.pull.run import add_api_usage, check_budget
+from sync_service.salesforce.budget import add_api_usage, check_budget
 from sync_service.salesforce.client import SalesforceNotConfigured, connect
 from sync_service.salesforce.connect_settings import connection_from_settings
 from sync_service.salesforce.errors import BudgetPaused, PullFailed, TransientError

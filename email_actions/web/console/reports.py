@@ -3,41 +3,26 @@ cancellations, the at-risk list and the account health score, each table with it
 
 The figures come from :mod:`sync_service.reports` (one aggregate query per table or chart), their definitions
 are on the pages, and the charts are SVG drawn here on the server (:mod:`.charts`): the pages need no script.
+Each table is described once for the page and its CSV (:mod:`.report_tables`); the filters (period, currency,
+days) are read and checked by :mod:`.report_filters` before anything is queried.
 Reading only: no view here writes to the store.
-
-Filters travel in the query string and are checked before anything is queried: ``from`` and ``to`` (the
-period, ``YYYY-MM-DD``, both days included; by default the current month and the eleven before it),
-``currency`` (amounts are never added across currencies: a page that adds amounts shows one currency, by
-default the one most contracts due in the period are in) and, on the at-risk list, ``days``. A bad value
-answers 400 with the reason beside its field (a CSV link answers 400 with the reason as text).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from collections.abc import Sequence
 from typing import Any
 
-from flask import Response, abort, render_template, request
+from flask import Response, abort, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from email_actions.web.console import report_tables as tables
 from email_actions.web.console.blueprint import bp
 from email_actions.web.console.charts import Series, bar_chart, funnel_chart
+from email_actions.web.console.report_filters import ALL, RANKING_ORDERS, Filters, report_csv, report_page
 from sync_service import reports as queries
-from sync_service.reports import (
-    DIMENSIONS,
-    MIN_DUE_FOR_RATE,
-    NO_CURRENCY,
-    ZERO,
-    CurrencyCount,
-    Period,
-    PeriodError,
-)
-from sync_service.store.db import current_session
+from sync_service.reports import DIMENSIONS, NO_CURRENCY, ZERO
 
 SHOWN_ROWS = 200  # rows of a list shown on a page; its CSV has all of them
 RANKING_TOP = 20
@@ -45,130 +30,11 @@ HEALTH_SHOWN = 100
 CHART_GROUPS = 12  # bars of a breakdown's chart: its largest groups
 CHART_WIDTH = 650  # the plot's width, in the chart's SVG units
 CHART_CHARACTER = 6.5  # the width of one character of a bar's label, in the same units
-AT_RISK_DAYS, AT_RISK_MAX_DAYS = 30, 365
-CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
-ALL = "ALL"
 BREAKDOWNS = ("product_line", "rep", "reseller", "brand")
 RANKINGS = ("customer", "reseller", "rep")
-RANKING_ORDERS = {"revenue": "renewed amount", "rate": "renewal rate"}
 
 
-# --- Filters -----------------------------------------------------------------------------------------------
-
-
-class BadFilter(Exception):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
-
-
-@dataclass
-class Filters:
-    today: date
-    period: Period
-    currency: str | None = None  # None: every currency (the at-risk list only)
-    currencies: list[CurrencyCount] = field(default_factory=list)
-    days: int = AT_RISK_DAYS
-
-    def args(self, **extra: Any) -> dict[str, Any]:
-        """The query string that gives the same report (for links and CSV exports)."""
-        values: dict[str, Any] = {"from": self.period.start.isoformat(), "to": self.period.end.isoformat()}
-        if request.args.get("currency"):
-            values["currency"] = self.currency or ALL
-        return {**values, **extra}
-
-
-def _filters(
-    session: Session,
-    *,
-    period: bool = True,
-    currency: bool = True,
-    all_currencies: bool = False,
-    days: bool = False,
-    listing: bool = True,
-) -> Filters:
-    """The request's filters that the report takes, checked; raises :class:`BadFilter`. With `listing` (a
-    page's currency selector), or when it must find the default currency, it queries the currencies: one
-    statement."""
-    today = queries.today_utc()
-    errors: dict[str, str] = {}
-    chosen_period = queries.default_period(today)
-    if period:
-        try:
-            chosen_period = queries.parse_period(request.args.get("from"), request.args.get("to"), today)
-        except PeriodError as bad:
-            errors.update(bad.errors)
-    window = AT_RISK_DAYS
-    if days:
-        text = request.args.get("days", "").strip()
-        if text:
-            if text.isdigit() and 1 <= int(text) <= AT_RISK_MAX_DAYS:
-                window = int(text)
-            else:
-                errors["days"] = f"Give a whole number of days from 1 to {AT_RISK_MAX_DAYS}."
-    chosen = request.args.get("currency", "").strip().upper() if currency else ""
-    if chosen and not CURRENCY_CODE.match(chosen) and not (all_currencies and chosen == ALL):
-        errors["currency"] = "Choose a currency from the list (a three-letter ISO code such as USD)."
-    if errors:
-        raise BadFilter(errors)
-    filters = Filters(today, chosen_period, days=window)
-    if currency:
-        every = chosen == ALL or (all_currencies and not chosen)
-        if listing or not (chosen or every):
-            scope = Period(today, today + timedelta(days=window)) if days else chosen_period
-            filters.currencies = queries.currencies(session, scope)
-        if every:
-            filters.currency = None
-        else:
-            filters.currency = chosen or (filters.currencies[0].currency if filters.currencies else NO_CURRENCY)
-    return filters
-
-
-def _page(template: str, build: Callable[[Session, Filters], dict[str, Any]], **options: Any) -> ResponseReturnValue:
-    session = current_session()
-    try:
-        filters = _filters(session, **options)
-    except BadFilter as bad:
-        return render_template(template, filters=None, errors=bad.errors, **_common()), 400
-    return render_template(template, filters=filters, errors={}, **_common(), **build(session, filters))
-
-
-def _csv(build: Callable[[Session, Filters], Response], **options: Any) -> ResponseReturnValue:
-    session = current_session()
-    try:
-        filters = _filters(session, listing=False, **options)
-    except BadFilter as bad:
-        return Response("\n".join(bad.errors.values()) + "\n", status=400, mimetype="text/plain")
-    return build(session, filters)
-
-
-def _common() -> dict[str, Any]:
-    """What every Reports page shows whether its filters are good or not."""
-    return {
-        "presets": _presets(queries.today_utc()),
-        "args": request.args,
-        # The filters the section's navigation carries from page to page: those the user chose.
-        "keep": {name: request.args[name] for name in ("from", "to", "currency") if request.args.get(name)},
-        "orders": RANKING_ORDERS,
-        "min_due_for_rate": MIN_DUE_FOR_RATE,
-    }
-
-
-def _quarter(day: date) -> Period:
-    start = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    after = date(start.year + 1, 1, 1) if start.month == 10 else date(start.year, start.month + 3, 1)
-    return Period(start, after - timedelta(days=1))
-
-
-def _presets(today: date) -> list[tuple[str, Period]]:
-    this_quarter = _quarter(today)
-    return [
-        ("Last 12 months", queries.default_period(today)),
-        ("Last quarter", _quarter(this_quarter.start - timedelta(days=1))),
-        ("This quarter", this_quarter),
-        ("Next quarter", _quarter(this_quarter.end + timedelta(days=1))),
-        ("This year", Period(date(today.year, 1, 1), date(today.year, 12, 31))),
-    ]
+# --- Charts ------------------------------------------------------------------------------------------------
 
 
 def _short(labels: Sequence[str]) -> list[str]:
@@ -210,12 +76,12 @@ def _overview(session: Session, filters: Filters) -> dict[str, Any]:
 
 @bp.get("/reports")
 def reports() -> ResponseReturnValue:
-    return _page("admin/reports/overview.html", _overview)
+    return report_page("admin/reports/overview.html", _overview)
 
 
 @bp.get("/reports/funnel.csv")
 def reports_funnel_csv() -> ResponseReturnValue:
-    return _csv(
+    return report_csv(
         lambda session, f: tables.funnel_table(queries.funnel(session, f.period)).csv("renewal-funnel.csv"),
         currency=False,
     )
@@ -229,7 +95,7 @@ def reports_revenue_csv() -> ResponseReturnValue:
             f"revenue-by-month-{currency}.csv"
         )
 
-    return _csv(build)
+    return report_csv(build)
 
 
 # --- Breakdowns and rankings -------------------------------------------------------------------------------
@@ -259,7 +125,7 @@ def _breakdowns(session: Session, filters: Filters) -> dict[str, Any]:
 
 @bp.get("/reports/breakdowns")
 def reports_breakdowns() -> ResponseReturnValue:
-    return _page("admin/reports/breakdowns.html", _breakdowns)
+    return report_page("admin/reports/breakdowns.html", _breakdowns)
 
 
 @bp.get("/reports/breakdowns.csv")
@@ -273,7 +139,7 @@ def reports_breakdowns_csv() -> ResponseReturnValue:
         groups = queries.breakdown(session, f.period, currency, dimension)
         return tables.group_table(dimension, groups, currency).csv(f"by-{dimension}-{currency}.csv")
 
-    return _csv(build)
+    return report_csv(build)
 
 
 def _ranking_order() -> str:
@@ -305,7 +171,7 @@ def _rankings(session: Session, filters: Filters) -> dict[str, Any]:
 
 @bp.get("/reports/rankings")
 def reports_rankings() -> ResponseReturnValue:
-    return _page("admin/reports/rankings.html", _rankings)
+    return report_page("admin/reports/rankings.html", _rankings)
 
 
 @bp.get("/reports/rankings.csv")
@@ -319,7 +185,7 @@ def reports_rankings_csv() -> ResponseReturnValue:
         groups = queries.breakdown(session, f.period, currency, of, order=order)
         return tables.ranking_table(of, groups, currency).csv(f"ranking-{of}-by-{order}-{currency}.csv")
 
-    return _csv(build)
+    return report_csv(build)
 
 
 # --- Cancellations -----------------------------------------------------------------------------------------
@@ -345,7 +211,7 @@ def _cancellations(session: Session, filters: Filters) -> dict[str, Any]:
 
 @bp.get("/reports/cancellations")
 def reports_cancellations() -> ResponseReturnValue:
-    return _page("admin/reports/cancellations.html", _cancellations)
+    return report_page("admin/reports/cancellations.html", _cancellations)
 
 
 @bp.get("/reports/cancellations-by-month.csv")
@@ -355,7 +221,7 @@ def reports_cancellations_months_csv() -> ResponseReturnValue:
         months = queries.cancellations_by_month(session, f.period, currency)
         return tables.cancellation_months_table(months, currency).csv(f"cancellations-by-month-{currency}.csv")
 
-    return _csv(build)
+    return report_csv(build)
 
 
 @bp.get("/reports/cancellations.csv")
@@ -365,7 +231,7 @@ def reports_cancellations_csv() -> ResponseReturnValue:
         rows = queries.cancelled_contracts(session, f.period, currency).rows
         return tables.cancelled_table(rows).csv(f"cancelled-contracts-{currency}.csv")
 
-    return _csv(build)
+    return report_csv(build)
 
 
 # --- At risk -----------------------------------------------------------------------------------------------
@@ -387,7 +253,7 @@ AT_RISK_OPTIONS = {"period": False, "all_currencies": True, "days": True}
 
 @bp.get("/reports/at-risk")
 def reports_at_risk() -> ResponseReturnValue:
-    return _page("admin/reports/at_risk.html", _at_risk, **AT_RISK_OPTIONS)
+    return report_page("admin/reports/at_risk.html", _at_risk, **AT_RISK_OPTIONS)
 
 
 @bp.get("/reports/at-risk.csv")
@@ -396,7 +262,7 @@ def reports_at_risk_csv() -> ResponseReturnValue:
         rows = queries.at_risk(session, f.today, f.days, currency=f.currency).rows
         return tables.at_risk_table(rows, f.today).csv(f"at-risk-{f.today.isoformat()}.csv")
 
-    return _csv(build, **AT_RISK_OPTIONS)
+    return report_csv(build, **AT_RISK_OPTIONS)
 
 
 # --- Account health ----------------------------------------------------------------------------------------
@@ -420,12 +286,12 @@ def _health(session: Session, filters: Filters) -> dict[str, Any]:
 
 @bp.get("/reports/health")
 def reports_health() -> ResponseReturnValue:
-    return _page("admin/reports/health.html", _health, period=False, currency=False)
+    return report_page("admin/reports/health.html", _health, period=False, currency=False)
 
 
 @bp.get("/reports/health.csv")
 def reports_health_csv() -> ResponseReturnValue:
-    return _csv(
+    return report_csv(
         lambda session, f: tables.health_table(queries.account_health(session, f.today).rows).csv(
             f"account-health-{f.today.isoformat()}.csv"
         ),
@@ -436,7 +302,7 @@ def reports_health_csv() -> ResponseReturnValue:
 
 @bp.get("/reports/health-bands.csv")
 def reports_health_bands_csv() -> ResponseReturnValue:
-    return _csv(
+    return report_csv(
         lambda session, f: tables.bands_table(queries.health_bands(session, f.today)).csv(
             f"account-health-bands-{f.today.isoformat()}.csv"
         ),

@@ -6,15 +6,22 @@
   before and after the end date), or the whole cadence as YAML (segment rules too); checked like the file.
 - **Brands** (``/admin/settings/brands``): each brand's name, colours (WCAG contrast checked), sender,
   reply-to, footer, legal text, reseller list and logo (keep it, take another brand's, or upload a PNG: kept
-  in the store, see :mod:`sync_service.console_settings`); add and remove reseller brands, choose the default.
+  in the store, see :mod:`email_actions.mail.brand_settings`); add and remove reseller brands, choose the
+  default.
 - **API budget** (``/admin/settings/api-budget``): the daily budget (at least 1) and the reserve (at least 0).
 - **Bot rules** (``/admin/settings/bot-rules``): scanner address ranges, extra user-agent substrings and the
   timing and burst thresholds of the classifier.
 
-Every change is a CSRF-protected POST by an admin (viewers are refused centrally, 403), validated by
-:mod:`sync_service.console_settings`; a refused value is shown again with the reason beside its field (422)
-and nothing is saved. A saved change is stored and audited (before and after) in one transaction, and applies
-from the next use of the setting: no restart. "Reset" forgets the console's value: the default applies again.
+Every change is a CSRF-protected POST by an admin (viewers are refused centrally, 403), validated by the
+setting's rules (:mod:`sync_service.console_settings`; the brands' in :mod:`email_actions.mail.brand_settings`);
+a refused value is shown again as typed with the reason beside its field (422) and nothing is saved. A saved
+change is stored and audited (before and after) in one transaction, and applies from the next use of the
+setting: no restart. "Reset" forgets the console's value: the default applies again.
+
+The brand, API budget and bot rules forms are declared once, in :mod:`email_actions.web.console.settings_forms`.
+The cadence's two forms are read here by hand because they are dynamic: the stage grid has one pair of fields
+per segment of the cadence in force, and the YAML editor is one free text checked whole. So are the forms of
+one name each (default brand, reset, remove) and the optional reason every change may carry.
 """
 
 from __future__ import annotations
@@ -26,12 +33,13 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from email_actions.mail.brands import COLOUR, MAX_LOGO_BYTES, BrandBook, BrandError, contrast
+from email_actions.mail import brand_settings
+from email_actions.mail.brands import COLOUR, BrandBook, BrandError, contrast
 from email_actions.web.console.audit import record_change
 from email_actions.web.console.auth import current_user
 from email_actions.web.console.blueprint import bp
+from email_actions.web.console.settings_forms import ApiBudgetForm, BotRulesForm, BrandForm, brand_data
 from sync_service import console_settings as cs
-from sync_service.bot_classifier import BURST_LINKS, BURST_SECONDS, TOO_SOON_SECONDS
 from sync_service.planning.cadence import Cadence, CadenceError, describe_stage
 from sync_service.store.db import current_session
 
@@ -121,7 +129,7 @@ def _summary(session: Session, name: str, config: Settings) -> tuple[str, str | 
             parts = [f"{s.name}: {', '.join(_stage_short(o) for o in s.offsets)}" for s in cadence.segments]
             return "; ".join(parts) + f" (catch-up {cadence.catch_up_days} days)", None
         if name == cs.BRANDS:
-            book = cs.brands(session, config)
+            book = brand_settings.brands(session, config)
             names = [f"{b.name} ({k}{', default' if k == book.default.key else ''})" for k, b in book.brands.items()]
             unusable = f"; unusable: {', '.join(book.problems)}" if book.problems else ""
             return ", ".join(names) + unusable, None
@@ -153,7 +161,7 @@ def settings_reset(slug: str) -> ResponseReturnValue:
         return redirect(url_for(PAGES[name]))
     cs.reset(session, name)
     if name == cs.BRANDS:
-        before = cs.audit_view(before)
+        before = brand_settings.audit_view(before)
     record_change(
         session,
         f"settings.{name}.reset",
@@ -251,20 +259,15 @@ def _save_cadence(session: Session, config: Settings, before: str, value: dict[s
 
 @bp.get("/settings/api-budget")
 def settings_api_budget() -> ResponseReturnValue:
-    return _budget_page()
+    return _budget_page(ApiBudgetForm.of(cs.api_budget(current_session(), _settings())))
 
 
-def _budget_page(
-    errors: dict[str, str] | None = None, form: dict[str, str] | None = None, status: int = 200
-) -> ResponseReturnValue:
+def _budget_page(form: ApiBudgetForm, status: int = 200) -> ResponseReturnValue:
     session, config = current_session(), _settings()
-    budget = cs.api_budget(session, config)
-    values = {"daily_budget": str(budget.daily_budget), "reserve": str(budget.reserve), **(form or {})}
     page = render_template(
         "admin/settings/api_budget.html",
-        values=values,
-        errors=errors or {},
-        budget=budget,
+        form=form,
+        errors=form.problems,
         defaults={"daily_budget": config.api_daily_budget, "reserve": config.api_reserve},
         origin=_origin(session, cs.API_BUDGET, config),
     )
@@ -274,12 +277,11 @@ def _budget_page(
 @bp.post("/settings/api-budget")
 def settings_api_budget_save() -> ResponseReturnValue:
     session, config = current_session(), _settings()
-    form = {key: request.form.get(key, "") for key in ("daily_budget", "reserve")}
-    try:
-        value = cs.check_api_budget(form["daily_budget"], form["reserve"])
-    except cs.SettingProblems as exc:
+    form = ApiBudgetForm()
+    value = form.value()
+    if value is None:
         session.rollback()
-        return _budget_page(exc.problems, form, REFUSED)
+        return _budget_page(form, REFUSED)
     current = cs.api_budget(session, config)
     before = {"daily_budget": current.daily_budget, "reserve": current.reserve}
     _saved(session, cs.API_BUDGET, value, "settings.api_budget.save", before, value)
@@ -289,38 +291,19 @@ def settings_api_budget_save() -> ResponseReturnValue:
 
 # --- bot rules ---------------------------------------------------------------------------------------------
 
-BOT_FIELDS = ("ranges", "agent_substrings", "too_soon_seconds", "burst_seconds", "burst_links")
-
 
 @bp.get("/settings/bot-rules")
 def settings_bot_rules() -> ResponseReturnValue:
-    return _bot_page()
+    return _bot_page(BotRulesForm.of(cs.bot_rules(current_session(), _settings())))
 
 
-def _bot_page(
-    errors: dict[str, str] | None = None, form: dict[str, str] | None = None, status: int = 200
-) -> ResponseReturnValue:
+def _bot_page(form: BotRulesForm, status: int = 200) -> ResponseReturnValue:
     session, config = current_session(), _settings()
-    rules = cs.bot_rules(session, config)
-    values = {
-        "ranges": "\n".join(rules.ranges),
-        "agent_substrings": "\n".join(rules.agent_substrings),
-        "too_soon_seconds": f"{rules.too_soon_seconds:g}",
-        "burst_seconds": f"{rules.burst_seconds:g}",
-        "burst_links": str(rules.burst_links),
-        **(form or {}),
-    }
     page = render_template(
         "admin/settings/bot_rules.html",
-        values=values,
-        errors=errors or {},
-        builtin={"too_soon_seconds": TOO_SOON_SECONDS, "burst_seconds": BURST_SECONDS, "burst_links": BURST_LINKS},
+        form=form,
+        errors=form.problems,
         environment_ranges=config.bot_address_ranges,
-        bounds={
-            "too_soon_seconds": cs.TOO_SOON_RANGE,
-            "burst_seconds": cs.BURST_SECONDS_RANGE,
-            "burst_links": cs.BURST_LINKS_RANGE,
-        },
         origin=_origin(session, cs.BOT_RULES, config),
     )
     return page, status
@@ -329,12 +312,11 @@ def _bot_page(
 @bp.post("/settings/bot-rules")
 def settings_bot_rules_save() -> ResponseReturnValue:
     session, config = current_session(), _settings()
-    form = {key: request.form.get(key, "") for key in BOT_FIELDS}
-    try:
-        value = cs.check_bot_rules(**form)
-    except cs.SettingProblems as exc:
+    form = BotRulesForm()
+    value = form.value()
+    if value is None:
         session.rollback()
-        return _bot_page(exc.problems, form, REFUSED)
+        return _bot_page(form, REFUSED)
     before = cs.bot_rules_value(cs.bot_rules(session, config))
     _saved(session, cs.BOT_RULES, value, "settings.bot_rules.save", before, value)
     flash("Bot rules saved: every link hit from now on is classified with them.")
@@ -351,11 +333,11 @@ def settings_brands() -> ResponseReturnValue:
 
 def _brands_page(errors: dict[str, str] | None = None, status: int = 200) -> ResponseReturnValue:
     session, config = current_session(), _settings()
-    value = cs.brands_value(session, config)
+    value = brand_settings.brands_value(session, config)
     book: BrandBook | None = None
     problem = None
     try:
-        book = cs.brands(session, config)
+        book = brand_settings.brands(session, config)
     except BrandError as exc:
         problem = str(exc)
     listed = []
@@ -364,7 +346,7 @@ def _brands_page(errors: dict[str, str] | None = None, status: int = 200) -> Res
         listed.append(
             {
                 "key": key,
-                "fields": cs.brand_form(raw) if isinstance(raw, dict) else {},
+                "fields": brand_data(raw) if isinstance(raw, dict) else {},
                 "brand": brand,
                 "problems": (book.problems.get(key) if book is not None else None) or [],
                 "is_default": key == value.get("default"),
@@ -384,10 +366,10 @@ def _brands_page(errors: dict[str, str] | None = None, status: int = 200) -> Res
 @bp.post("/settings/default-brand")
 def settings_brands_default() -> ResponseReturnValue:
     session, config = current_session(), _settings()
-    value = cs.brands_value(session, config)
+    value = brand_settings.brands_value(session, config)
     key = request.form.get("default", "")
     try:
-        changed = cs.set_default_brand(value, config, key)
+        changed = brand_settings.set_default_brand(value, config, key)
     except cs.SettingProblems as exc:
         session.rollback()
         return _brands_page(exc.problems, REFUSED)
@@ -399,52 +381,34 @@ def settings_brands_default() -> ResponseReturnValue:
 @bp.route("/settings/brands/<key>", methods=["GET", "POST"])
 def settings_brand(key: str) -> ResponseReturnValue:
     session, config = current_session(), _settings()
-    value = cs.brands_value(session, config)
+    value = brand_settings.brands_value(session, config)
     raw = (value.get("brands") or {}).get(key)
     if not isinstance(raw, dict):
         abort(404)
     if request.method == "GET":
-        return _brand_page(key, cs.brand_form(raw), value, {}, new=False)
-    return _brand_save(session, config, value, key, new=False)
+        return _brand_page(key, BrandForm.of(raw), value, new=False)
+    return _brand_save(session, config, value, BrandForm(), key, new=False)
 
 
 @bp.route("/settings/new-brand", methods=["GET", "POST"])
 def settings_brand_new() -> ResponseReturnValue:
     session, config = current_session(), _settings()
-    value = cs.brands_value(session, config)
+    value = brand_settings.brands_value(session, config)
     if request.method == "GET":
-        blank = cs.brand_form({"colours": {"text": "#1a1a1a", "background": "#ffffff"}})
-        return _brand_page("", blank, value, {}, new=True)
-    return _brand_save(session, config, value, request.form.get("key", "").strip(), new=True)
+        blank = BrandForm.of({"colours": {"text": "#1a1a1a", "background": "#ffffff"}})
+        return _brand_page("", blank, value, new=True)
+    form = BrandForm()
+    return _brand_save(session, config, value, form, form.key.data.strip(), new=True)
 
 
 def _brand_save(
-    session: Session, config: Settings, value: dict[str, Any], key: str, *, new: bool
+    session: Session, config: Settings, value: dict[str, Any], form: BrandForm, key: str, *, new: bool
 ) -> ResponseReturnValue:
-    upload = request.files.get("logo")
-    data = upload.read(MAX_LOGO_BYTES + 1) if upload is not None and upload.filename else None
-    form = cs.BrandForm(
-        name=request.form.get("name", ""),
-        primary=request.form.get("colours.primary", ""),
-        accent=request.form.get("colours.accent", ""),
-        text=request.form.get("colours.text", ""),
-        background=request.form.get("colours.background", ""),
-        sender=request.form.get("sender", ""),
-        reply_to=request.form.get("reply_to", ""),
-        footer=request.form.get("footer", ""),
-        legal=request.form.get("legal", ""),
-        resellers=request.form.get("resellers", ""),
-        purchase_order_field=request.form.get("purchase_order_field") == "on",
-        logo_upload=data,
-        logo_from=request.form.get("logo_from", ""),
-    )
-    try:
-        changed, _ = cs.edit_brand(value, config, key, form, new=new)
-    except cs.SettingProblems as exc:
+    edited = form.edited(value, config, key, new=new)
+    if edited is None:
         session.rollback()
-        fields: dict[str, Any] = {name: request.form.get(name, "") for name in request.form if name != "csrf_token"}
-        fields["purchase_order_field"] = form.purchase_order_field
-        return _brand_page(key, fields, value, exc.problems, new=new, status=REFUSED)
+        return _brand_page(key, form, value, new=new, status=REFUSED)
+    changed, _ = edited
     before = None if new else value["brands"][key]
     action = "settings.brands.add" if new else "settings.brands.edit"
     _saved(
@@ -461,34 +425,36 @@ def _brand_save(
 
 def _brand_page(
     key: str,
-    fields: dict[str, Any],
+    form: BrandForm,
     value: dict[str, Any],
-    errors: dict[str, str],
     *,
     new: bool,
+    remove_problem: str | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
     session, config = current_session(), _settings()
     book: BrandBook | None = None
     try:
-        book = cs.brands(session, config)
+        book = brand_settings.brands(session, config)
     except BrandError:
         book = None
     brand = book.brands.get(key) if book is not None and not new else None
     others = [(k, (b or {}).get("name", k)) for k, b in (value.get("brands") or {}).items() if k != key]
-    colours = {c: str(fields.get(f"colours.{c}", "")) for c in cs.COLOUR_FIELDS}
+    form.fit(new=new, others=others)
+    errors = form.problems
+    if remove_problem is not None:
+        errors["remove"] = remove_problem
+    colours = {c: str(form.colours[c].data or "") for c in brand_settings.COLOUR_FIELDS}
     page = render_template(
         "admin/settings/brand.html",
         key=key,
         new=new,
-        fields=fields,
+        form=form,
         errors=errors,
         brand=brand,
         problems=(book.problems.get(key) if book is not None and not new else None) or [],
         is_default=key == value.get("default"),
-        others=others,
         contrast=_contrasts(colours),
-        max_logo_kb=MAX_LOGO_BYTES // 1000,
         origin=_origin(session, cs.BRANDS, config),
     )
     return page, status
@@ -511,15 +477,15 @@ def _contrasts(colours: dict[str, str]) -> dict[str, str]:
 @bp.post("/settings/brands/<key>/remove")
 def settings_brand_remove(key: str) -> ResponseReturnValue:
     session, config = current_session(), _settings()
-    value = cs.brands_value(session, config)
+    value = brand_settings.brands_value(session, config)
     try:
-        changed = cs.remove_brand(value, config, key)
+        changed = brand_settings.remove_brand(value, config, key)
     except KeyError:
         abort(404)
     except cs.SettingProblems as exc:
         session.rollback()
-        fields = cs.brand_form(value["brands"][key])
-        return _brand_page(key, fields, value, {"remove": exc.problems["key"]}, new=False, status=REFUSED)
+        form = BrandForm.of(value["brands"][key])
+        return _brand_page(key, form, value, new=False, remove_problem=exc.problems["key"], status=REFUSED)
     _saved(
         session,
         cs.BRANDS,

@@ -1,5 +1,24 @@
-"""Admin hooks for tests, benchmarks and the demo: faults, schema changes, session expiry, settings and
-the request log. Every call needs the `X-Devorg-Admin` header with the token printed at start-up."""
+"""Admin hooks for tests, benchmarks and the demo: faults, schema changes, session expiry, settings, the
+request log and the clock. Every call needs the `X-Devorg-Admin` header with the token printed at start-up;
+bodies are JSON objects; a bad one answers 400 `{"error": ...}` naming what was wrong and changes nothing.
+These hooks are never part of the Salesforce API the service talks to.
+
+Under `/_devorg/admin/`:
+
+- `GET|PUT faults`: the injected faults (error rules, record lock rate, latency; see `faults.py`).
+- `POST schema`: add, rename or delete a custom field (`{"op": "add", "object": ..., "field": ..., "type": ...}`).
+- `POST sessions/expire`: expire one session (`{"token": ...}`) or all of them (`{}`).
+- `GET|PUT settings`: session lifetime, upsert update status, daily API limit (`reset_api_usage` too) and the
+  Bulk job delay; answers them all with the API calls used.
+- `GET requests?since=<epoch seconds>`: the request log.
+- `PUT jwt-certificate`: the PEM certificate JWT bearer assertions must be signed for.
+- `PUT static`: pages the benchmark baseline serves back verbatim (a JSON list).
+- `GET clock`: `{"now": ..., "offset_seconds": ...}`, the org's time and how far it was advanced.
+- `POST clock {"advance_seconds": 2}`: move the org's clock forward, so records written next carry later
+  CreatedDate, LastModifiedDate and SystemModstamp stamps (tests step over second-resolution watermarks this
+  way instead of sleeping). Only forward, above 0 and at most a year per call; the offset is kept with the
+  org's data, so stamps never go back, even across a restart. Without it the org runs on real time.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request
 
 from sync_service.devorg.server.reply import Reply, json_reply
+from sync_service.devorg.values import format_datetime
 
 if TYPE_CHECKING:
     from sync_service.devorg.org import Org
@@ -54,6 +74,10 @@ def handle(org: Org, request: Request, raw_path: str) -> Reply:
         if action == "jwt-certificate" and method == "PUT":
             org.jwt_certificate_pem = request.get_data()
             return json_reply(200, {"ok": True})
+        if action == "clock" and method == "GET":
+            return json_reply(200, _clock(org))
+        if action == "clock" and method == "POST":
+            return json_reply(200, _advance_clock(org, body or {}))
         if action == "static" and method == "PUT":
             pages = body if isinstance(body, list) else []
             org.static_pages = [str(p).encode() for p in pages]
@@ -97,3 +121,17 @@ def _settings(org: Org, changes: dict[str, Any]) -> dict[str, Any]:
         "bulk_delay_seconds": org.bulk_delay_seconds,
         "task_external_id_field": org.task_external_id_field,
     }
+
+
+def _clock(org: Org) -> dict[str, Any]:
+    return {"now": format_datetime(org.now()), "offset_seconds": org.clock.offset_seconds}
+
+
+def _advance_clock(org: Org, body: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(body) - {"advance_seconds"})
+    if unknown:
+        raise ValueError(f"unknown clock input {', '.join(unknown)}: the clock takes advance_seconds only")
+    if "advance_seconds" not in body:
+        raise ValueError("advance_seconds is required (a number of seconds above 0)")
+    org.advance_clock(body["advance_seconds"])
+    return _clock(org)

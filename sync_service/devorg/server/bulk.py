@@ -14,7 +14,7 @@ import io
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sync_service.devorg import ids
@@ -105,12 +105,12 @@ def _jobs(org: Org) -> dict[str, Job]:
 
 
 def jobs_today(org: Org) -> int:
-    today = datetime.now(UTC).date()
+    today = org.now().date()  # the org's clock stamps `created`, so its day is the one to count
     return sum(1 for j in _jobs(org).values() if j.created.date() == today)
 
 
 def query_jobs_today(org: Org) -> int:
-    today = datetime.now(UTC).date()
+    today = org.now().date()
     return sum(1 for j in _jobs(org).values() if j.kind == "query" and j.created.date() == today)
 
 

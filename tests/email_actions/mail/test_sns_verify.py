@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
-from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from email_actions.mail.sns_verify import (
@@ -33,7 +31,7 @@ from email_actions.mail.sns_verify import (
     SnsVerifier,
     check_certificate_url,
 )
-from tests.conftest import free_port
+from tests.processes import free_port, serve_wsgi
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:ses-events"
 OTHER_TOPIC = "arn:aws:sns:us-east-1:123456789012:someone-elses-topic"
@@ -428,22 +426,16 @@ def certificate_server(signer: Signer) -> Iterator[tuple[str, list[Request]]]:
         name = request.path.rsplit("-", 1)[-1]
         if name == "aaaa.pem":
             return Response(signer.pem, mimetype="application/x-x509-ca-cert")
-        if name == "bbbb.pem":
-            return Response(status=302, headers={"Location": "http://127.0.0.1:1/elsewhere.pem"})
+        if name == "bbbb.pem":  # to this server, which would see the request if the fetcher followed it
+            return Response(status=302, headers={"Location": f"{request.host_url}elsewhere.pem"})
         if name == "cccc.pem":
             return Response(b"x" * 100_000)
         if name == "dddd.pem":
             return Response(status=503)
         return Response(status=404)
 
-    server: BaseWSGIServer = make_server("127.0.0.1", free_port(), serve, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}", seen
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serve_wsgi(serve) as base:
+        yield base, seen
 
 
 def aws_url(name: str) -> str:

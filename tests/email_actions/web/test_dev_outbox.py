@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import secrets
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from email import policy
@@ -18,9 +17,9 @@ from flask.testing import FlaskClient
 from config.settings import Settings
 from email_actions.web.app import create_app
 from sync_service.store.db import session_scope
-from sync_service.store.models import EmailMessage
-from tests.conftest import free_port, sent_emails
-from tests.factories import make_contract
+from tests.conftest import sent_emails
+from tests.factories import make_contract, make_email
+from tests.processes import free_port
 
 SENDER = "Northwind Renewals <renewals@northwind.example>"
 RENEW_URL = "http://renewals.test/a/renew/" + "r" * 120
@@ -98,22 +97,9 @@ def sent(outbox_app: Flask, ses_endpoint: str) -> Sent:
     unknown = send(ses_endpoint, build_email(to="stray@customer.example", subject="Stray send €", body_cte="base64"))
     with outbox_app.app_context(), session_scope() as session:
         contract = make_contract(session, end_date=date(2027, 3, 31), number="00042")
-        for key, kind, stage, status, message_id in [
-            ("reminder:1", "reminder", -30, "delivered", reminder),
-            ("rep_notice:1", "rep_notice", None, "bounced", rep_notice),
-        ]:
-            session.add(
-                EmailMessage(
-                    key=key,
-                    kind=kind,
-                    stage=stage,
-                    contract_id=contract.id,
-                    nonce=secrets.token_hex(16),
-                    status=status,
-                    ses_message_id=message_id,
-                    sent_at=datetime(2026, 11, 2, 9, 30, tzinfo=UTC),
-                )
-            )
+        sent_at = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+        make_email(session, contract, kind="reminder", status="delivered", ses_message_id=reminder, sent_at=sent_at)
+        make_email(session, contract, kind="rep_notice", status="bounced", ses_message_id=rep_notice, sent_at=sent_at)
     return Sent(reminder=reminder, rep_notice=rep_notice, unknown=unknown)
 
 

@@ -6,7 +6,6 @@ org — which then shows the write-back and the Tasks. Clicking Renew again show
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,24 +14,27 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page
+from redis import Redis
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from config.settings import Settings, load_settings
 from email_actions.mail.sending.pipeline import EmailSender, queue_due, queued_ids
 from email_actions.web.app import create_app
 from mappings.loader import load
 from sync_service.outbox.push import push
-from sync_service.pull.run import Budget
 from sync_service.pull.service import pull_all
+from sync_service.salesforce.budget import Budget
 from sync_service.salesforce.client import connect
 from sync_service.salesforce.connect_settings import connection_from_settings
 from sync_service.store import migrate, models
 from sync_service.store.db import Database
 from sync_service.store.mapping_versions import activate, import_preset
 from sync_service.store.models import utcnow
-from tests.conftest import TEST_SECRET_KEY, RunningOrg, free_port, start_org, stop_org
+from tests.conftest import TEST_SECRET_KEY
+from tests.factories import make_reminder
 from tests.paths import ARTIFACTS as ARTIFACTS_ROOT
+from tests.processes import LateApp, serve_wsgi
+from tests.standin_org import RunningOrg, start_org, stop_org
 
 ARTIFACTS = ARTIFACTS_ROOT / "e2e"
 
@@ -61,66 +63,68 @@ class System:
 @pytest.fixture
 def system(tmp_path: Path, redis_url: str, ses_endpoint: str) -> Iterator[System]:
     org = start_org(tmp_path / "org", "--seed-contracts", "30", "--flavour", "salesforce_cpq")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    settings = load_settings(
-        {
-            "RENEWALS_SECRET_KEYS": TEST_SECRET_KEY,
-            "RENEWALS_DATABASE_URL": f"sqlite:///{tmp_path / 'renewals.db'}",
-            "RENEWALS_REDIS_URL": redis_url,
-            "RENEWALS_PUBLIC_BASE_URL": base,
-            "RENEWALS_DEV_OUTBOX": "true",
-            "RENEWALS_SES_ENDPOINT_URL": ses_endpoint,
-            "RENEWALS_SES_MAX_SEND_RATE": "100",
-            "RENEWALS_SES_DAILY_QUOTA": "10000",
-            "RENEWALS_SALESFORCE_AUTH": "password",
-            "RENEWALS_SALESFORCE_LOGIN_URL": org.url,
-            "RENEWALS_SALESFORCE_USERNAME": org.info["username"],
-            "RENEWALS_SALESFORCE_PASSWORD": org.info["password"],
-            "RENEWALS_SALESFORCE_SECURITY_TOKEN": org.info["security_token"],
-            "RENEWALS_SALESFORCE_CA_BUNDLE": org.info["ca_cert"],
-        }
-    )
-    migrate.upgrade(settings.database_url)
-    db = Database(settings.database_url)
-    server = None
+    web = LateApp()  # served first: the emails' links name its URL, so the app is built for it
     try:
-        with db.session_scope() as session:
-            version = import_preset(session, "salesforce_cpq", author="e2e")
-            activate(session, version.name, version.version, [])
-        pull_all(db, settings, full=True)
-        today = utcnow().date()
-        with db.session_scope() as session:
-            contract = next(
-                c
-                for c in session.scalars(
-                    select(models.Contract).where(models.Contract.is_cancelled.is_(False)).order_by(models.Contract.id)
-                )
-                if c.contact is not None
-                and c.contact.email
-                and c.rep is not None
-                and c.rep.is_active
-                and c.rep.email
-                and any(not q.is_deleted for q in c.quotes)
+        with serve_wsgi(web) as base:
+            settings = load_settings(
+                {
+                    "RENEWALS_SECRET_KEYS": TEST_SECRET_KEY,
+                    "RENEWALS_DATABASE_URL": f"sqlite:///{tmp_path / 'renewals.db'}",
+                    "RENEWALS_REDIS_URL": redis_url,
+                    "RENEWALS_PUBLIC_BASE_URL": base,
+                    "RENEWALS_DEV_OUTBOX": "true",
+                    "RENEWALS_SES_ENDPOINT_URL": ses_endpoint,
+                    "RENEWALS_SES_MAX_SEND_RATE": "100",
+                    "RENEWALS_SES_DAILY_QUOTA": "10000",
+                    "RENEWALS_SALESFORCE_AUTH": "password",
+                    "RENEWALS_SALESFORCE_LOGIN_URL": org.url,
+                    "RENEWALS_SALESFORCE_USERNAME": org.info["username"],
+                    "RENEWALS_SALESFORCE_PASSWORD": org.info["password"],
+                    "RENEWALS_SALESFORCE_SECURITY_TOKEN": org.info["security_token"],
+                    "RENEWALS_SALESFORCE_CA_BUNDLE": org.info["ca_cert"],
+                }
             )
-            session.add(models.Reminder(contract=contract, offset_days=-30, due_on=today, segment="default"))
-            session.flush()
-            queue_due(session, today=today)
-        with db.session_scope() as session:
-            ids = queued_ids(session)
-        from redis import Redis
-
-        summary = EmailSender(db.sessionmaker, settings, Redis.from_url(redis_url), today=today).send(ids)
-        assert summary.sent == 2, summary.as_dict()
-        app = create_app(settings)
-        server = make_server("127.0.0.1", port, app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        yield System(settings, db, org, base, contract)
+            migrate.upgrade(settings.database_url)
+            db = Database(settings.database_url)
+            try:
+                yield _pull_and_send(settings, db, org, base, web, redis_url)
+            finally:
+                db.dispose()
     finally:
-        if server is not None:
-            server.shutdown()
-        db.dispose()
         stop_org(org)
+
+
+def _pull_and_send(
+    settings: Settings, db: Database, org: RunningOrg, base: str, web: LateApp, redis_url: str
+) -> System:
+    """The org pulled through the CPQ preset, a reminder sent for the first contract it can go to, and the app
+    serving at `base`."""
+    with db.session_scope() as session:
+        version = import_preset(session, "salesforce_cpq", author="e2e")
+        activate(session, version.name, version.version, [])
+    pull_all(db, settings, full=True)
+    today = utcnow().date()
+    with db.session_scope() as session:
+        contract = next(
+            c
+            for c in session.scalars(
+                select(models.Contract).where(models.Contract.is_cancelled.is_(False)).order_by(models.Contract.id)
+            )
+            if c.contact is not None
+            and c.contact.email
+            and c.rep is not None
+            and c.rep.is_active
+            and c.rep.email
+            and any(not q.is_deleted for q in c.quotes)
+        )
+        make_reminder(session, contract, offset_days=-30, due_on=today)
+        queue_due(session, today=today)
+    with db.session_scope() as session:
+        ids = queued_ids(session)
+    summary = EmailSender(db.sessionmaker, settings, Redis.from_url(redis_url), today=today).send(ids)
+    assert summary.sent == 2, summary.as_dict()
+    web.app = create_app(settings)
+    return System(settings, db, org, base, contract)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.test import TestResponse
 from werkzeug.wrappers import Request, Response
 
@@ -37,7 +35,7 @@ from sync_service.planning.cadence import load_cadence
 from sync_service.planning.planner import CANCEL_SUPPRESSED, plan_reminders
 from sync_service.store import migrate, models
 from sync_service.store.db import make_engine
-from tests.conftest import TEST_SECRET_KEY, free_port
+from tests.conftest import TEST_SECRET_KEY
 from tests.email_actions.mail.test_sns_verify import (
     TOPIC,
     FakeFetcher,
@@ -46,7 +44,8 @@ from tests.email_actions.mail.test_sns_verify import (
     notification,
     subscription_message,
 )
-from tests.factories import make_contract
+from tests.factories import make_contract, make_reminder, make_sent_reminder_email
+from tests.processes import serve_wsgi
 
 ENDPOINT = "/sns/ses-events"
 SNS_CONTENT_TYPE = "text/plain; charset=UTF-8"
@@ -139,31 +138,19 @@ def seed(intake: Intake, *, email: str = "buyer@customer.example", status: str =
     ses_id = f"0100018f-{uuid.uuid4()}-000000"
     with intake.sessions.begin() as session:
         contract = make_contract(session, end_date=today + timedelta(days=30), email=email)
-        sent = models.Reminder(
-            contract=contract, offset_days=-60, due_on=today - timedelta(days=30), segment="default", status="sent"
-        )
-        planned = models.Reminder(contract=contract, offset_days=-30, due_on=today, segment="default")
-        session.add_all([sent, planned])
-        session.flush()
-        assert contract.contact is not None
-        message = models.EmailMessage(
-            key=f"reminder:{sent.id}",
-            kind="reminder",
-            reminder=sent,
-            contract=contract,
-            contact=contract.contact,
-            rep=contract.rep,
-            stage=-60,
+        message = make_sent_reminder_email(
+            session,
+            contract,
+            offset_days=-60,
+            status=status,
             to_address=email,
             subject="Your renewal is coming up",
-            nonce=uuid.uuid4().hex,
-            status=status,
             ses_message_id=ses_id,
             sent_at=datetime.now(UTC) - timedelta(minutes=5),
         )
-        session.add(message)
-        session.flush()
-        return Seeded(contract.id, contract.contact.id, message.id, planned.id, sent.id, ses_id)
+        planned = make_reminder(session, contract, offset_days=-30)
+        assert contract.contact is not None and message.reminder_id is not None
+        return Seeded(contract.id, contract.contact.id, message.id, planned.id, message.reminder_id, ses_id)
 
 
 def mail(ses_id: str, to: list[str]) -> dict[str, Any]:
@@ -558,14 +545,8 @@ def url_recorder() -> Iterator[tuple[str, list[str]]]:
         hits.append(request.url)
         return Response("confirmed")
 
-    server: BaseWSGIServer = make_server("127.0.0.1", free_port(), record, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}/?Action=ConfirmSubscription&Token=x", hits
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serve_wsgi(record) as url:
+        yield f"{url}/?Action=ConfirmSubscription&Token=x", hits
 
 
 @pytest.fixture
@@ -666,14 +647,10 @@ def live_app(settings: Settings, ses_endpoint: str) -> Iterator[tuple[str, Setti
         }
     )
     app = create_app(live_settings)
-    server: BaseWSGIServer = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.port}", live_settings
+        with serve_wsgi(app) as url:
+            yield url, live_settings
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
         app.extensions["renewals.database"].dispose()
 
 

@@ -1,8 +1,8 @@
 """Fixtures for the stand-in org: a real `renewals devorg serve` process over TLS, and the real
 simple-salesforce client connected to it through the service's own transport.
 
-`RunningOrg`, `start_org` and `stop_org` live in tests/conftest.py, shared with other test packages, and are
-re-exported here for the tests that import them from this module.
+`RunningOrg`, `start_org` and `stop_org` live in tests/standin_org.py, shared with the other tests and the
+benchmarks, and are re-exported here for the tests that still import them from this module.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from simple_salesforce import Salesforce
 
 from sync_service.salesforce.client import connect
-from tests.conftest import RunningOrg, start_org, stop_org
+from tests.standin_org import RunningOrg, start_org, stop_org
 
 __all__ = ["RunningOrg", "start_org", "stop_org"]
 

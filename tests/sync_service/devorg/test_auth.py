@@ -15,7 +15,7 @@ from simple_salesforce.exceptions import SalesforceAuthenticationFailed, Salesfo
 
 from sync_service.salesforce.client import connect
 from sync_service.salesforce.transport import make_session
-from tests.sync_service.devorg.conftest import RunningOrg
+from tests.standin_org import RunningOrg
 
 COUNT_CONTRACTS = "SELECT COUNT() FROM Contract"
 
@@ -215,10 +215,11 @@ def test_idle_sessions_expire_after_session_seconds(org: RunningOrg) -> None:
 
 
 def test_activity_keeps_a_session_alive(org: RunningOrg) -> None:
-    org.admin("PUT", "settings", {"session_seconds": 0.4})
+    org.admin("PUT", "settings", {"session_seconds": 1.0})
     sf = connect(org.connection("password"))
     since = time.time()
-    for _ in range(3):  # 0.6 s in all, each gap well inside the 0.4 s idle timeout
-        time.sleep(0.2)
+    # 1.2 s in all, past the 1 s idle timeout, each gap well inside it (0.7 s to spare on a busy machine).
+    for _ in range(4):
+        time.sleep(0.3)
         _works(sf)
     assert org.logins_since(since) == 0

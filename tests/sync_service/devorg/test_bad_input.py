@@ -11,7 +11,7 @@ from simple_salesforce import Salesforce
 
 from sync_service.devorg import ids
 from sync_service.salesforce.client import connect
-from tests.sync_service.devorg.conftest import RunningOrg
+from tests.standin_org import RunningOrg
 
 CONTRACT = "{contract}"
 ACCOUNT = "{account}"

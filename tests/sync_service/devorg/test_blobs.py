@@ -9,7 +9,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceResourceNotFound
 
 from sync_service.devorg.pdf import render_quote_pdf
-from tests.sync_service.devorg.conftest import RunningOrg
+from tests.standin_org import RunningOrg
 
 
 def test_document_bodies_are_pdfs_of_body_length(org: RunningOrg, sf: Salesforce) -> None:

@@ -9,7 +9,7 @@ import pytest
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceOperationError
 
-from tests.sync_service.devorg.conftest import RunningOrg
+from tests.standin_org import RunningOrg
 
 KEY = "Renewals_Event_Key__c"
 WAIT = 0.1  # seconds between polls; the org reports InProgress for bulk_delay_seconds (0.2 s)

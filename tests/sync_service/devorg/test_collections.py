@@ -10,7 +10,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
 from sync_service.devorg import ids
-from tests.sync_service.devorg.conftest import RunningOrg
+from tests.standin_org import RunningOrg
 
 KEY = "Renewals_Event_Key__c"
 ROLLED_BACK = "ALL_OR_NONE_OPERATION_ROLLED_BACK"

@@ -9,7 +9,7 @@ import pytest
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from tests.sync_service.devorg.conftest import RunningOrg
+from tests.standin_org import RunningOrg
 
 BASE = "/services/data/v59.0"
 

@@ -10,7 +10,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from sync_service.salesforce.client import connect
-from tests.sync_service.devorg.conftest import RunningOrg, start_org, stop_org
+from tests.standin_org import RunningOrg, start_org, stop_org
 
 
 def _field(describe: dict[str, Any], name: str) -> dict[str, Any] | None:

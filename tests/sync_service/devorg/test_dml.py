@@ -11,7 +11,7 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceR
 from simple_salesforce.format import format_external_id
 
 from sync_service.devorg import ids
-from tests.sync_service.devorg.conftest import RunningOrg
+from tests.standin_org import RunningOrg
 
 KEY = "Renewals_Event_Key__c"
 

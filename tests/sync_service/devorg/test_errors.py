@@ -16,7 +16,8 @@ from simple_salesforce.exceptions import (
 )
 
 from sync_service.devorg import ids
-from tests.sync_service.devorg.conftest import RunningOrg
+from sync_service.salesforce.client import connect
+from tests.standin_org import RunningOrg
 
 LEGACY_KEY = "Legacy_Key__c"
 
@@ -98,8 +99,6 @@ def test_server_errors_are_general_errors(org: RunningOrg, sf: Salesforce, error
 
 @pytest.fixture(scope="module")
 def refs(devorg: RunningOrg) -> dict[str, str]:
-    from sync_service.salesforce.client import connect
-
     sf = connect(devorg.connection("password"))
     user = sf.query("SELECT Id FROM User LIMIT 1")["records"][0]["Id"]
     account = sf.query("SELECT Id FROM Account LIMIT 1")["records"][0]["Id"]

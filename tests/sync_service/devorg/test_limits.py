@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from simple_salesforce import Salesforce
 
-from tests.sync_service.devorg.conftest import RunningOrg
+from tests.standin_org import RunningOrg
 
 
 def _usage(holder: object) -> tuple[int, int]:

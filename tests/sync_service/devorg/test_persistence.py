@@ -6,7 +6,7 @@ import base64
 from pathlib import Path
 
 from sync_service.salesforce.client import connect
-from tests.sync_service.devorg.conftest import start_org, stop_org
+from tests.standin_org import start_org, stop_org
 
 
 def test_records_survive_a_restart(tmp_path: Path) -> None:

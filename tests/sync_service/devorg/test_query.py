@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
+from simple_salesforce.format import format_soql
 
 from sync_service.devorg.automation import add_months
 from sync_service.salesforce.client import connect
-from tests.sync_service.devorg.conftest import RunningOrg
+from tests.standin_org import RunningOrg
 
 PAGING_SUBJECT = "paging-5000"
 PAGING_QUERY = f"SELECT Id, Subject FROM Task WHERE Subject = '{PAGING_SUBJECT}'"
@@ -217,8 +218,6 @@ def test_soql_errors_map_to_malformed_request(sf: Salesforce, soql: str, code: s
 
 
 def test_datetime_and_string_literals_from_format_soql(sf: Salesforce, fresh_contract: dict[str, Any]) -> None:
-    from simple_salesforce.format import format_soql
-
     created = sf.Contract.get(fresh_contract["contract"])["CreatedDate"]
     since = datetime.strptime(created, "%Y-%m-%dT%H:%M:%S.%f%z") - timedelta(seconds=1)
     soql = format_soql(

@@ -6,7 +6,7 @@ import uuid
 
 from simple_salesforce import Salesforce
 
-from tests.sync_service.devorg.conftest import RunningOrg
+from tests.standin_org import RunningOrg
 
 
 def test_index_lists_objects_with_counts(org: RunningOrg) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.model import TaskConventions
 from sync_service.outbox.push import Pusher, PushResult
 from sync_service.outbox.record import event_key, record_task
-from sync_service.pull.run import Budget
+from sync_service.salesforce.budget import Budget
 from sync_service.salesforce.client import connect
 from sync_service.store import models
 from tests.conftest import RunningOrg, start_org, stop_org

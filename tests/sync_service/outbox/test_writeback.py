@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mappings.model import Mapping
 from sync_service.outbox.push import Pusher
 from sync_service.outbox.writeback import WriteBackUnresolved, record_write_back
-from sync_service.pull.run import Budget
+from sync_service.salesforce.budget import Budget
 from sync_service.salesforce.client import connect
 from sync_service.store import models
 from tests.conftest import RunningOrg, orgs_by_flavour

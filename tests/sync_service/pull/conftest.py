@@ -12,12 +12,13 @@ import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.model import Mapping
-from sync_service.pull.run import Budget, Puller
+from sync_service.pull.run import Puller
+from sync_service.salesforce.budget import Budget
 from sync_service.salesforce.client import connect
 from sync_service.salesforce.transport import meter_of
 from tests.conftest import orgs_by_flavour
 from tests.paths import PRESETS
-from tests.sync_service.devorg.conftest import RunningOrg, start_org, stop_org
+from tests.standin_org import RunningOrg, start_org, stop_org
 
 PRESETS = PRESETS
 

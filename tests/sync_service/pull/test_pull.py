@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,9 +13,20 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from mappings.model import Mapping
+from sync_service.pull import fetch
+from sync_service.pull import run as pull_run
+from sync_service.pull.reconcile import reconcile
+from sync_service.pull.run import transient_retrying
+from sync_service.salesforce.budget import check_budget
+from sync_service.salesforce.errors import TransientError
 from sync_service.store import models
-from tests.sync_service.devorg.conftest import RunningOrg
+from tests.standin_org import RunningOrg
 from tests.sync_service.pull.conftest import load_preset, make_puller
+
+# Seconds the org's clock is moved on between a pull and the changes it must (or must not) see next: watermarks
+# are compared to the second, so a change has to land in a later second than the pull's newest record.
+STEP = 2
 
 # Per flavour: the contract object, its number and amount fields, and how to find its renewal quote's total
 # and line count — written out by hand so the test does not reuse the mapping it checks.
@@ -105,7 +117,7 @@ def test_an_incremental_pull_fetches_only_the_changed_records(
 ) -> None:
     puller = make_puller(store, mutable_org, load_preset("salesforce_cpq"))
     assert puller.pull(full=True).status == "succeeded"
-    time.sleep(1.1)  # watermarks are compared to the second: the changes below come a second later
+    mutable_org.advance_clock(STEP)  # watermarks are compared to the second: the changes below come later
     sf = puller.sf
     ids = [r["Id"] for r in sf.query("SELECT Id FROM Contract WHERE Status = 'Activated' LIMIT 10")["records"]]
     sf.restful(
@@ -134,7 +146,7 @@ def test_deleted_and_cancelled_contracts_are_marked(mutable_org: RunningOrg, sto
     first, second, third = [
         r["Id"] for r in sf.query("SELECT Id FROM Contract WHERE Status = 'Activated' LIMIT 3")["records"]
     ]
-    time.sleep(1.1)
+    mutable_org.advance_clock(STEP)
     sf.Contract.delete(first)
     sf.Contract.update(second, {"Cancelled__c": True, "Cancellation_Reason__c": "Moved to a competitor"})
     result = puller.pull(full=False)
@@ -148,8 +160,6 @@ def test_deleted_and_cancelled_contracts_are_marked(mutable_org: RunningOrg, sto
 
 
 def test_reconcile_marks_what_the_org_no_longer_has(mutable_org: RunningOrg, store: sessionmaker[Session]) -> None:
-    from sync_service.pull.reconcile import reconcile
-
     mapping = load_preset("salesforce_cpq")
     puller = make_puller(store, mutable_org, mapping)
     assert puller.pull(full=True).status == "succeeded"
@@ -231,9 +241,9 @@ def test_a_deletion_is_found_even_when_a_later_change_moved_the_watermark_past_i
     deleted, changed = [
         r["Id"] for r in sf.query("SELECT Id FROM Contract WHERE Status = 'Activated' LIMIT 2")["records"]
     ]
-    time.sleep(1.1)
+    mutable_org.advance_clock(STEP)
     sf.Contract.delete(deleted)
-    time.sleep(1.1)  # the change comes a second after the deletion: this pull's watermark moves past it
+    mutable_org.advance_clock(STEP)  # the change comes seconds after the deletion: this pull's watermark moves past it
     sf.Contract.update(changed, {"Total_Contract_Value__c": 99})
     result = puller.pull(full=False)
     assert result.status == "succeeded", result.error
@@ -249,7 +259,7 @@ def test_a_full_pull_finds_deletions_since_the_previous_pull(
     puller = make_puller(store, mutable_org, load_preset("salesforce_cpq"))
     assert puller.pull(full=True).status == "succeeded"
     gone = puller.sf.query("SELECT Id FROM Contract WHERE Status = 'Activated' LIMIT 1")["records"][0]["Id"]
-    time.sleep(1.1)
+    mutable_org.advance_clock(STEP)
     puller.sf.Contract.delete(gone)
     result = puller.pull(full=True)
     assert result.status == "succeeded", result.error
@@ -257,8 +267,6 @@ def test_a_full_pull_finds_deletions_since_the_previous_pull(
 
 
 def _with_contract_field(mapping_name: str, field: str, spec: object) -> Any:
-    from mappings.model import Mapping
-
     data = load_preset(mapping_name).model_dump(mode="python", exclude_defaults=True)
     data["entities"]["contract"]["fields"][field] = spec
     return Mapping.model_validate(data)
@@ -295,8 +303,6 @@ def test_a_full_pull_brings_back_records_a_reconcile_had_marked_removed(
 def test_a_re_read_record_that_was_marked_removed_is_live_again(
     mutable_org: RunningOrg, store: sessionmaker[Session]
 ) -> None:
-    from datetime import timedelta
-
     puller = make_puller(store, mutable_org, load_preset("salesforce_cpq"), overlap=timedelta(days=3650))
     assert puller.pull(full=True).status == "succeeded"
     with store.begin() as session:
@@ -325,9 +331,6 @@ def test_a_first_incremental_pull_reads_large_entities_with_bulk(
 def test_an_expired_session_during_a_bulk_query_signs_in_again(
     mutable_org: RunningOrg, store: sessionmaker[Session]
 ) -> None:
-    from sync_service.pull import fetch
-    from sync_service.salesforce.errors import TransientError
-
     puller = make_puller(store, mutable_org, load_preset("salesforce_cpq"))
     sf = puller.sf
     sf.query("SELECT Id FROM Contract LIMIT 1")
@@ -345,12 +348,10 @@ def test_an_expired_session_during_a_bulk_query_signs_in_again(
 def test_an_unexpected_error_fails_the_run_visibly_instead_of_leaving_it_running(
     mutable_org: RunningOrg, store: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sync_service.pull import run
-
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("value too long for type character varying(40)\nSQL: INSERT ...")
 
-    monkeypatch.setattr(run, "write_chunk", broken)
+    monkeypatch.setattr(pull_run, "write_chunk", broken)
     puller = make_puller(store, mutable_org, load_preset("salesforce_cpq"))
     with pytest.raises(RuntimeError):
         puller.pull(full=True)
@@ -363,9 +364,6 @@ def test_an_unexpected_error_fails_the_run_visibly_instead_of_leaving_it_running
 def test_the_reconcile_retries_transient_errors_and_pauses_at_the_reserve(
     mutable_org: RunningOrg, store: sessionmaker[Session]
 ) -> None:
-    from sync_service.pull.reconcile import reconcile
-    from sync_service.pull.run import check_budget, transient_retrying
-
     mapping = load_preset("salesforce_cpq")
     puller = make_puller(store, mutable_org, mapping)
     assert puller.pull(full=True).status == "succeeded"
@@ -394,7 +392,7 @@ def test_a_quote_that_comes_into_scope_brings_its_unchanged_lines_and_documents(
     assert lines
     sf.SBQQ__Quote__c.update(quote["Id"], {"SBQQ__Primary__c": False})  # another quote was primary, say
     assert puller.pull(full=True).status == "succeeded"
-    time.sleep(1.1)
+    mutable_org.advance_clock(STEP)
     sf.SBQQ__Quote__c.update(quote["Id"], {"SBQQ__Primary__c": True})  # its lines do not change
     result = puller.pull(full=False)
     assert result.status == "succeeded", result.error
@@ -408,8 +406,6 @@ def test_a_quote_that_comes_into_scope_brings_its_unchanged_lines_and_documents(
 def test_a_reconcile_that_would_remove_most_contracts_is_refused(
     mutable_org: RunningOrg, store: sessionmaker[Session]
 ) -> None:
-    from sync_service.pull.reconcile import reconcile
-
     mapping = load_preset("salesforce_cpq")
     puller = make_puller(store, mutable_org, mapping)
     assert puller.pull(full=True).status == "succeeded"

@@ -17,7 +17,7 @@ from sync_service.pull.service import NothingToPull, Skipped, pull_all
 from sync_service.store import mapping_versions, migrate, models
 from sync_service.store.db import Database
 from tests.conftest import TEST_SECRET_KEY
-from tests.sync_service.devorg.conftest import RunningOrg
+from tests.standin_org import RunningOrg
 
 
 def org_environment(org: RunningOrg, database_url: str) -> dict[str, str]:

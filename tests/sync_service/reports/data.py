@@ -40,14 +40,11 @@ from sqlalchemy.orm import Session
 
 from sync_service.reports import SENT_STATUSES, Period
 from sync_service.store import models
+from tests.factories import make_email, make_email_event, sf_id
 
 TODAY = date(2026, 6, 15)
 PERIOD = Period(date(2026, 1, 1), date(2026, 6, 30))
 _ids = itertools.count(1)
-
-
-def _sf(prefix: str) -> str:
-    return f"{prefix}{next(_ids):012d}AAA"
 
 
 def at(day: str) -> datetime:
@@ -66,12 +63,12 @@ class Builder:
         self.session = session
 
     def account(self, name: str, *, reseller: bool = False) -> models.Account:
-        account = models.Account(sf_id=_sf("001"), name=name, is_reseller=reseller)
+        account = models.Account(sf_id=sf_id("001"), name=name, is_reseller=reseller)
         self.session.add(account)
         return account
 
     def rep(self, name: str) -> models.Rep:
-        rep = models.Rep(sf_id=_sf("005"), name=name, email=f"{name.lower()}@vendor.example")
+        rep = models.Rep(sf_id=sf_id("005"), name=name, email=f"{name.lower()}@vendor.example")
         self.session.add(rep)
         return rep
 
@@ -87,10 +84,10 @@ class Builder:
         **fields: object,
     ) -> models.Contract:
         contact = models.Contact(
-            sf_id=_sf("003"), account=account, email=f"buyer{next(_ids)}@customer.example", first_name="Dana"
+            sf_id=sf_id("003"), account=account, email=f"buyer{next(_ids)}@customer.example", first_name="Dana"
         )
         contract = models.Contract(
-            sf_id=_sf("800"),
+            sf_id=sf_id("800"),
             number=f"C-{next(_ids):05d}",
             account=account,
             contact=contact,
@@ -114,7 +111,7 @@ class Builder:
         self, contract: models.Contract, lines: list[tuple[str, str]], *, deleted: bool = False
     ) -> models.RenewalQuote:
         quote = models.RenewalQuote(
-            sf_id=_sf("a0Q"),
+            sf_id=sf_id("a0Q"),
             contract=contract,
             number=f"Q-{next(_ids)}",
             currency=contract.currency,
@@ -123,7 +120,7 @@ class Builder:
         for product_line, net in lines:
             quote.lines.append(
                 models.QuoteLine(
-                    sf_id=_sf("a0R"),
+                    sf_id=sf_id("a0R"),
                     product=f"{product_line} product",
                     product_line=product_line,
                     quantity=Decimal(1),
@@ -144,28 +141,19 @@ class Builder:
         brand: str = "northwind",
         sent: str = "2026-01-10",
     ) -> models.EmailMessage:
-        number = next(_ids)
-        message = models.EmailMessage(
-            key=f"{kind}:{number}",
+        return make_email(
+            self.session,
+            contract,
             kind=kind,
-            contract=contract,
-            brand=brand,
-            nonce=f"nonce{number}",
             status=status,
+            brand=brand,
             sent_at=at(sent) if status not in ("queued", "skipped") else None,
         )
-        self.session.add(message)
-        self.session.flush()
-        return message
 
     def event(
         self, message: models.EmailMessage, kind: str, label: str, *, purpose: str = "open", day: str = "2026-01-11"
     ) -> None:
-        self.session.add(
-            models.EmailEvent(
-                email_message_id=message.id, kind=kind, purpose=purpose, method="GET", label=label, occurred_at=at(day)
-            )
-        )
+        make_email_event(self.session, message, kind=kind, label=label, purpose=purpose, occurred_at=at(day))
 
     def renewal(self, contract: models.Contract, amount: str, currency: str, day: str = "2026-01-20") -> None:
         contract.renewed_at = at(day)

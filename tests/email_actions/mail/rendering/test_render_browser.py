@@ -4,14 +4,12 @@ every other kind, under both brands, with the logo served by the app itself. Scr
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 from playwright.sync_api import Browser, Request
-from werkzeug.serving import make_server
 
 from config.settings import DEFAULT_BRANDS_FILE
 from email_actions.mail.brands import load_brands
@@ -20,9 +18,9 @@ from email_actions.mail.rendering.context import LINK_PURPOSES, EmailContext, Em
 from email_actions.mail.rendering.render import Renderer
 from email_actions.web.app import create_app
 from sync_service.store.models import new_nonce
-from tests.conftest import free_port
 from tests.email_actions.emails_helpers import link_settings
 from tests.paths import ARTIFACTS as ARTIFACTS_ROOT
+from tests.processes import LateApp, serve_wsgi
 
 ARTIFACTS = ARTIFACTS_ROOT / "emails"
 CASES = [("reminder", stage) for stage in (-30, 0, 7)] + [
@@ -36,17 +34,14 @@ END_DATE = date(2026, 3, 31)
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The web app on a free local port in a thread; yields its base URL (the emails' public base URL)."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
     database = tmp_path_factory.mktemp("browser") / "renewals.db"
-    app = create_app(link_settings(base_url, RENEWALS_DATABASE_URL=f"sqlite:///{database}"))
-    http = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield base_url
-    http.shutdown()
-    thread.join(timeout=10)
-    app.extensions["renewals.database"].dispose()
+    web = LateApp()  # served first: the app's settings name its URL
+    with serve_wsgi(web) as base_url:
+        web.app = create_app(link_settings(base_url, RENEWALS_DATABASE_URL=f"sqlite:///{database}"))
+        try:
+            yield base_url
+        finally:
+            web.app.extensions["renewals.database"].dispose()
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ from sync_service.outbox.record import event_key
 from sync_service.store import models
 from sync_service.store.models import utcnow
 from tests.conftest import sent_emails
-from tests.factories import make_contract
+from tests.factories import make_contract, make_reminder
 from tests.ses_proxy import DAILY_QUOTA, REJECTED, THROTTLE_V1, THROTTLE_V2, Fault, ses_proxy
 
 TODAY = date(2026, 11, 22)
@@ -46,10 +46,7 @@ TODAY = date(2026, 11, 22)
 
 def add_due_reminder(session: Session, *, offset: int = -30, **contract: Any) -> models.Reminder:
     contract_row = make_contract(session, end_date=TODAY - timedelta(days=offset), **contract)
-    reminder = models.Reminder(contract=contract_row, offset_days=offset, due_on=TODAY, segment="default")
-    session.add(reminder)
-    session.flush()
-    return reminder
+    return make_reminder(session, contract_row, offset_days=offset, due_on=TODAY)
 
 
 def send_settings(settings: Settings, endpoint: str, **overrides: Any) -> Settings:

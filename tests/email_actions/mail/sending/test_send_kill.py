@@ -23,7 +23,7 @@ from jobs.queues import EMAIL
 from sync_service.store import models
 from sync_service.store.models import utcnow
 from tests.conftest import AWS_TEST_ENV, TEST_SECRET_KEY, sent_emails
-from tests.factories import make_contract
+from tests.factories import make_contract, make_reminder
 from tests.processes import Workers
 
 REMINDERS = 40
@@ -77,7 +77,7 @@ def test_killing_the_worker_mid_batch_never_sends_an_email_twice(
     with store() as session:
         for n in range(REMINDERS):
             contract = make_contract(session, end_date=today + timedelta(days=30), email=f"buyer{n}@customer.example")
-            session.add(models.Reminder(contract=contract, offset_days=-30, due_on=today, segment="default"))
+            make_reminder(session, contract, offset_days=-30, due_on=today)
         session.commit()
     bind = store.kw["bind"]
     env = _env(bind.url.render_as_string(hide_password=False), redis_url, ses_endpoint)

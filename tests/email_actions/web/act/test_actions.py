@@ -43,9 +43,10 @@ from sync_service.planning.planner import CANCEL_RENEWED, CANCEL_SUPPRESSED
 from sync_service.renewal import renew_contract
 from sync_service.store import models
 from sync_service.store.db import make_engine
-from sync_service.store.models import new_nonce, utcnow
-from tests.factories import make_contract, sf_id
+from sync_service.store.models import utcnow
+from tests.factories import make_contract, make_email, make_reminder, make_sent_reminder_email, sf_id
 from tests.paths import SALESFORCE_CPQ_PRESET
+from tests.processes import free_port
 
 PRESET = SALESFORCE_CPQ_PRESET
 CONTACT_REP_FIELD = "Renewal_Contact_Requested__c"
@@ -155,28 +156,10 @@ def seed(target: Site | sessionmaker[Session], *, mapping: str | None = None, **
         contract = make_contract(session, end_date=today + timedelta(days=30), **contract_fields)
         [quote] = contract.quotes
         quote.sf_links = {"SBQQ__Opportunity2__c": sf_id("006")}
-        sent = models.Reminder(contract=contract, offset_days=-30, due_on=today, segment="default", status="sent")
-        later = models.Reminder(
-            contract=contract, offset_days=-7, due_on=today + timedelta(days=23), segment="default", status="planned"
-        )
-        session.add_all([sent, later])
-        session.flush()
+        # The reminder due today (30 days before the end), sent two hours ago, and the one 7 days before the end.
+        message = make_sent_reminder_email(session, contract, sent_at=utcnow() - timedelta(hours=2))
+        make_reminder(session, contract, offset_days=-7)
         assert contract.contact is not None and contract.contact.email and contract.rep is not None
-        message = models.EmailMessage(
-            key=f"reminder:{sent.id}",
-            kind="reminder",
-            reminder=sent,
-            contract=contract,
-            contact=contract.contact,
-            rep=contract.rep,
-            stage=-30,
-            to_address=contract.contact.email,
-            nonce=new_nonce(),
-            status="sent",
-            sent_at=utcnow() - timedelta(hours=2),
-        )
-        session.add(message)
-        session.flush()
         return Seeded(message.id, contract.id, message.nonce, contract.rep.sf_id, contract.contact.email)
 
 
@@ -632,6 +615,16 @@ def test_an_invalid_contact_form_is_400_and_keeps_what_was_typed(
     assert site.counts() == before
 
 
+def test_no_way_chosen_is_fine(site: Site) -> None:
+    seeded = seed(site)
+    client = site.client()
+    path = seeded.path(site, "contact")
+    assert client.post(path, data=contact_form(client, path, message="Either way", channel="")).status_code == 200
+    with site.sessions() as session:
+        request_row = session.scalars(select(models.ContactRequest)).one()
+        assert (request_row.message, request_row.preferred_time, request_row.channel) == ("Either way", None, None)
+
+
 def test_a_contact_post_without_the_form_token_is_400(site: Site) -> None:
     seeded = seed(site)
     before = site.counts()
@@ -716,17 +709,16 @@ def test_unsubscribing_stops_reminders_but_not_confirmations(site: Site) -> None
         contract = session.get_one(models.Contract, seeded.contract_id)
         emails = {}
         for kind in ("confirmation", "reminder"):
-            emails[kind] = models.EmailMessage(
-                key=f"{kind}:later",
+            # Queued, not yet addressed: the composer finds the address itself.
+            emails[kind] = make_email(
+                session,
+                contract,
                 kind=kind,
-                contract=contract,
-                contact=contract.contact,
-                rep=contract.rep,
+                status="queued",
+                key=f"{kind}:later",
                 stage=-7 if kind == "reminder" else None,
-                nonce=new_nonce(),
+                to_address=None,
             )
-            session.add(emails[kind])
-        session.flush()
         prepared = composer.prepare(session, emails["confirmation"], use_reseller_brand=True)
         assert prepared.to == seeded.address
         with pytest.raises(Skip, match="suppressed"):
@@ -787,6 +779,34 @@ def test_a_fresh_link_is_queued_once_a_day_and_its_links_work(site: Site, redis:
     assert client.get(new_path).status_code == 200
 
 
+def test_without_redis_the_actions_are_recorded_and_left_to_the_sweeps(settings: Settings) -> None:
+    down = dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    site = open_site(down, settings.database_url)
+    try:
+        seeded = seed(site)
+        client = site.client()
+        renew_path = seeded.path(site, "renew")
+        assert client.post(renew_path, data=renew_form(client, renew_path)).status_code == 200
+        contact_path = seeded.path(site, "contact")
+        assert client.post(contact_path, data=contact_form(client, contact_path, message="Hi")).status_code == 200
+        token = expired_token(site, seeded, "renew")
+        assert client.post("/links/fresh", data={"token": token, "purpose": "renew"}).status_code == 200
+        # What the workers would have been told about waits, committed, for the scheduler's sweeps.
+        with site.sessions() as session:
+            kinds = select(models.EmailMessage.kind, models.EmailMessage.status).where(
+                models.EmailMessage.id != seeded.message_id
+            )
+            assert sorted(tuple(row) for row in session.execute(kinds)) == [
+                ("confirmation", "queued"),
+                ("contact_request", "queued"),
+                ("reminder", "queued"),
+            ]
+        assert {item.status for item in outbox(site)} == {"pending"}
+        assert site.counts()["renewals"] == site.counts()["contact_requests"] == 1
+    finally:
+        close_site(site)
+
+
 def test_a_fresh_link_for_a_link_still_valid_sends_nothing_and_says_the_same(site: Site) -> None:
     seeded = seed(site)
     token = site.links().token("renew", seeded.message_id, seeded.nonce)
@@ -825,25 +845,16 @@ def test_an_expired_token_of_another_purpose_gets_no_fresh_link(site: Site) -> N
 
 
 def add_reminder_email(session: Session, contract_id: int, offset_days: int, *, sent: bool) -> models.EmailMessage:
-    contract = session.get_one(models.Contract, contract_id)
-    reminder = models.Reminder(
-        contract=contract, offset_days=offset_days, due_on=utcnow().date(), segment="default", status="sent"
-    )
-    message = models.EmailMessage(
-        key=f"reminder:{contract_id}:{offset_days}",
-        kind="reminder",
-        reminder=reminder,
-        contract=contract,
-        contact=contract.contact,
-        rep=contract.rep,
-        stage=offset_days,
-        nonce=new_nonce(),
+    """A reminder email at stage `offset_days`, sent `offset_days` minutes from now (so the later stage is the
+    newer), or still queued."""
+    return make_sent_reminder_email(
+        session,
+        session.get_one(models.Contract, contract_id),
+        offset_days=offset_days,
+        due_on=utcnow().date(),
         status="sent" if sent else "queued",
         sent_at=utcnow() + timedelta(minutes=offset_days) if sent else None,
     )
-    session.add(message)
-    session.flush()
-    return message
 
 
 def test_a_portal_renewal_puts_its_task_on_the_latest_sent_reminder(store: sessionmaker[Session]) -> None:

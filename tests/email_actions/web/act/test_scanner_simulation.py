@@ -33,6 +33,7 @@ from sync_service.store.models import utcnow
 from tests.conftest import RunningOrg, start_org, stop_org
 from tests.email_actions.emails_helpers import make_message
 from tests.email_actions.web.act.test_pixel_and_quote import BASE, with_org
+from tests.factories import make_reminder
 
 EMAILS = 200
 MICROSOFT = "40.92.0.0/15"
@@ -97,14 +98,7 @@ def test_scanners_fetching_every_link_of_200_emails_change_nothing(
             document.blob_sf_id = str(version["id"])
             message.status, message.sent_at = "sent", utcnow() - timedelta(seconds=1)  # just delivered
             # A later reminder still planned (an unsubscribe would cancel it).
-            session.add(
-                models.Reminder(
-                    contract=message.contract,
-                    offset_days=-7,
-                    due_on=utcnow().date() + timedelta(days=23),
-                    segment="default",
-                )
-            )
+            make_reminder(session, message.contract, offset_days=-7, due_on=utcnow().date() + timedelta(days=23))
             session.commit()
             message_ids.append(message.id)
             urls = [links.url(purpose, message.id, message.nonce).removeprefix(BASE) for purpose in purposes]

@@ -7,21 +7,21 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
-from werkzeug.serving import make_server
 
 from config.settings import load_settings
 from email_actions.web.app import create_app
 from mappings.loader import preset_text
 from sync_service.store import mapping_versions as versions
-from tests.conftest import TEST_SECRET_KEY, RunningOrg, free_port, start_org, stop_org
+from tests.conftest import TEST_SECRET_KEY
 from tests.email_actions.web.console.conftest import PASSWORD, add_user
 from tests.paths import ARTIFACTS as ARTIFACTS_ROOT
+from tests.processes import LateApp, serve_wsgi
+from tests.standin_org import RunningOrg, start_org, stop_org
 
 ARTIFACTS = ARTIFACTS_ROOT / "admin"
 
@@ -40,34 +40,32 @@ def console(tmp_path: Path, redis_url: str, sqlite_template: Path, org: RunningO
     """The web app on a free port, signed in to the org, with an admin and the CPQ preset as active version 1."""
     database = tmp_path / "renewals.db"
     shutil.copyfile(sqlite_template, database)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    settings = load_settings(
-        {
-            "RENEWALS_SECRET_KEYS": TEST_SECRET_KEY,
-            "RENEWALS_DATABASE_URL": f"sqlite:///{database}",
-            "RENEWALS_REDIS_URL": redis_url,
-            "RENEWALS_PUBLIC_BASE_URL": base,
-            "RENEWALS_SALESFORCE_AUTH": "password",
-            "RENEWALS_SALESFORCE_LOGIN_URL": org.url,
-            "RENEWALS_SALESFORCE_USERNAME": org.info["username"],
-            "RENEWALS_SALESFORCE_PASSWORD": org.info["password"],
-            "RENEWALS_SALESFORCE_SECURITY_TOKEN": org.info["security_token"],
-            "RENEWALS_SALESFORCE_CA_BUNDLE": org.info["ca_cert"],
-        }
-    )
-    app = create_app(settings)
-    add_user(app, "alice", "admin")
-    with app.extensions["renewals.database"].session_scope() as session:
-        row = versions.save_version(session, preset_text("salesforce_cpq"), author="seed")
-        versions.activate(session, row.name, row.version, [])
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield base
-    finally:
-        server.shutdown()
-        app.extensions["renewals.database"].dispose()
+    web = LateApp()  # served first: the app's settings name its URL
+    with serve_wsgi(web) as base:
+        settings = load_settings(
+            {
+                "RENEWALS_SECRET_KEYS": TEST_SECRET_KEY,
+                "RENEWALS_DATABASE_URL": f"sqlite:///{database}",
+                "RENEWALS_REDIS_URL": redis_url,
+                "RENEWALS_PUBLIC_BASE_URL": base,
+                "RENEWALS_SALESFORCE_AUTH": "password",
+                "RENEWALS_SALESFORCE_LOGIN_URL": org.url,
+                "RENEWALS_SALESFORCE_USERNAME": org.info["username"],
+                "RENEWALS_SALESFORCE_PASSWORD": org.info["password"],
+                "RENEWALS_SALESFORCE_SECURITY_TOKEN": org.info["security_token"],
+                "RENEWALS_SALESFORCE_CA_BUNDLE": org.info["ca_cert"],
+            }
+        )
+        app = create_app(settings)
+        try:
+            add_user(app, "alice", "admin")
+            with app.extensions["renewals.database"].session_scope() as session:
+                row = versions.save_version(session, preset_text("salesforce_cpq"), author="seed")
+                versions.activate(session, row.name, row.version, [])
+            web.app = app
+            yield base
+        finally:
+            app.extensions["renewals.database"].dispose()
 
 
 @pytest.fixture

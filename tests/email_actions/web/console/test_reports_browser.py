@@ -5,7 +5,6 @@ computed from the store row by row."""
 from __future__ import annotations
 
 import csv
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -13,14 +12,13 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page
-from werkzeug.serving import make_server
 
 from config.settings import Settings
 from email_actions.web.app import create_app
 from email_actions.web.console import reports as views
-from tests.conftest import free_port
 from tests.email_actions.web.console.conftest import PASSWORD, add_user
 from tests.paths import ARTIFACTS as ARTIFACTS_ROOT
+from tests.processes import serve_wsgi
 from tests.sync_service.reports.data import PERIOD, TODAY, Reference, build
 
 ARTIFACTS = ARTIFACTS_ROOT / "admin"
@@ -34,13 +32,10 @@ def served(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[tupl
     with app.extensions["renewals.database"].session_scope() as session:
         build(session)
     add_user(app, "alice", "viewer")
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{port}", app
+        with serve_wsgi(app) as base:
+            yield base, app
     finally:
-        server.shutdown()
         app.extensions["renewals.database"].dispose()
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from config.settings import Settings, load_settings
+from email_actions.mail import brand_settings
 from email_actions.mail.brands import load_brands
 from email_actions.mail.links import Links
 from email_actions.mail.sending.pipeline import EmailSender, queue_due, queued_ids
@@ -39,10 +40,10 @@ from sync_service.store.db import current_database, current_session
 from sync_service.store.models import utcnow
 from tests.conftest import TEST_SECRET_KEY, RunningOrg, sent_emails, start_org, stop_org
 from tests.email_actions.emails_helpers import make_message
+from tests.email_actions.mail.test_brand_settings import png
 from tests.email_actions.web.console.conftest import add_user, csrf_of, post_form, sign_in
-from tests.factories import make_contract
+from tests.factories import make_contract, make_reminder
 from tests.paths import SALESFORCE_CPQ_PRESET
-from tests.sync_service.test_console_settings import png
 
 FIELD_ERROR = re.compile(r'<p class="field-error" id="error-([^"]+)" role="alert">(.*?)</p>', re.S)
 PRESET = SALESFORCE_CPQ_PRESET
@@ -66,6 +67,13 @@ BOT_RULES = {"ranges": "", "agent_substrings": "", "too_soon_seconds": "5", "bur
 def errors_of(response: TestResponse) -> dict[str, str]:
     """The reasons shown beside the fields of a refused form, by field (dots as the page writes them: -)."""
     return {field: html.unescape(reason) for field, reason in FIELD_ERROR.findall(response.get_data(as_text=True))}
+
+
+def shows_typed(response: TestResponse, field: str, typed: str) -> bool:
+    """Whether the page shows `typed` in the control of `field` (an input's value or a textarea's text), to be
+    corrected rather than typed again."""
+    body, name, text = response.get_data(as_text=True), re.escape(field), re.escape(html.escape(typed))
+    return bool(re.search(f'name="{name}"[^>]*value="{text}"', body) or re.search(f'name="{name}"[^>]*>{text}<', body))
 
 
 def stored(app: Flask, name: str) -> dict[str, Any] | None:
@@ -383,6 +391,7 @@ def test_bad_bot_rules_are_refused_beside_their_field_and_nothing_is_saved(
         assert response.status_code == 422, changes
         errors = errors_of(response)
         assert list(errors) == [field] and reason in errors[field]
+        assert all(shows_typed(response, name, typed) for name, typed in {**BOT_RULES, **changes}.items())
         assert stored(app, cs.BOT_RULES) is None and audit(app) == []
 
 
@@ -431,7 +440,7 @@ def test_a_brand_saved_is_what_the_next_email_carries(
     database = app.extensions["renewals.database"]
     with database.session_scope() as session:
         contract = make_contract(session, end_date=today + timedelta(days=30))
-        session.add(models.Reminder(contract=contract, offset_days=-30, due_on=today, segment="default"))
+        make_reminder(session, contract, offset_days=-30, due_on=today)
     with database.session_scope() as session:
         queue_due(session, today=today)
     with database.session_scope() as session:
@@ -483,6 +492,9 @@ def test_a_bad_brand_is_refused_beside_its_field_and_nothing_is_saved(app: Flask
         assert response.status_code == 422, changes
         assert errors_of(response) == errors
         assert "Nothing was saved" in response.get_data(as_text=True)
+        typed = {name: text for name, text in form.items() if isinstance(text, str) and name != "purchase_order_field"}
+        assert all(shows_typed(response, name, text) for name, text in typed.items()), changes
+        assert 'name="purchase_order_field" checked' in response.get_data(as_text=True)
         assert stored(app, cs.BRANDS) is None and audit(app) == []
         assert app.test_client().get("/a/renew/not-a-token").get_data(as_text=True).count("Northwind Software Ltd") == 1
 
@@ -499,7 +511,7 @@ def test_a_reseller_brand_is_added_made_default_and_removed(app: Flask, admin_cl
     response = post_form(admin_client, "/admin/settings/new-brand", "/admin/settings/new-brand", form)
     assert response.status_code == 302 and response.headers["Location"].endswith("/admin/settings/brands/acme-it")
     with app.app_context():
-        book = cs.brands(current_session(), app.extensions["renewals.settings"])
+        book = brand_settings.brands(current_session(), app.extensions["renewals.settings"])
     assert book.for_reseller(sf_id="0015g00000AbCdEAAZ", name=None).name == "Acme IT"
 
     again = post_form(admin_client, "/admin/settings/new-brand", "/admin/settings/new-brand", {**form, "resellers": ""})

@@ -1,0 +1,191 @@
+"""The rep portal (``/rep``): the contracts the rep owns at the account, each with the rep's controls: status
+flags, pricing (an adjustment percentage, an override amount with its reason) and hold / resume reminders.
+
+Each change is validated by its form (:mod:`email_actions.web.portal.forms`: a bad value shows the page with
+the error beside its field, 400, nothing saved), then applied in one transaction with an
+:class:`~sync_service.store.models.AuditEntry` and the controls' field update for Salesforce in the outbox
+(per the mapping's ``write_back.rep_controls``); a write-back the store cannot resolve, or no active mapping,
+refuses the change (409), nothing saved. The push is queued after the commit. Holding cancels the contract's
+planned reminders at once; resuming lets the next planner run plan again. *Do not remind* is a status flag
+written to Salesforce like the others; it does not stop reminders: holding does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from email_actions.web.portal.blueprint import bp, flashes, page
+from email_actions.web.portal.forms import ControlsForm, NoteForm
+from email_actions.web.portal.scope import REP, Scope, contract_in_scope, contracts_in_scope, current_scope
+from email_actions.web.portal.states import make_rows, today
+from jobs.base import enqueue_after_commit
+from jobs.push import enqueue_push
+from sync_service.outbox.tasks import active_mapping
+from sync_service.outbox.writeback import WriteBackUnresolved, record_rep_controls
+from sync_service.planning.planner import CANCEL_HELD
+from sync_service.store import models
+from sync_service.store.db import current_session
+from sync_service.store.models import utcnow
+
+
+def rep_page(
+    scope: Scope,
+    *,
+    status: int = 200,
+    submitted: tuple[int, ControlsForm] | None = None,
+    problem: str | None = None,
+) -> tuple[str, int]:
+    """The rep's contracts, each with its controls as stored; `submitted` (a contract id and its posted form,
+    which failed validation) shows what was typed there and the errors instead."""
+    rows = make_rows(contracts_in_scope(current_session(), scope), today(), scope.fmt)
+    forms = {row.contract.id: ControlsForm.of(row.contract) for row in rows}
+    if submitted is not None:
+        contract_id, form = submitted
+        forms[contract_id] = form
+    return page(
+        "portal/rep.html",
+        scope,
+        status=status,
+        rows=rows,
+        notices=flashes(),
+        forms=forms,
+        note_form=NoteForm(formdata=None),
+        problem=problem,
+    )
+
+
+@bp.get("/rep")
+def rep_portal() -> tuple[str, int]:
+    return rep_page(current_scope(REP))
+
+
+def _control_values(contract: models.Contract) -> dict[str, Any]:
+    """The controls as the audit records them (JSON: amounts as strings)."""
+    return {
+        "status_flags": list(contract.status_flags or []),
+        "price_adjustment_pct": str(contract.price_adjustment_pct)
+        if contract.price_adjustment_pct is not None
+        else None,
+        "price_override": str(contract.price_override) if contract.price_override is not None else None,
+        "price_override_reason": contract.price_override_reason,
+    }
+
+
+class Refused(Exception):
+    """A change that cannot be written to Salesforce; nothing is saved."""
+
+
+def _write_back(db: Session, contract: models.Contract) -> None:
+    mapping = active_mapping(db)
+    if mapping is None:
+        raise Refused("No Salesforce mapping is active, so changes cannot be sent to Salesforce yet.")
+    try:
+        record_rep_controls(db, contract=contract, mapping=mapping)
+    except WriteBackUnresolved as exc:
+        raise Refused(f"Salesforce has no record to write this change to ({exc.missing}).") from None
+
+
+def _audit(
+    db: Session,
+    scope: Scope,
+    contract: models.Contract,
+    action: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    reason: str | None,
+) -> None:
+    changed = [key for key in after if before.get(key) != after[key]]
+    db.add(
+        models.AuditEntry(
+            actor=scope.actor,
+            action=action,
+            contract_id=contract.id,
+            before={key: before.get(key) for key in changed},
+            after={key: after[key] for key in changed},
+            reason=reason,
+            at=utcnow(),
+        )
+    )
+
+
+def _back_to(contract_id: int, notice: str) -> Response:
+    """To the contract's controls on the rep's page, which shows `notice` once."""
+    flash(notice)
+    return redirect(f"/rep#contract-{contract_id}", code=303)
+
+
+def _write_back_and_save(
+    db: Session, scope: Scope, contract: models.Contract, notice: str
+) -> Response | tuple[str, int]:
+    """Record the change's write-back and commit it all, then queue the push; or refuse it, nothing saved."""
+    try:
+        _write_back(db, contract)
+    except Refused as exc:
+        db.rollback()
+        return rep_page(scope, status=409, problem=f"{exc} Nothing was changed.")
+    db.commit()
+    with enqueue_after_commit("the push of a rep's change"):
+        enqueue_push()
+    return _back_to(contract.id, notice)
+
+
+@bp.post("/rep/contracts/<int:contract_id>/controls")
+def rep_controls(contract_id: int) -> Response | tuple[str, int]:
+    scope = current_scope(REP)
+    db = current_session()
+    contract = contract_in_scope(db, scope, contract_id, for_update=True)
+    number = contract.number or contract.sf_id
+    form = ControlsForm()
+    if not form.validate():
+        db.rollback()
+        return rep_page(scope, status=400, submitted=(contract_id, form))
+    before = _control_values(contract)
+    form.apply_to(contract)
+    after = _control_values(contract)
+    if after == before:
+        db.rollback()
+        return _back_to(contract_id, f"Contract {number}: nothing to save, no control changed.")
+    _audit(db, scope, contract, "rep.controls", before, after, contract.price_override_reason)
+    return _write_back_and_save(db, scope, contract, f"Contract {number}: changes saved and sent to Salesforce.")
+
+
+@bp.post("/rep/contracts/<int:contract_id>/hold")
+def rep_hold(contract_id: int) -> Response | tuple[str, int]:
+    scope = current_scope(REP)
+    db = current_session()
+    contract = contract_in_scope(db, scope, contract_id, for_update=True)
+    number = contract.number or contract.sf_id
+    if contract.is_held:
+        db.rollback()
+        return _back_to(contract_id, f"Contract {number}: reminders were already on hold.")
+    contract.is_held = True
+    cancelled = db.execute(
+        update(models.Reminder)
+        .where(models.Reminder.contract_id == contract.id, models.Reminder.status == "planned")
+        .values(status="cancelled", reason=CANCEL_HELD)
+        .returning(models.Reminder.id)
+        .execution_options(synchronize_session="fetch")
+    ).all()
+    after = {"is_held": True, "reminders_cancelled": len(cancelled)}
+    _audit(db, scope, contract, "rep.hold", {"is_held": False}, after, NoteForm().note.data)
+    notice = f"Contract {number}: reminders on hold; no reminder will be sent until you resume."
+    return _write_back_and_save(db, scope, contract, notice)
+
+
+@bp.post("/rep/contracts/<int:contract_id>/resume")
+def rep_resume(contract_id: int) -> Response | tuple[str, int]:
+    scope = current_scope(REP)
+    db = current_session()
+    contract = contract_in_scope(db, scope, contract_id, for_update=True)
+    number = contract.number or contract.sf_id
+    if not contract.is_held:
+        db.rollback()
+        return _back_to(contract_id, f"Contract {number}: reminders were not on hold.")
+    contract.is_held = False
+    _audit(db, scope, contract, "rep.resume", {"is_held": True}, {"is_held": False}, NoteForm().note.data)
+    return _write_back_and_save(db, scope, contract, f"Contract {number}: reminders resume from the next planning run.")
