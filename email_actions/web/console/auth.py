@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
+from sync_service.store.db import current_session, use_read_only_session
 from sync_service.store.models import ADMIN_ROLES, AdminSession, AdminUser, utcnow
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,79}$")
@@ -232,7 +233,6 @@ def current_user() -> SignedIn:
 
 def guard() -> ResponseReturnValue | None:
     """The console's `before_request`: see the module docstring."""
-    from sync_service.store.db import current_session, use_read_only_session
 
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None

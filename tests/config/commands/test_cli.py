@@ -10,6 +10,8 @@ from click.testing import CliRunner
 from sqlalchemy import inspect
 
 from config.commands.cli import main
+from config.settings import SettingsError
+from email_actions.web.app import create_app
 from sync_service.store.db import make_engine
 from tests.conftest import TEST_SECRET_KEY
 
@@ -50,3 +52,41 @@ def test_bad_configuration_is_a_clean_error_without_traceback(cli_runner: CliRun
     assert result.exit_code == 1
     assert "RENEWALS_SECRET_KEYS is required" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("variable", "text", "problem"),
+    [
+        ("RENEWALS_CADENCE_FILE", "default: {days_before_end: [90, 90]}\n", "90 appears twice"),
+        ("RENEWALS_BRANDS_FILE", "default: nowhere\nbrands: {}\n", "a non-empty `brands:` section"),
+    ],
+)
+def test_a_bad_cadence_or_brands_file_stops_every_command_at_start_naming_it(
+    cli_runner: CliRunner, tmp_path: Path, variable: str, text: str, problem: str
+) -> None:
+    """The files are checked when a process starts (config.commands.cli.settings_from_environment), not when
+    the settings are parsed: the settings stay a leaf that imports nothing of ours."""
+    path = tmp_path / "file.yaml"
+    path.write_text(text)
+    env = {
+        "RENEWALS_SECRET_KEYS": TEST_SECRET_KEY,
+        "RENEWALS_DATABASE_URL": f"sqlite:///{tmp_path}/r.db",
+        variable: str(path),
+    }
+    result = cli_runner.invoke(main, ["plan"], env=env)
+    assert result.exit_code == 1
+    assert f"{variable}={str(path)!r}" in result.output and problem in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "r.db").exists()  # stopped before anything was written
+
+
+def test_the_web_app_made_from_the_environment_checks_the_files_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    path = tmp_path / "brands.yaml"
+    path.write_text("default: nowhere\nbrands: {}\n")
+    monkeypatch.setenv("RENEWALS_SECRET_KEYS", TEST_SECRET_KEY)
+    monkeypatch.setenv("RENEWALS_BRANDS_FILE", str(path))
+    with pytest.raises(SettingsError, match="RENEWALS_BRANDS_FILE="):
+        create_app()
