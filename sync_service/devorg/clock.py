@@ -2,14 +2,16 @@
 
 Every stamp the org writes (CreatedDate, LastModifiedDate, SystemModstamp), its SOQL date literals and its
 Bulk jobs' times read this clock, so advancing it makes the org's next writes land later without a test
-sleeping. It only moves forward: stamps never go back, as they never do in Salesforce. Left alone it is
-real time. Sessions, query cursors, the API usage window and the request log keep real time: the clock is
-about what the org records, not about how long a client waited.
+sleeping. Sessions' idle timeout follows it too (:meth:`OrgClock.monotonic`): time the clock moved forward is
+time a session sat idle, as it would have in Salesforce. It only moves forward: stamps never go back, as they
+never do in Salesforce. Left alone it is real time. Query cursors, the API usage window and the request log
+keep real time.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -30,6 +32,10 @@ class OrgClock:
 
     def __call__(self) -> datetime:
         return self.source() + self.offset
+
+    def monotonic(self) -> float:
+        """`time.monotonic()` plus the offset: for intervals (a session's idle time) that advancing counts in."""
+        return time.monotonic() + self.offset.total_seconds()
 
     @property
     def offset_seconds(self) -> float:

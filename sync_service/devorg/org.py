@@ -126,7 +126,7 @@ class Org:
 
     def open_session(self) -> Session:
         token = f"{ORG_ID[:15]}!AQ" + "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(90))
-        now = time.monotonic()
+        now = self.clock.monotonic()
         session = Session(token, self.api_user_id(), now, now)
         with self.lock:
             self.sessions[token] = session
@@ -135,7 +135,7 @@ class Org:
     def check_session(self, token: str | None) -> Session:
         """The live session for `token`; expired or unknown → 401 INVALID_SESSION_ID (a JSON list)."""
         session = self.sessions.get(token or "")
-        now = time.monotonic()
+        now = self.clock.monotonic()  # idle time counts what the org's clock was advanced by
         if session is None or now - session.last_used > self.session_seconds:
             if session is not None:
                 self.sessions.pop(session.token, None)

@@ -202,11 +202,11 @@ def test_relogin_after_all_sessions_expire(org: RunningOrg) -> None:
 
 
 def test_idle_sessions_expire_after_session_seconds(org: RunningOrg) -> None:
-    org.admin("PUT", "settings", {"session_seconds": 0.3})
+    org.admin("PUT", "settings", {"session_seconds": 60})
     sf = connect(org.connection("password"))
     _works(sf)
     direct = connect(org.connection("direct", instance_url=org.url, access_token=sf.session_id))
-    time.sleep(0.4)
+    org.advance_clock(61)  # a minute and a second idle, on the org's clock: no test sleeps through it
     with pytest.raises(SalesforceExpiredSession):
         direct.query(COUNT_CONTRACTS)
     since = time.time()
@@ -215,11 +215,12 @@ def test_idle_sessions_expire_after_session_seconds(org: RunningOrg) -> None:
 
 
 def test_activity_keeps_a_session_alive(org: RunningOrg) -> None:
-    org.admin("PUT", "settings", {"session_seconds": 1.0})
+    org.admin("PUT", "settings", {"session_seconds": 60})
     sf = connect(org.connection("password"))
+    _works(sf)
     since = time.time()
-    # 1.2 s in all, past the 1 s idle timeout, each gap well inside it (0.7 s to spare on a busy machine).
+    # 120 s on the org's clock in all, twice the idle timeout, each gap half of it (however slow the machine).
     for _ in range(4):
-        time.sleep(0.3)
+        org.advance_clock(30)
         _works(sf)
     assert org.logins_since(since) == 0

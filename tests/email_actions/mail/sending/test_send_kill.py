@@ -5,8 +5,6 @@ kill caught between their claim and SES's answer are left `sending` (then `unkno
 
 from __future__ import annotations
 
-import os
-import time
 from collections import Counter
 from datetime import timedelta
 from email import message_from_string
@@ -14,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
+from rq import Queue, Worker
+from rq.worker import WorkerStatus
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,17 +24,16 @@ from sync_service.store import models
 from sync_service.store.models import utcnow
 from tests.conftest import AWS_TEST_ENV, TEST_SECRET_KEY, sent_emails
 from tests.factories import make_contract, make_reminder
-from tests.processes import Workers
+from tests.processes import Workers, renewals_env, wait_until
 
 REMINDERS = 40
 RATE = 12  # emails per second: a batch of 50 takes about four seconds, long enough to be killed in
 
 
 def _env(store_url: str, redis_url: str, ses: str) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("RENEWALS_")}
-    env.update(AWS_TEST_ENV)
-    env.update(
+    return renewals_env(
         {
+            **AWS_TEST_ENV,
             "RENEWALS_SECRET_KEYS": TEST_SECRET_KEY,
             "RENEWALS_DATABASE_URL": store_url,
             "RENEWALS_REDIS_URL": redis_url,
@@ -45,7 +44,6 @@ def _env(store_url: str, redis_url: str, ses: str) -> dict[str, str]:
             "RENEWALS_LOG_LEVEL": "WARNING",
         }
     )
-    return env
 
 
 def _sent(sessions: sessionmaker[Session]) -> int:
@@ -60,13 +58,14 @@ def _open(sessions: sessionmaker[Session]) -> int:
         )
 
 
-def _wait(check: object, what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+def _idle(queue: Queue, workers: Workers) -> bool:
+    """No batch waiting and the running worker not busy: whatever it was going to send has gone (or never
+    will). Workers killed earlier stay registered as busy until their heartbeat lapses, so only the one running
+    now is asked."""
+    if queue.count or workers.current is None:
+        return False
+    running = [worker for worker in Worker.all(queue=queue) if worker.pid == workers.current.pid]
+    return bool(running) and all(worker.get_state() != WorkerStatus.BUSY for worker in running)
 
 
 @pytest.mark.timeout(300)
@@ -88,13 +87,14 @@ def test_killing_the_worker_mid_batch_never_sends_an_email_twice(
         workers.start()
         queue.enqueue_call("jobs.email.send_due_job")
         for kill_after in (10, 35):
-            _wait(lambda n=kill_after: _sent(store) >= n, f"{kill_after} emails sent")  # type: ignore[misc]
+            wait_until(lambda n=kill_after: _sent(store) >= n, f"{kill_after} emails sent", timeout=90)  # type: ignore[misc]
             workers.kill()
             workers.start()
             # The scheduler's next tick: queue what is due and fan the queued emails out again.
             queue.enqueue_call("jobs.email.send_due_job")
-        _wait(lambda: _open(store) <= 2, "every email settled", timeout=120)
-        time.sleep(1)
+        wait_until(lambda: _open(store) <= 2, "every email settled", timeout=120)
+        # Then until the workers are idle, so an email sent twice would have reached SES by the count below.
+        wait_until(lambda: _idle(queue, workers), "the email worker idle", timeout=60)
     finally:
         workers.stop()
         redis.close()
