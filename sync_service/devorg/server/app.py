@@ -47,6 +47,7 @@ _REASONS = {
     201: "Created",
     204: "No Content",
     300: "Multiple Choices",
+    304: "Not Modified",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
@@ -76,12 +77,16 @@ class DevOrgApp:
             log.error("unexpected error on %s %s\n%s", request.method, raw_path, traceback.format_exc())
             reply = json_reply(500, error_for("500").body())
         body = reply.encode()
-        headers = [("Content-Type", reply.content_type), *reply.headers.items()]
-        if reply.status != 204:
+        # A 304 carries no content and so no representation headers (RFC 9110 §15.4.5; Salesforce's documented
+        # 304s show none): a Content-Length there would have to be the 200's length.
+        not_modified = reply.status == 304
+        headers = [] if not_modified else [("Content-Type", reply.content_type)]
+        headers.extend(reply.headers.items())
+        if reply.status != 204 and not not_modified:
             headers.append(("Content-Length", str(len(body))))
         self._log(request.method, raw_path, reply.status, time.monotonic() - started)
         start_response(f"{reply.status} {_REASONS.get(reply.status, 'Unknown')}", headers)
-        return [] if reply.status == 204 or request.method == "HEAD" else [body]
+        return [] if reply.status in (204, 304) or request.method == "HEAD" else [body]
 
     def _log(self, method: str, path: str, status: int, seconds: float) -> None:
         entries = self.org.request_log

@@ -1,5 +1,10 @@
 """REST resources below /services/data/vXX.X/: query, sObject rows, upsert by external id, describe,
-limits and blobs. Composite resources are in `composite.py`, Bulk API 2.0 in `bulk.py`."""
+limits and blobs. Composite resources are in `composite.py`, Bulk API 2.0 in `bulk.py`.
+
+sObject rows honour Salesforce's conditional request headers (`conditional.py`): GET answers `Last-Modified`
+(and `ETag` on Account) and may answer 304; a PATCH whose precondition fails answers 412 and writes nothing; an
+invalid If-Match, If-None-Match or If-Unmodified-Since on any PATCH or POST below /sobjects/{Object}/ is a 400
+before anything is looked up or written; DELETE ignores them."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sync_service.devorg import ids
 from sync_service.devorg.errors import ApiError, not_found
-from sync_service.devorg.server import bulk, composite
+from sync_service.devorg.server import bulk, composite, conditional
 from sync_service.devorg.server.call import Call, external_id_value
 from sync_service.devorg.server.records import create, object_or_404, render, update
 from sync_service.devorg.server.reply import Reply, json_reply, no_content
@@ -138,6 +143,8 @@ def _sobjects(org: Org, call: Call) -> Reply:
             },
         )
     obj = object_or_404(org, seg[1])
+    if call.method in ("PATCH", "POST"):
+        conditional.read(call)  # an invalid If-Match, If-None-Match or If-Unmodified-Since: 400, nothing written
     if len(seg) == 2:
         _allow(call, "GET", "POST")
         if call.method == "GET":
@@ -180,13 +187,25 @@ def _row(org: Org, call: Call, sobject: str, record_id: str) -> Reply:
             raise not_found()
         fields = call.params.get("fields")
         obj = object_or_404(org, sobject)
-        return json_reply(200, render(org, obj, record, call.version, fields.split(",") if fields else None))
-    with org.store.transaction():
-        if call.method == "PATCH":
-            update(org, sobject, normal, call.json_object(), call.user_id)
-        else:
+        body = render(org, obj, record, call.version, fields.split(",") if fields else None)
+        headers = conditional.validators(obj.name, record)
+        if conditional.evaluate(conditional.read(call), obj.name, record, call.method):
+            return Reply(304, None, headers)
+        return Reply(200, body, headers)
+    if call.method == "DELETE":
+        with org.store.transaction():
             org.store.delete(normal, sobject)
-    return no_content()
+        return no_content()
+    obj = object_or_404(org, sobject)
+    preconditions = conditional.read(call)
+    values = call.json_object()
+    with org.store.transaction():
+        # Checked and written under the store's lock: no other request can change the record in between.
+        current = org.store.get(normal)
+        if current is not None and not current.get("IsDeleted") and org.store.object_of(normal) == obj.name:
+            conditional.evaluate(preconditions, obj.name, current, call.method)
+        update(org, sobject, normal, values, call.user_id)
+    return Reply(204, None, conditional.etag_header(obj.name, org.store.get(normal)))
 
 
 def _by_external_id(org: Org, call: Call, sobject: str, field_name: str, value: str) -> Reply:
