@@ -1,7 +1,8 @@
 """Scheduled pulls: incremental every few minutes, a full reconcile nightly (sync_service.pull).
 
-Pull jobs get no RQ retry: transient errors are retried inside the pull, permanent ones are recorded on the
-run for the admin, and the next tick is the retry.
+Pull jobs get no RQ retry: transient errors are retried inside the pull (one that outlasts those retries
+leaves the run "retrying", blocking nothing), permanent ones are recorded on the run for the admin, and the
+next tick is the retry. Records skipped as malformed are counted in the summary.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def pull_job(full: bool = False) -> list[dict[str, Any]]:
                 "run_id": outcome.run_id,
                 "status": outcome.status,
                 "rows": outcome.rows,
+                "skipped": {entity: n for entity, n in outcome.skipped_count.items() if n},
                 "api_calls": outcome.api_calls,
                 "error": outcome.error,
             }

@@ -2,7 +2,8 @@
 seeing at once (Renew, Contact rep), and every minute by the scheduler for whatever is left.
 
 Push jobs get no RQ retry: rows that failed transiently carry their own backoff in the outbox, and the next
-sweep is the retry (a second retry layer would only multiply attempts).
+sweep is the retry (a second retry layer would only multiply attempts). A push that stopped because Salesforce
+did not answer is recorded as a `retrying` run: it blocks nothing, and its rows wait without spending attempts.
 """
 
 from __future__ import annotations

@@ -6,17 +6,25 @@ its key. Without one, a Task is created once, its id kept under its key (in the 
 row done) and updated thereafter; a row claimed before whose outcome is unknown (a timeout, a killed
 worker) is first looked up in the org by its exact Subject, which carries the key.
 
-Failures: per-record transient errors retry with backoff and jitter up to `max_attempts`, then the row is
-dead; other per-record errors make the row dead at once with Salesforce's message, and the batch goes on.
-A whole-request transient failure leaves the batch pending with backoff. REQUEST_LIMIT_EXCEEDED or the API
-reserve stops the push with status `paused`; nothing is lost. Retries happen here only (push jobs get no
-RQ retry: the next sweep is the retry).
+Failures: a write is never given up because Salesforce was down. When a collections call (or a lookup) fails
+as a whole (5xx, a timeout, a refused connection, a session that signing in again does not fix,
+REQUEST_LIMIT_EXCEEDED), no record is at fault: the push stops, and the rows it was sending stay pending
+without spending an attempt, due again after a wait about as long as they have already waited (capped at
+`outage_cap`, an hour, with jitter), for as long as it takes. Only Salesforce's answer about one record can
+make that record dead: a rejection (validation rule, bad reference, required field, ...) at once with
+Salesforce's message, while the batch goes on; a transient per-record code (UNABLE_TO_LOCK_ROW, ...) after
+`max_attempts` tries with backoff, because Salesforce answered and the same record kept failing (a lock held
+for that long is a stuck process to look at, not an outage). A request Salesforce refuses for its content
+(a 4xx other than the ones above) makes its rows dead at once, as before: retrying the same request cannot
+help. The API reserve (checked before each call) pauses the push and gives the rows back untouched.
+Retries happen here only (push jobs get no RQ retry: the next sweep is the retry).
 """
 
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.model import TaskConventions
 from sync_service.outbox import wire
+from sync_service.outbox.waiting import pending_since
 from sync_service.outbox.wire import Claimed, TaskShape
 from sync_service.pull.fetch import classify
 from sync_service.salesforce.budget import Budget, check_budget, record_api_usage
@@ -40,15 +49,29 @@ TRANSIENT_RECORD_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", 
 # A claimed row is invisible to other pushes this long; a worker killed mid-batch leaves its rows to the
 # next push after that, which looks their keys up before writing again.
 LEASE = timedelta(minutes=5)
+# The longest wait between two tries of a write while Salesforce does not answer: an outage of days costs a
+# try an hour per batch, and a write lands within the hour after Salesforce is back.
+OUTAGE_CAP_SECONDS = 3600.0
 
 
-class PushStopped(Exception):
-    """The push cannot go on now (the sign-in no longer works); the rows wait, untouched."""
+class Unanswered(Exception):
+    """A call failed as a whole: no record is at fault, so the push stops and the rows it was sending wait
+    without spending an attempt. `status` is the push's: retrying (Salesforce unavailable), paused (the
+    org's API limit), failed (signing in again did not make the session work)."""
+
+    def __init__(self, status: str, message: str, *, maybe_written: bool):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        # False when Salesforce refused the call outright (the API limit, the session): nothing was written.
+        self.maybe_written = maybe_written
 
 
 @dataclass
 class PushResult:
-    status: str = "succeeded"  # succeeded | paused (API limit or reserve) | failed (sign-in)
+    # succeeded | retrying (Salesforce did not answer; the rows wait) | paused (API limit or reserve) |
+    # failed (signing in again did not help)
+    status: str = "succeeded"
     done: int = 0
     retrying: int = 0
     dead: int = 0
@@ -69,8 +92,13 @@ class Pusher:
         max_attempts: int = 8,
         retry_base: float = 10.0,
         retry_cap: float = 1800.0,
+        outage_cap: float = OUTAGE_CAP_SECONDS,
         job_name: str = "push",
+        clock: Callable[[], datetime] = utcnow,
     ):
+        """`retry_base` is the first wait after a failure (0 retries at the next push: tests), `retry_cap`
+        the longest after per-record transient errors, `outage_cap` the longest while Salesforce does not
+        answer. `clock` is the time rows are due by (tests move it to live through days of backoff)."""
         if not 1 <= batch <= 200:
             raise ValueError("an sObject Collections call takes 1 to 200 records")
         self.sessions = sessions
@@ -83,8 +111,12 @@ class Pusher:
         self.max_attempts = max_attempts
         self.retry_base = retry_base
         self.retry_cap = retry_cap
+        self.outage_cap = outage_cap
         self.job_name = job_name
+        self.clock = clock
         self._shape: TaskShape | None = None
+        # Rows of the current batch whose outcome is recorded; the others go back if the batch stops.
+        self._settled: set[int] = set()
 
     # ------------------------------------------------------------------ the run
 
@@ -93,21 +125,26 @@ class Pusher:
         self._calls_before = calls_before
         # Rows that fail now are due again after this instant at the earliest, so one push handles each row
         # at most once and always ends.
-        cutoff = utcnow()
+        cutoff = self.clock()
         result = PushResult()
         try:
             for kind, send in (("task", self._push_tasks), ("field_update", self._push_updates)):
                 while items := self._claim(kind, cutoff):
+                    self._settled = set()
                     try:
                         self._check_budget()
                         send(items, result)
-                    except (BudgetPaused, PushStopped):
-                        self._release([i.id for i in items])
+                    except BudgetPaused:
+                        # The service's own budget or reserve, checked before a call: nothing was sent.
+                        self._release([i.id for i in items if i.id not in self._settled])
+                        raise
+                    except Unanswered as exc:
+                        result.retrying += self._hold([i.id for i in items if i.id not in self._settled], exc)
                         raise
         except BudgetPaused as exc:
             result.status, result.error = "paused", str(exc)
-        except PushStopped as exc:
-            result.status, result.error = "failed", str(exc)
+        except Unanswered as exc:
+            result.status, result.error = exc.status, exc.message
         result.api_calls = self.meter.calls - calls_before
         result.seconds = time.monotonic() - started
         with self.sessions.begin() as session:
@@ -115,7 +152,7 @@ class Pusher:
         return result
 
     def _claim(self, kind: str, cutoff: datetime) -> list[Claimed]:
-        now = utcnow()
+        now = self.clock()
         with self.sessions.begin() as session:
             rows = session.scalars(
                 select(models.OutboxItem)
@@ -146,6 +183,9 @@ class Pusher:
                         row.count,
                         row.last_event_at,
                         row.revision,
+                        # Claimed before and not settled (a killed worker), or a try failed: the write may
+                        # have reached the org.
+                        tried_before=row.attempts > 1 or row.last_error is not None,
                     )
                 )
             return claimed
@@ -161,11 +201,38 @@ class Pusher:
 
     def _release(self, ids: list[int]) -> None:
         """Give claimed rows back untouched (the push paused before sending them)."""
+        if not ids:
+            return
         with self.sessions.begin() as session:
             for row in session.scalars(select(models.OutboxItem).where(models.OutboxItem.id.in_(ids))):
                 if row.status == "pending":
                     row.attempts = max(0, row.attempts - 1)
-                    row.next_attempt_at = utcnow()
+                    row.next_attempt_at = self.clock()
+
+    def _hold(self, ids: list[int], why: Unanswered) -> int:
+        """Salesforce did not take the request: the rows wait without spending the attempt their claim
+        counted, due again after about as long as they have waited. `last_error` says why, and makes the
+        next push look their keys up first. When the request may have reached the org, `attempts` stays at
+        least 1 for the same reason: it tells the web app a push has touched the row (it takes back a Task's
+        share only from an untouched row)."""
+        if not ids:
+            return 0
+        now = self.clock()
+        with self.sessions.begin() as session:
+            rows = [
+                row
+                for row in session.scalars(select(models.OutboxItem).where(models.OutboxItem.id.in_(ids)))
+                if row.status == "pending"
+            ]
+            if not rows:
+                return 0
+            # One wait for the whole batch, by its longest-waiting row: the batch stays one call per try.
+            due = now + self._outage_wait(max(now - pending_since(row) for row in rows))
+            for row in rows:
+                row.attempts = max(1 if why.maybe_written else 0, row.attempts - 1)
+                row.last_error = why.message
+                row.next_attempt_at = due
+        return len(rows)
 
     def _check_budget(self) -> None:
         check_budget(self.sessions, self.meter, self.budget, unrecorded=self.meter.calls - self._calls_before)
@@ -177,19 +244,18 @@ class Pusher:
             shape = self._shape = self._shape or wire.task_shape(self.sf, self.conventions)
             ext = shape.external_id_field
             # Rows claimed before with no id recorded may have reached the org: find them first.
-            unsure = [i for i in items if i.sf_id is None and i.attempts > 1]
+            unsure = [i for i in items if i.sf_id is None and i.tried_before]
             found: dict[str, str] = {}
             if unsure:
                 by = ext or "Subject"
                 values = {(i.key if ext else i.payload["subject"]): i.key for i in unsure}
                 found = {values[v]: sf_id for v, sf_id in wire.find_tasks(self.sf, by, list(values)).items()}
-        except TransientError as exc:
-            self._settle(items, [_failure(str(exc), transient=True)] * len(items), result)
-            return
+        except (TransientError, BudgetPaused) as exc:
+            raise _unanswered(exc) from exc
         except PullFailed as exc:
             if isinstance(exc.__cause__, SalesforceExpiredSession):
-                raise PushStopped(str(exc)) from exc
-            self._settle(items, [_failure(str(exc), transient=False)] * len(items), result)
+                raise _unanswered(exc) from exc
+            self._settle(items, [_failure(str(exc))] * len(items), result)
             return
         if found and not ext:
             self._remember(found)
@@ -253,22 +319,25 @@ class Pusher:
         body = {"allOrNone": False, "records": records}
         try:
             answers = classify(lambda: self.sf.restful(path, method=method, json=body))
-        except TransientError as exc:
-            answers = [_failure(str(exc), transient=True)] * len(items)
+        except (TransientError, BudgetPaused) as exc:
+            raise _unanswered(exc) from exc
         except PullFailed as exc:
             if isinstance(exc.__cause__, SalesforceExpiredSession):
                 # simple-salesforce already signed in again and was refused: no record is at fault.
-                raise PushStopped(str(exc)) from exc
-            answers = [_failure(str(exc), transient=False)] * len(items)
+                raise _unanswered(exc) from exc
+            # Salesforce refused the request for what it holds: sending it again cannot help.
+            answers = [_failure(str(exc))] * len(items)
         if not isinstance(answers, list) or len(answers) != len(items):
-            answers = [_failure(f"unexpected answer from {path}", transient=True)] * len(items)
+            raise Unanswered(
+                "retrying", f"Salesforce did not answer as expected (unexpected answer from {path})", maybe_written=True
+            )
         self._settle(items, answers, result, keep_keys=keep_keys)
 
     def _settle(
         self, items: list[Claimed], answers: list[dict[str, Any]], result: PushResult, *, keep_keys: bool = False
     ) -> None:
         """Record each row's outcome, and the ids of created records, in one transaction."""
-        now = utcnow()
+        now = self.clock()
         with self.sessions.begin() as session:
             rows = {
                 r.id: r
@@ -278,6 +347,7 @@ class Pusher:
             }
             created: dict[str, str] = {}
             for item, answer in zip(items, answers, strict=True):
+                self._settled.add(item.id)
                 row = rows.get(item.id)
                 if row is None:
                     continue
@@ -308,12 +378,31 @@ class Pusher:
     def _backoff(self, attempts: int) -> timedelta:
         """Exponential backoff with full jitter (never zero, so a push does not meet the row again)."""
         ceiling = min(self.retry_cap, self.retry_base * 2 ** max(0, attempts - 1))
-        return timedelta(seconds=random.uniform(ceiling / 2, ceiling)) + timedelta(milliseconds=1)
+        return _jittered(ceiling)
+
+    def _outage_wait(self, waited: timedelta) -> timedelta:
+        """The wait before the next try of a write Salesforce did not take: about as long as it has waited
+        (so the waits double as the outage goes on), at least `retry_base`, at most `outage_cap`."""
+        if self.retry_base <= 0:
+            return _jittered(0.0)
+        return _jittered(min(self.outage_cap, max(self.retry_base, waited.total_seconds())))
 
 
-def _failure(message: str, *, transient: bool) -> dict[str, Any]:
-    code = "SERVER_UNAVAILABLE" if transient else "REQUEST_FAILED"
-    return {"success": False, "errors": [{"statusCode": code, "message": message}]}
+def _jittered(ceiling: float) -> timedelta:
+    """Between half the ceiling and all of it, and never zero (a push must not meet the row again)."""
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling)) + timedelta(milliseconds=1)
+
+
+def _unanswered(exc: Exception) -> Unanswered:
+    if isinstance(exc, BudgetPaused):
+        return Unanswered("paused", str(exc), maybe_written=False)
+    if isinstance(exc, TransientError):
+        return Unanswered("retrying", f"Salesforce did not answer, retrying: {exc}", maybe_written=True)
+    return Unanswered("failed", f"{exc}; the writes wait and are retried", maybe_written=False)
+
+
+def _failure(message: str) -> dict[str, Any]:
+    return {"success": False, "errors": [{"statusCode": "REQUEST_FAILED", "message": message}]}
 
 
 def _first_error(answer: dict[str, Any]) -> tuple[str, str]:

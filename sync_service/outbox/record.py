@@ -123,7 +123,12 @@ def record_field_update(
     item = _locked(session, key)
     if item is None:
         item = models.OutboxItem(
-            key=key, kind="field_update", sobject=sobject, target_sf_id=sf_id, payload={"values": values}
+            key=key,
+            kind="field_update",
+            sobject=sobject,
+            target_sf_id=sf_id,
+            payload={"values": values},
+            last_event_at=utcnow(),
         )
         if _insert(session, item):
             return item
@@ -132,13 +137,19 @@ def record_field_update(
     if item.kind != "field_update" or item.target_sf_id != sf_id:
         raise ValueError(f"outbox key {key!r} already names another write")
     item.payload = {"values": values}
+    if item.status != "pending":
+        item.last_event_at = utcnow()  # owed again from now (see sync_service.outbox.waiting)
     _make_pending(item)
     return item
 
 
 def _make_pending(item: models.OutboxItem) -> None:
-    item.status = "pending"
     item.revision += 1
+    if item.status == "pending":
+        # Already owed: keep its schedule (a push may hold its lease, or it waits out Salesforce's outage)
+        # and what its tries left behind (a try whose outcome is unknown makes the next push look first).
+        return
+    item.status = "pending"
     item.attempts = 0
     item.last_error = None
     item.next_attempt_at = utcnow()

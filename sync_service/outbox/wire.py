@@ -35,6 +35,7 @@ class Claimed:
     count: int
     last_event_at: datetime | None
     revision: int
+    tried_before: bool = False  # a try may have reached the org: look the key up before creating
 
 
 @dataclass(frozen=True)

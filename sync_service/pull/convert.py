@@ -1,7 +1,8 @@
 """Canonical values from Salesforce values, per the mapping's field maps and transforms.
 
 REST rows carry JSON types and Bulk rows carry text; both convert to the same canonical value, and a value
-that cannot be converted is an error naming the record, the canonical field and the Salesforce field.
+that cannot be converted is a ValueProblem naming the Salesforce field and the value (the pull skips that
+record and reports it with the canonical field; nothing here guesses a value).
 """
 
 from __future__ import annotations
@@ -32,9 +33,12 @@ def _date(value: Any, fmt: str | None) -> date | None:
     if isinstance(value, date):
         return value
     text = str(value)
-    if fmt:
-        return datetime.strptime(text, fmt).date()  # noqa: DTZ007 - a calendar date, no time zone
-    return date.fromisoformat(text[:10])
+    try:
+        if fmt:
+            return datetime.strptime(text, fmt).date()  # noqa: DTZ007 - a calendar date, no time zone
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        raise ValueProblem(f"{value!r} is not a date" + (f" in the format {fmt}" if fmt else "")) from None
 
 
 def _decimal(value: Any) -> Decimal | None:

@@ -53,7 +53,7 @@ def classify(call: Callable[[], T], *, renew_session: Callable[[], bool] | None 
     not, so for them `renew_session` signs in again and the expiry becomes a TransientError to retry."""
     try:
         return call()
-    except (requests.ConnectionError, requests.Timeout) as exc:
+    except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
         raise TransientError(f"connection to Salesforce failed: {exc.__class__.__name__}") from exc
     except SalesforceRefusedRequest as exc:
         if _error_code(exc) == "REQUEST_LIMIT_EXCEEDED":

@@ -2,9 +2,15 @@
 in chunks, with the run recorded as a SyncRun and each entity's watermark kept in SyncState.
 
 Transient failures retry the entity (the writes are idempotent upserts) with backoff and jitter — the only
-retry layer: pull jobs have no RQ retry. A permanent failure (a field renamed in the org, an invalid filter)
-fails the run with Salesforce's message and leaves the store as it was. Reaching the API reserve pauses the
-run with a visible status; the next scheduled run continues from the last complete entity's watermark.
+retry layer: pull jobs have no RQ retry. A transient failure that outlasts those quick retries ends the run as
+"retrying": it blocks nothing, and the next scheduled tick is the retry. A permanent failure (a field renamed
+in the org, an invalid filter) fails the run with Salesforce's message and leaves the store as it was.
+Reaching the API reserve pauses the run with a visible status; the next scheduled run continues from the last
+complete entity's watermark.
+
+One bad record never sinks the pull: a value its field map cannot convert, or a row the store refuses, is
+skipped, counted and kept with its id and reason among the run's skipped examples; the rest lands, and the
+watermark moves past the skipped record (it comes back when the org changes it).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 
 from simple_salesforce import Salesforce
 from sqlalchemy import select
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
@@ -24,7 +31,7 @@ from mappings.model import CANONICAL, PULL_ORDER, Mapping
 from mappings.soql import soql_datetime
 from sync_service.pull import fetch, plan
 from sync_service.pull.convert import ValueProblem, canonical_value, modstamp
-from sync_service.pull.writer import CanonicalRow, write_chunk
+from sync_service.pull.writer import CanonicalRow, ChunkResult, Problem, write_chunk
 from sync_service.salesforce.budget import Budget, check_budget, record_api_usage
 from sync_service.salesforce.errors import BudgetPaused, PullFailed, TransientError
 from sync_service.salesforce.transport import ApiMeter
@@ -38,6 +45,11 @@ CHUNK = 1000
 # the child entity whole once.
 MAX_NEW_PARENTS = 2000
 MAX_SKIPPED_EXAMPLES = 100
+# Skipped examples kept per entity on the run's row (under SKIPPED_KEY in `sync_runs.rows`), for the console.
+MAX_STORED_EXAMPLES = 20
+SKIPPED_KEY = "skipped"
+# The store's refusals of a row (a constraint, a value too long for its column): one bad row, not a broken store.
+ROW_REFUSED = (IntegrityError, DataError)
 # Entities whose deletions and moves out of scope each pull looks for; the nightly reconcile does the rest.
 REMOVABLE = (("contract", models.Contract), ("renewal_quote", models.RenewalQuote))
 Progress = Callable[[str, int], None]
@@ -49,7 +61,7 @@ class PullResult:
     kind: str
     status: str
     rows: dict[str, int] = field(default_factory=dict)
-    skipped: dict[str, list[str]] = field(default_factory=dict)  # examples, at most MAX_SKIPPED_EXAMPLES
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # "<sf id>: why", at most MAX_SKIPPED_EXAMPLES
     skipped_count: dict[str, int] = field(default_factory=dict)
     api_calls: int = 0
     seconds: float = 0.0
@@ -81,6 +93,9 @@ class Puller:
         # Sf ids of contracts and quotes an incremental run wrote that the store had no live copy of: new, or
         # back in scope, their children may be in scope now without having changed.
         self._arrived: dict[str, set[str]] = {}
+        # Sf ids skipped per entity in this run: an entity retried after a transient error meets the same bad
+        # records (and parents fetched for it) again, and each is counted once.
+        self._skipped_ids: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------------ the run
 
@@ -93,7 +108,7 @@ class Puller:
             session.flush()
             run_id = run.id
         result = PullResult(run_id, kind, "running")
-        self._arrived = {}
+        self._arrived, self._skipped_ids = {}, {}
         # Removals are looked for since the previous pull's watermarks: this run moves them past deletions
         # made before its own newest change.
         removals_since = {entity: self._watermark(entity) for entity, _ in REMOVABLE}
@@ -105,7 +120,10 @@ class Puller:
             result.status = "succeeded"
         except BudgetPaused as exc:
             result.status, result.error = "paused", str(exc)
-        except (PullFailed, TransientError) as exc:
+        except TransientError as exc:
+            # Still failing after the quick retries (a network blip, a 503): recorded, but blocking nothing.
+            result.status, result.error = "retrying", str(exc)
+        except PullFailed as exc:
             result.status, result.error = "failed", str(exc)
         except Exception as exc:
             # Record the run as failed rather than leave it "running" for ever, then let the job fail loudly.
@@ -127,6 +145,9 @@ class Puller:
             assert run is not None
             run.status, run.error = result.status, result.error
             run.rows = {**result.rows, **{f"{k}_skipped": n for k, n in result.skipped_count.items() if n}}
+            examples = {k: v[:MAX_STORED_EXAMPLES] for k, v in result.skipped.items() if v}
+            if examples:
+                run.rows[SKIPPED_KEY] = examples
             run.api_calls = result.api_calls
             run.finished_at = datetime.now(UTC)
             record_api_usage(session, f"pull:{self.mapping.name}", result.api_calls)
@@ -140,8 +161,9 @@ class Puller:
         since = None if full else self._watermark(entity)
         newest: datetime | None = None
         rows_done = 0
-        skipped: list[str] = []
-        result.skipped_count[entity] = 0
+        # A retried entity starts its count again: it meets the same records (its parents' skips are kept).
+        result.skipped[entity], result.skipped_count[entity] = [], 0
+        self._skipped_ids[entity] = set()
         # Children of parents that arrived in this run may be unchanged themselves (a quote made primary keeps
         # its lines): read those by their parents' ids, or the whole entity when that is cheaper.
         parent = plan.PARENTS.get(entity)
@@ -160,60 +182,101 @@ class Puller:
                 use_bulk = total > self.mapping.bulk_threshold
             chunk: list[CanonicalRow] = []
             for raw in fetch.rows(self.sf, query.object_name, query.soql(query_since), use_bulk=use_bulk):
-                row = self._canonical(entity, raw)
-                if row.modstamp is not None and (newest is None or row.modstamp > newest):
-                    newest = row.modstamp
+                # A skipped record moves the watermark too: it is read again when the org changes it, not on
+                # every pull until then.
+                stamp = modstamp(raw)
+                if stamp is not None and (newest is None or stamp > newest):
+                    newest = stamp
+                row = self._canonical(entity, raw, result)
+                if row is None:
+                    continue
                 chunk.append(row)
                 if len(chunk) >= CHUNK:
-                    rows_done += self._write(entity, chunk, skipped, result, rewrite=full)
+                    rows_done += self._write(entity, chunk, result, rewrite=full)
                     chunk = []
                     if self.progress:
                         self.progress(entity, rows_done)
             if chunk:
-                rows_done += self._write(entity, chunk, skipped, result, rewrite=full)
+                rows_done += self._write(entity, chunk, result, rewrite=full)
         if self.progress:
             self.progress(entity, rows_done)
         result.rows[entity] = rows_done
-        result.skipped[entity] = skipped
         self._save_watermark(entity, newest)
 
-    def _canonical(self, entity: str, raw: dict[str, Any]) -> CanonicalRow:
+    def _canonical(self, entity: str, raw: dict[str, Any], result: PullResult) -> CanonicalRow | None:
+        """The record's canonical row, or None when one of its values cannot be converted (then it is skipped
+        and reported: one malformed record does not fail the pull)."""
         spec = self.mapping.entities[entity]
         values = {}
         for name, fm in spec.fields.items():
             try:
                 values[name] = canonical_value(raw, fm, CANONICAL[entity][name])
             except ValueProblem as exc:
-                raise PullFailed(f"{entity} {raw.get('Id')}: {name} from {exc}") from None
+                self._skip(result, entity, [(str(raw.get("Id")), f"{name} from {exc}")])
+                return None
         links = {link: raw.get(link) for link in plan.link_fields(self.mapping, entity)}
         return CanonicalRow(str(raw["Id"]), modstamp(raw), values, links)
 
-    def _write(
-        self, entity: str, chunk: list[CanonicalRow], skipped: list[str], result: PullResult, *, rewrite: bool
-    ) -> int:
-        with self.sessions.begin() as session:
-            outcome = write_chunk(
-                session,
-                entity,
-                chunk,
-                source_object=self.mapping.entities[entity].source,
-                fetch_parents=lambda target, ids: self._fetch_parents(session, target, ids),
-                rewrite=rewrite,
-            )
+    def _skip(self, result: PullResult, entity: str, problems: list[Problem]) -> None:
+        seen = self._skipped_ids.setdefault(entity, set())
+        examples = result.skipped.setdefault(entity, [])
+        for sf_id, reason in problems:
+            if sf_id in seen:
+                continue
+            seen.add(sf_id)
+            result.skipped_count[entity] = result.skipped_count.get(entity, 0) + 1
+            if len(examples) < MAX_SKIPPED_EXAMPLES:
+                examples.append(f"{sf_id}: {reason}")
+
+    def _write(self, entity: str, chunk: list[CanonicalRow], result: PullResult, *, rewrite: bool) -> int:
+        try:
+            with self.sessions.begin() as session:
+                outcome = self._write_rows(session, entity, chunk, result, rewrite=rewrite)
+        except ROW_REFUSED:
+            # The store refused the chunk's statement: write it row by row to find the rows it refuses, skip
+            # those and land the rest (only on this path: one statement per chunk otherwise).
+            outcome = ChunkResult()
+            for row in chunk:
+                try:
+                    with self.sessions.begin() as session:
+                        one = self._write_rows(session, entity, [row], result, rewrite=rewrite)
+                except ROW_REFUSED as exc:
+                    first_line = (str(exc.orig).splitlines() or [""])[0][:200]
+                    one = ChunkResult(skipped=[(row.sf_id, f"the store refused it: {first_line}")])
+                outcome.written += one.written
+                outcome.skipped += one.skipped
+                outcome.arrived_ids += one.arrived_ids
         if not rewrite and entity in {parent for parent, _ in plan.PARENTS.values()}:
             self._arrived.setdefault(entity, set()).update(outcome.arrived_ids)
-        skipped.extend(outcome.skipped[: max(0, MAX_SKIPPED_EXAMPLES - len(skipped))])
-        result.skipped_count[entity] = result.skipped_count.get(entity, 0) + len(outcome.skipped)
+        self._skip(result, entity, outcome.skipped)
         return outcome.written
 
-    def _fetch_parents(self, session: Session, entity: str, sf_ids: list[str]) -> None:
-        """Pull referenced accounts, contacts or reps by id, in the caller's transaction."""
+    def _write_rows(
+        self, session: Session, entity: str, rows: list[CanonicalRow], result: PullResult, *, rewrite: bool
+    ) -> ChunkResult:
+        return write_chunk(
+            session,
+            entity,
+            rows,
+            source_object=self.mapping.entities[entity].source,
+            fetch_parents=lambda target, ids: self._fetch_parents(session, target, ids, result),
+            rewrite=rewrite,
+        )
+
+    def _fetch_parents(self, session: Session, entity: str, sf_ids: list[str], result: PullResult) -> None:
+        """Pull referenced accounts, contacts or reps by id, in the caller's transaction. A parent that cannot
+        be converted is skipped and reported under its own entity; its children are then skipped for want of
+        it."""
         sf_ids = [i for i in sf_ids if plan.SF_ID.fullmatch(i)]  # anything else matches no record
         for start in range(0, len(sf_ids), 200):
             query = plan.by_ids(self.mapping, entity, sf_ids[start : start + 200])
-            rows = [self._canonical(entity, raw) for raw in fetch.rest_rows(self.sf, query.soql())]
+            converted = (self._canonical(entity, raw, result) for raw in fetch.rest_rows(self.sf, query.soql()))
+            rows = [row for row in converted if row is not None]
             if rows:
-                write_chunk(session, entity, rows, fetch_parents=lambda t, i: self._fetch_parents(session, t, i))
+                outcome = write_chunk(
+                    session, entity, rows, fetch_parents=lambda t, i: self._fetch_parents(session, t, i, result)
+                )
+                self._skip(result, entity, outcome.skipped)
 
     # ------------------------------------------------------------------ removals
 

@@ -2,7 +2,9 @@
 
 A mapping whose last pull failed permanently is not pulled again on schedule until its active version
 changes, an admin runs `renewals sync`, or `RETRY_FAILED_AFTER` has passed — so a renamed field shows up
-as one clear failure, not a failure every few minutes.
+as one clear failure, not a failure every few minutes. A pull that ended on a transient failure ("retrying")
+blocks nothing: the next tick pulls again. Only pulls (full and incremental) decide: a push or a reconcile
+neither blocks pulls nor clears their block.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ from sync_service.store import models
 from sync_service.store.db import Database
 
 RETRY_FAILED_AFTER = timedelta(hours=6)
+# The runs that can block the scheduled pull, and clear its block by a later status.
+PULL_RUN_KINDS = ("full", "incremental")
+# The longest wait between the quick retries of a transient failure inside a scheduled pull.
+RETRY_MAX_WAIT = 30.0
 
 
 class NothingToPull(Exception):
@@ -60,8 +66,8 @@ def active_mappings(session: Session, name: str | None = None) -> list[tuple[mod
 def _blocked(session: Session, version: models.MappingVersion, now: datetime) -> str | None:
     last = session.scalar(
         select(models.SyncRun)
-        .where(models.SyncRun.mapping_name == version.name, models.SyncRun.kind != "reconcile")
-        .order_by(models.SyncRun.started_at.desc())
+        .where(models.SyncRun.mapping_name == version.name, models.SyncRun.kind.in_(PULL_RUN_KINDS))
+        .order_by(models.SyncRun.started_at.desc(), models.SyncRun.id.desc())
         .limit(1)
     )
     if last is None or last.status != "failed":
@@ -123,6 +129,7 @@ def pull_all(
             mapping,
             budget,
             progress=progress(mapping.name) if progress else None,
+            max_wait=RETRY_MAX_WAIT,
         )
         out.append(puller.pull(full=full or needs_full[version.name]))
     return out

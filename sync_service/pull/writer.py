@@ -47,6 +47,8 @@ FETCHABLE = frozenset({"account", "contact", "rep"})
 _NOT_NULL_DEFAULTS = {"status": "", "name": "", "product": "", "title": "", "quantity": 0}
 # Canonical fields stored under another column name.
 _COLUMN = {("quote_document", "document_id"): "blob_sf_id"}
+# A row left out: (its Salesforce id, why).
+Problem = tuple[str, str]
 
 
 @dataclass
@@ -60,7 +62,7 @@ class CanonicalRow:
 @dataclass
 class ChunkResult:
     written: int = 0
-    skipped: list[str] = field(default_factory=list)  # "<sf id>: why"
+    skipped: list[Problem] = field(default_factory=list)
     # Written rows that had no live copy in the store (new, or back in scope); known only when not rewriting.
     arrived_ids: list[str] = field(default_factory=list)
 
@@ -129,7 +131,7 @@ def write_chunk(
                 column, _ = refs[name]
                 local = resolved[name].get(value) if value else None
                 if local is None and canonical.required:
-                    problem = f"{row.sf_id}: its {name} {value or '(empty)'} is not in the pulled data"
+                    problem = f"its {name} {value or '(empty)'} is not in the pulled data"
                     break
                 values[column] = local
             elif name in row.values or canonical.required:
@@ -138,7 +140,7 @@ def write_chunk(
                     value = False if canonical.type == "bool" else _NOT_NULL_DEFAULTS.get(column)
                 values[column] = value
         if problem is not None:
-            result.skipped.append(problem)
+            result.skipped.append((row.sf_id, problem))
             continue
         if entity == "quote_document":
             values["source_object"] = source_object or "Document"

@@ -205,7 +205,7 @@ class SyncRun(Base):
     __tablename__ = "sync_runs"
     __table_args__ = (
         CheckConstraint("kind IN ('full', 'incremental', 'reconcile', 'push')", name="kind"),
-        CheckConstraint("status IN ('running', 'succeeded', 'failed', 'paused')", name="status"),
+        CheckConstraint("status IN ('running', 'succeeded', 'failed', 'paused', 'retrying')", name="status"),
         Index("ix_sync_runs_mapping_name_started_at", "mapping_name", "started_at"),
     )
 

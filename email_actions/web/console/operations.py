@@ -1,11 +1,12 @@
 """The console's Operations section: is the service healthy, and what is stuck? This module holds its
 read-only pages; the outbox with its dead letters is :mod:`.operations_outbox`, the jobs :mod:`.operations_jobs`.
 
-- **Overview** (``/admin/operations``): per mapping its last pull (rows, duration, status, error), the last
-  success and the failures of the last day; Salesforce API calls today against the daily budget and reserve
-  in force, with a chart of the last 30 days; the RQ queues' depths; the outbox's pending and dead counts;
-  email statuses; the suppression list's size.
-- **Sync runs** (``/operations/pulls``): every pull and push, newest first, by mapping, kind and status.
+- **Overview** (``/admin/operations``): per mapping its last pull (rows, duration, status, error; "retrying
+  since …" while its pulls keep ending on transient failures), the last success and the failures of the last
+  day; Salesforce API calls today against the daily budget and reserve in force, with a chart of the last 30
+  days; the RQ queues' depths; the outbox's pending and dead counts; email statuses; the suppression list's size.
+- **Sync runs** (``/operations/pulls``): every pull and push, newest first, by mapping, kind and status, with
+  the records a pull skipped (id and reason).
 - **Outbox** (``/operations/outbox``): pending, dead, discarded and done writes with Salesforce's message;
   dead letters can be retried (pending again, and a push is queued) or discarded, one, some or all.
 - **Jobs** (``/operations/jobs``): queue depths and each queue's failed jobs (the exception's type and first
@@ -42,6 +43,7 @@ from email_actions.web.console.operations_format import (
     rows_text,
     rows_total,
     run_seconds,
+    skipped_examples,
 )
 from email_actions.web.console.operations_paging import (
     PAGE_SIZE,
@@ -83,7 +85,7 @@ from sync_service.store.models import EMAIL_STATUSES, EmailMessage, EmailSuppres
 MAX_USAGE_DAYS = 366
 
 LAST_PULL_COLUMNS = ["mapping", "active", "kind", "started_at", "finished_at", "seconds", "status", "rows"]
-LAST_PULL_COLUMNS += ["rows_detail", "api_calls", "error", "last_success_at", "failures_24h"]
+LAST_PULL_COLUMNS += ["rows_detail", "api_calls", "error", "last_success_at", "failures_24h", "retrying_since"]
 RUN_COLUMNS = ["id", "mapping", "kind", "started_at", "finished_at", "seconds", "status", "rows", "rows_detail"]
 RUN_COLUMNS += ["api_calls", "error"]
 QUEUE_COLUMNS = ["queue", "waiting", "running", "scheduled", "deferred", "failed"]
@@ -130,7 +132,7 @@ def _last_pull_csv_row(item: MappingPulls) -> list[Any]:
     run = item.last
     seconds = round(item.seconds, 1) if item.seconds is not None else None
     if run is None:
-        return [item.mapping, item.active, *[None] * 9, item.last_success_at, item.failures]
+        return [item.mapping, item.active, *[None] * 9, item.last_success_at, item.failures, item.retrying_since]
     return [
         item.mapping,
         item.active,
@@ -145,6 +147,7 @@ def _last_pull_csv_row(item: MappingPulls) -> list[Any]:
         run.error,
         item.last_success_at,
         item.failures,
+        item.retrying_since,
     ]
 
 
@@ -228,6 +231,7 @@ def operations_pulls() -> ResponseReturnValue:
         duration=lambda run: format_duration(run_seconds(run.started_at, run.finished_at)),
         rows_total=rows_total,
         rows_text=rows_text,
+        skipped_examples=skipped_examples,
     )
 
 

@@ -1,6 +1,6 @@
-"""How the Operations pages word what they show: durations, a run's row counts, previews of long texts, and
-Redis being unreachable (said without its URL: it may hold a password). Formatting only: nothing here reads
-the store or Redis."""
+"""How the Operations pages word what they show: durations, a run's row counts and skipped records, previews
+of long texts, and Redis being unreachable (said without its URL: it may hold a password). Formatting only:
+nothing here reads the store or Redis."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from sync_service.pull.run import SKIPPED_KEY
+
 ERROR_PREVIEW = 300
+# Skipped records listed per entity on the sync runs page (the run's row keeps a few more, the count all).
+SKIPPED_SHOWN = 5
 
 
 def run_seconds(started: datetime | None, finished: datetime | None) -> float | None:
@@ -38,7 +42,17 @@ def rows_total(rows: dict[str, Any] | None) -> int:
 
 
 def rows_text(rows: dict[str, Any] | None) -> str:
-    return " · ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in sorted((rows or {}).items()))
+    """The counts of a run's rows; the skipped records' examples are `skipped_examples`'."""
+    counts = sorted((k, v) for k, v in (rows or {}).items() if k != SKIPPED_KEY)
+    return " · ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in counts)
+
+
+def skipped_examples(rows: dict[str, Any] | None, limit: int = SKIPPED_SHOWN) -> list[str]:
+    """ "<entity> <sf id>: why" for the first records a pull skipped, per entity."""
+    examples = (rows or {}).get(SKIPPED_KEY)
+    if not isinstance(examples, dict):
+        return []
+    return [f"{entity} {text}" for entity, texts in sorted(examples.items()) for text in list(texts)[:limit]]
 
 
 def preview(text: str | None, limit: int = ERROR_PREVIEW) -> str:

@@ -1,6 +1,6 @@
 """The console's outbox page (``/admin/operations/outbox``) and its dead letters: the writes for Salesforce by
-status with Salesforce's message, and retrying (pending again, and a push is queued) or discarding dead
-letters — one, the ticked ones, or all that the page showed.
+status with Salesforce's message, how long the oldest pending write has waited, and retrying (pending again,
+and a push is queued) or discarding dead letters — one, the ticked ones, or all that the page showed.
 
 A retry or discard is a CSRF-protected POST of an admin, made by :mod:`sync_service.outbox.dead` and audited in
 the same transaction. It never acts on what the page did not show: "all" means the dead letters up to the
@@ -22,7 +22,7 @@ from email_actions.web.console.audit import record_change
 from email_actions.web.console.blueprint import bp
 from email_actions.web.console.csvout import csv_response
 from email_actions.web.console.operations_changes import audit_ids, refuse
-from email_actions.web.console.operations_format import preview
+from email_actions.web.console.operations_format import format_duration, preview
 from email_actions.web.console.operations_paging import (
     PAGE_SIZE,
     choice,
@@ -44,8 +44,9 @@ from email_actions.web.console.operations_queries import (
 from jobs.base import enqueue_after_commit
 from jobs.push import enqueue_push
 from sync_service.outbox.dead import discard_dead, retry_dead
+from sync_service.outbox.waiting import oldest_pending_at
 from sync_service.store.db import current_session
-from sync_service.store.models import OutboxItem
+from sync_service.store.models import OutboxItem, utcnow
 
 # Ids one POST may name (a page shows PAGE_SIZE; "all" goes by a bound, not a list).
 MAX_POSTED_IDS = 500
@@ -66,6 +67,9 @@ def operations_outbox() -> ResponseReturnValue:
     items = session.scalars(outbox_query(status).limit(PAGE_SIZE).offset(shown.offset)).all()
     # "All" acts on the dead letters up to the newest one this page knew of, never on ones that died since.
     newest_dead = newest_dead_id(session)
+    # A write owed for long means Salesforce has not been taking the pushes (they retry with backoff).
+    oldest_at = oldest_pending_at(session)
+    oldest_age = None if oldest_at is None else format_duration(max(0.0, (utcnow() - oldest_at).total_seconds()))
     return render_template(
         "admin/operations/outbox.html",
         **export_links(shown.total),
@@ -76,6 +80,8 @@ def operations_outbox() -> ResponseReturnValue:
         items=items,
         pager=shown,
         newest_dead=newest_dead,
+        oldest_at=oldest_at,
+        oldest_age=oldest_age,
         preview=preview,
     )
 

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from config.settings import Settings
@@ -37,7 +37,12 @@ FAILURES_WINDOW = timedelta(hours=24)
 
 PULL_KINDS = ("full", "incremental", "reconcile")
 RUN_KINDS = ("pulls", "push", *PULL_KINDS)  # the sync-run page's kind filter ("pulls": every pull kind)
-RUN_STATUSES = ("running", "succeeded", "failed", "paused")
+# What `sync_runs.status` holds (its CHECK constraint); "retrying": a transient failure, blocking nothing.
+RUN_STATUSES = ("running", "succeeded", "failed", "paused", "retrying")
+# The pulls a transient failure leaves "retrying" (and that the schedule retries on its next tick).
+SCHEDULED_PULL_KINDS = ("full", "incremental")
+# A finished pull of one of these statuses ends a run of "retrying" pulls ("running" is the next attempt).
+ENDS_RETRYING = ("succeeded", "failed", "paused")
 OUTBOX_STATUSES = ("dead", "pending", "discarded", "done")
 SUPPRESSION_REASONS = ("bounce", "complaint", "unsubscribe")
 
@@ -58,13 +63,15 @@ def today_utc() -> date:
 
 @dataclass(frozen=True)
 class MappingPulls:
-    """One mapping's last pull (None when it never ran), last success and recent failures."""
+    """One mapping's last pull (None when it never ran), last success and recent failures; and, while its
+    latest pulls ended on transient failures, when the first of them started (else None)."""
 
     mapping: str
     active: bool
     last: SyncRun | None
     last_success_at: datetime | None
     failures: int
+    retrying_since: datetime | None = None
 
     @property
     def seconds(self) -> float | None:
@@ -73,8 +80,8 @@ class MappingPulls:
 
 def last_pulls(session: Session) -> list[MappingPulls]:
     """Per mapping name (every name with a saved version), in one statement: the newest pull, the newest
-    successful pull's end and the failed pulls of the last 24 hours (each found through the
-    (mapping_name, started_at) index)."""
+    successful pull's end, the failed pulls of the last 24 hours and the start of the consecutive "retrying"
+    pulls since the last pull that ended otherwise (each found through the (mapping_name, started_at) index)."""
     names = (
         select(
             MappingVersion.name.label("name"),
@@ -84,6 +91,7 @@ def last_pulls(session: Session) -> list[MappingPulls]:
         .subquery()
     )
     newest, success, failed = aliased(SyncRun), aliased(SyncRun), aliased(SyncRun)
+    settled, retrying = aliased(SyncRun), aliased(SyncRun)
     newest_id = (
         select(newest.id)
         .where(newest.mapping_name == names.c.name, newest.kind.in_(PULL_KINDS))
@@ -112,15 +120,45 @@ def last_pulls(session: Session) -> list[MappingPulls]:
         .correlate(names)
         .scalar_subquery()
     )
+    last_settled = (
+        select(settled.started_at)
+        .where(
+            settled.mapping_name == names.c.name,
+            settled.kind.in_(SCHEDULED_PULL_KINDS),
+            settled.status.in_(ENDS_RETRYING),
+        )
+        .order_by(settled.started_at.desc())
+        .limit(1)
+        .correlate(names)
+        .scalar_subquery()
+    )
+    retrying_since = (
+        select(func.min(retrying.started_at))
+        .where(
+            retrying.mapping_name == names.c.name,
+            retrying.kind.in_(SCHEDULED_PULL_KINDS),
+            retrying.status == "retrying",
+            or_(last_settled.is_(None), retrying.started_at > last_settled),
+        )
+        .correlate(names)
+        .scalar_subquery()
+    )
     query = (
-        select(names.c.name, names.c.active, SyncRun, last_success, failures)
+        select(names.c.name, names.c.active, SyncRun, last_success, failures, retrying_since)
         .select_from(names)
         .outerjoin(SyncRun, SyncRun.id == newest_id)
         .order_by(names.c.name)
     )
     return [
-        MappingPulls(mapping=name, active=bool(active), last=run, last_success_at=ok_at, failures=int(fails or 0))
-        for name, active, run, ok_at, fails in session.execute(query)
+        MappingPulls(
+            mapping=name,
+            active=bool(active),
+            last=run,
+            last_success_at=ok_at,
+            failures=int(fails or 0),
+            retrying_since=since,
+        )
+        for name, active, run, ok_at, fails, since in session.execute(query)
     ]
 
 

@@ -1,5 +1,6 @@
 """Fixtures for pull tests: a stand-in org per flavour, a freshly migrated store per test on SQLite and
-PostgreSQL, and a Puller wired to both with the real simple-salesforce client."""
+PostgreSQL (as a sessionmaker, or as the Database `pull_all` takes), a Puller wired to both with the real
+simple-salesforce client, and the settings and active mapping the scheduled pull needs."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ import pytest
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
+from config.settings import Settings, load_settings
 from mappings.model import Mapping
 from sync_service.pull.run import Puller
 from sync_service.salesforce.budget import Budget
 from sync_service.salesforce.client import connect
 from sync_service.salesforce.transport import meter_of
-from tests.conftest import orgs_by_flavour
+from sync_service.store import mapping_versions, migrate
+from sync_service.store.db import Database
+from tests.conftest import TEST_SECRET_KEY, orgs_by_flavour
 from tests.paths import PRESETS
 from tests.standin_org import RunningOrg, start_org, stop_org
 
@@ -40,6 +44,41 @@ def mutable_org(tmp_path: Path) -> Iterator[RunningOrg]:
     org = start_org(tmp_path / "org", "--seed-contracts", "40", "--flavour", "salesforce_cpq")
     yield org
     stop_org(org)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, empty_database: Callable[[str], str]) -> Iterator[Database]:
+    """A freshly migrated store per test, on SQLite and PostgreSQL, as the Database the scheduled pull takes."""
+    url = empty_database(request.param)
+    migrate.upgrade(url)
+    db = Database(url)
+    yield db
+    db.dispose()
+
+
+def org_environment(org: RunningOrg, database_url: str) -> dict[str, str]:
+    return {
+        "RENEWALS_SECRET_KEYS": TEST_SECRET_KEY,
+        "RENEWALS_DATABASE_URL": database_url,
+        "RENEWALS_SALESFORCE_AUTH": "password",
+        "RENEWALS_SALESFORCE_LOGIN_URL": org.url,
+        "RENEWALS_SALESFORCE_CA_BUNDLE": str(org.ca),
+        "RENEWALS_SALESFORCE_USERNAME": org.info["username"],
+        "RENEWALS_SALESFORCE_PASSWORD": org.info["password"],
+        "RENEWALS_SALESFORCE_SECURITY_TOKEN": org.info["security_token"],
+    }
+
+
+def org_settings(org: RunningOrg, database_url: str) -> Settings:
+    return load_settings(org_environment(org, database_url))
+
+
+def activate_preset(database_url: str, preset: str = "salesforce_cpq") -> None:
+    db = Database(database_url)
+    with db.session_scope() as session:
+        version = mapping_versions.import_preset(session, preset, author="test")
+        mapping_versions.activate(session, version.name, version.version, [])
+    db.dispose()
 
 
 def make_puller(store: sessionmaker[Session], org: RunningOrg, mapping: Mapping, **options: object) -> Puller:

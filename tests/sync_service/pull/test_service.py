@@ -11,26 +11,13 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from config.commands.cli import main
-from config.settings import Settings, load_settings
+from config.settings import Settings
 from sync_service.pull.run import PullResult
 from sync_service.pull.service import NothingToPull, Skipped, pull_all
 from sync_service.store import mapping_versions, migrate, models
 from sync_service.store.db import Database
-from tests.conftest import TEST_SECRET_KEY
 from tests.standin_org import RunningOrg
-
-
-def org_environment(org: RunningOrg, database_url: str) -> dict[str, str]:
-    return {
-        "RENEWALS_SECRET_KEYS": TEST_SECRET_KEY,
-        "RENEWALS_DATABASE_URL": database_url,
-        "RENEWALS_SALESFORCE_AUTH": "password",
-        "RENEWALS_SALESFORCE_LOGIN_URL": org.url,
-        "RENEWALS_SALESFORCE_CA_BUNDLE": str(org.ca),
-        "RENEWALS_SALESFORCE_USERNAME": org.info["username"],
-        "RENEWALS_SALESFORCE_PASSWORD": org.info["password"],
-        "RENEWALS_SALESFORCE_SECURITY_TOKEN": org.info["security_token"],
-    }
+from tests.sync_service.pull.conftest import activate_preset, org_environment, org_settings
 
 
 @pytest.fixture
@@ -38,14 +25,6 @@ def database_url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     migrate.upgrade(url)
     return url
-
-
-def activate_preset(database_url: str, preset: str = "salesforce_cpq") -> None:
-    db = Database(database_url)
-    with db.session_scope() as session:
-        version = mapping_versions.import_preset(session, preset, author="test")
-        mapping_versions.activate(session, version.name, version.version, [])
-    db.dispose()
 
 
 def test_sync_without_an_active_mapping_says_how_to_make_one(
@@ -75,7 +54,7 @@ def test_sync_pulls_the_active_mapping_and_prints_a_summary(
 
 
 def _settings(org: RunningOrg, database_url: str) -> Settings:
-    return load_settings(org_environment(org, database_url))
+    return org_settings(org, database_url)
 
 
 def test_a_permanently_failing_mapping_is_not_retried_on_every_tick(mutable_org: RunningOrg, database_url: str) -> None:

@@ -25,6 +25,7 @@ from email_actions.web.console.operations_paging import PAGE_SIZE
 from jobs.base import get_queue
 from jobs.queues import PUSH
 from sync_service import console_settings
+from sync_service.pull.run import SKIPPED_KEY
 from sync_service.store import models
 from tests.conftest import TEST_SECRET_KEY, free_port
 from tests.email_actions.web.console.conftest import add_user, csrf_of, post_form, sign_in
@@ -163,6 +164,85 @@ def test_lists_are_paged(app: Flask, admin_client: FlaskClient) -> None:
         for row in table(first, "emails") + table(page(admin_client, EMAILS + "?status=sent&page=2"), "emails")
     ]
     assert len(set(ids)) == 2 * PAGE_SIZE
+
+
+# --------------------------------------------------------------------------------------------- pulls that heal
+
+
+def _pull_run(session: Session, mapping: str, kind: str, status: str, minutes_ago: int, **extra: Any) -> None:
+    started = NOW - timedelta(minutes=minutes_ago)
+    finished = None if status == "running" else started + timedelta(seconds=30)
+    session.add(
+        models.SyncRun(
+            mapping_name=mapping, kind=kind, status=status, started_at=started, finished_at=finished, **extra
+        )
+    )
+
+
+def test_a_mapping_whose_pulls_keep_ending_on_transient_failures_shows_retrying_since(
+    app: Flask, admin_client: FlaskClient
+) -> None:
+    unavailable = "SERVER_UNAVAILABLE: Server is temporarily unavailable. Please try again later."
+    with db(app) as session:
+        for name in ("eu", "us", "apac"):
+            session.add(models.MappingVersion(name=name, version=1, yaml="x", author="t", is_active=True))
+        # eu: a success, then 503s outlasting the quick retries twice; a reconcile between them changes
+        # nothing, and the next attempt is running.
+        _pull_run(session, "eu", "full", "succeeded", 180, rows={"contract": 40})
+        _pull_run(session, "eu", "incremental", "retrying", 40, error=unavailable)
+        _pull_run(session, "eu", "incremental", "retrying", 20, error=unavailable)
+        _pull_run(session, "eu", "reconcile", "succeeded", 10)
+        _pull_run(session, "eu", "incremental", "running", 1)
+        # us: one transient failure, then a success: healed.
+        _pull_run(session, "us", "incremental", "retrying", 30, error=unavailable)
+        _pull_run(session, "us", "incremental", "succeeded", 10, rows={"contract": 2})
+        # apac: never pulled yet, every attempt hit a 503.
+        _pull_run(session, "apac", "full", "retrying", 15, error=unavailable)
+        _pull_run(session, "apac", "full", "retrying", 5, error=unavailable)
+
+    def at(minutes_ago: int) -> str:
+        return (NOW - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%d %H:%M:%S")
+
+    tree = page(admin_client, OVERVIEW)
+    pulls = {row[0]: row for row in table(tree, "last-pulls")}
+    assert pulls["eu"][4] == f"running, retrying since {at(40)}"
+    assert pulls["us"][4] == "succeeded"
+    assert pulls["apac"][4] == f"retrying since {at(15)}" == text_of(tree, "retrying-since-apac")
+    assert pulls["apac"][7] == unavailable and pulls["apac"][8] == "—"  # never succeeded
+    assert pulls["apac"][9] == "0"  # a transient failure is not counted as a failed (blocking) pull
+    last = {row["mapping"]: row for row in csv_of(admin_client, OVERVIEW + "/last-pulls.csv")}
+    assert last["eu"]["retrying_since"] == (NOW - timedelta(minutes=40)).isoformat(timespec="seconds")
+    assert last["us"]["retrying_since"] == ""
+    # The sync runs' status filter knows the status.
+    runs = table(page(admin_client, PULLS + "?status=retrying"), "runs")
+    assert sorted(row[1] for row in runs) == ["apac", "apac", "eu", "eu", "us"]
+    assert {row[4] for row in runs} == {"retrying"}
+
+
+def test_the_sync_runs_page_lists_the_records_a_pull_skipped(app: Flask, admin_client: FlaskClient) -> None:
+    # As the pull records them (see tests/sync_service/pull/test_healing.py): a contract whose mapped start
+    # date is "next spring" and its quote, skipped; the rest landed.
+    bad = "800A00000000000042"
+    skipped = {
+        "contract": [f"{bad}: start_date from Service_Start__c: 'next spring' is not a date"],
+        "renewal_quote": [f"a0z000000000001AAA: its contract {bad} is not in the pulled data"],
+    }
+    with db(app) as session:
+        session.add(models.MappingVersion(name="cpq", version=1, yaml="x", author="t", is_active=True))
+        rows = {"contract": 39, "contract_skipped": 1, "renewal_quote": 38, "renewal_quote_skipped": 1}
+        _pull_run(session, "cpq", "full", "succeeded", 5, rows={**rows, SKIPPED_KEY: skipped})
+
+    tree = page(admin_client, PULLS)
+    [run] = table(tree, "runs")
+    assert run[4] == "succeeded" and run[5] == "77"  # skipped records are not counted as pulled
+    assert run[6].startswith("contract 39 · contract_skipped 1 · renewal_quote 38 · renewal_quote_skipped 1")
+    listed = [" ".join(li.text_content().split()) for li in tree.xpath("//table[@id='runs']//ul/li")]
+    assert listed == [
+        f"skipped contract {skipped['contract'][0]}",
+        f"skipped renewal_quote {skipped['renewal_quote'][0]}",
+    ]
+    [exported] = csv_of(admin_client, PULLS + ".csv")
+    assert "next spring" in exported["rows_detail"] and exported["rows"] == "77"
 
 
 # --------------------------------------------------------------------------------------------- CSV

@@ -1,10 +1,11 @@
 """The console's outbox page: dead letters can be retried (pending again, and a push queued) or discarded, one,
 the ticked ones or all the page showed, audited; a bad id changes nothing and says why; a retry while Redis is
-down still counts (the scheduler's sweep pushes)."""
+down still counts (the scheduler's sweep pushes); the page shows how long the oldest pending write has waited."""
 
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from jobs import base
 from jobs.base import get_queue
 from jobs.queues import PUSH
 from sync_service.store import models
+from sync_service.store.models import utcnow
 from tests.conftest import free_port
 from tests.email_actions.web.console.conftest import csrf_of, post_form
 from tests.email_actions.web.console.operations_helpers import (
@@ -27,6 +29,7 @@ from tests.email_actions.web.console.operations_helpers import (
     page,
     seed,
     statuses,
+    text_of,
 )
 
 
@@ -134,3 +137,14 @@ def test_a_retry_while_redis_is_down_still_counts(
         assert "the scheduler's next sweep sends them" in page(admin_client, OUTBOX).text_content()
     finally:
         base._connection_for.cache_clear()
+
+
+def test_the_page_shows_how_long_the_oldest_pending_write_has_waited(app: Flask, admin_client: FlaskClient) -> None:
+    """Bad input: a Task owed to Salesforce for two and a half hours (the org did not take the pushes)."""
+    assert text_of(page(admin_client, OUTBOX), "outbox-oldest-pending") == "No write is waiting for Salesforce."
+    with db(app) as session:
+        outbox_item(session, "owed", "pending", created_at=utcnow() - timedelta(hours=2, minutes=30, seconds=10))
+        outbox_item(session, "fresh", "pending")
+        outbox_item(session, "older-but-done", "done", created_at=utcnow() - timedelta(days=9))
+    shown = text_of(page(admin_client, OUTBOX), "outbox-oldest-pending")
+    assert shown.startswith("Oldest pending write: waiting for 2 h 30 min (owed since ")
