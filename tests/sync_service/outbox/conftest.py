@@ -7,8 +7,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+import requests
 from simple_salesforce import Salesforce
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +20,7 @@ from sync_service.outbox.push import Pusher, PushResult
 from sync_service.outbox.record import event_key, record_task
 from sync_service.salesforce.budget import Budget
 from sync_service.salesforce.client import connect
+from sync_service.salesforce.transport import SalesforceAdapter
 from sync_service.store import models
 from tests.conftest import RunningOrg, start_org, stop_org
 
@@ -103,3 +106,21 @@ def scene(org: RunningOrg, store: sessionmaker[Session], outbox_org: RunningOrg)
     tag = f"T{uuid.uuid4().hex[:10]}"
     conventions = TaskConventions(external_id_field=EXTERNAL_ID_FIELD, subject_prefix=tag)
     return Scene(org, store, sf, conventions, what_id, tag)
+
+
+def drop_first_write_response(scene: Scene) -> list[str]:
+    """The org writes the first collections call's records, then the connection drops before the answer."""
+    adapter = scene.sf.session.get_adapter("https://")
+    assert isinstance(adapter, SalesforceAdapter)
+    real_send = adapter.send
+    dropped: list[str] = []
+
+    def send(request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        response = real_send(request, **kwargs)
+        if not dropped and "/composite/sobjects" in (request.url or "") and request.method in ("POST", "PATCH"):
+            dropped.append(str(request.url))
+            raise requests.ConnectionError("connection reset after the request was sent")
+        return response
+
+    adapter.send = send  # type: ignore[method-assign]
+    return dropped

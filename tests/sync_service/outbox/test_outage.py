@@ -9,18 +9,15 @@ Time is the pusher's clock, moved to the next row's due time after each push (no
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
-import requests
 from sqlalchemy import select
 
 from sync_service.outbox.push import OUTAGE_CAP_SECONDS, Pusher
 from sync_service.outbox.record import record_field_update, record_task
 from sync_service.outbox.waiting import oldest_pending_seconds
-from sync_service.salesforce.transport import SalesforceAdapter
 from sync_service.store import models
 from sync_service.store.models import utcnow
-from tests.sync_service.outbox.conftest import Scene
+from tests.sync_service.outbox.conftest import Scene, drop_first_write_response
 
 # Every REST route of the org answers 503; signing in still works (the partial outage of issue 13).
 REST_ROUTES = ("query", "sobjects", "collections", "composite", "describe", "limits", "bulk", "blob")
@@ -48,24 +45,6 @@ def _next_due(scene: Scene, clock: Clock) -> datetime:
     return max(clock.now, min(pending))
 
 
-def _drop_first_write_response(scene: Scene) -> list[str]:
-    """The org writes the first collections call's records, then the connection drops before the answer."""
-    adapter = scene.sf.session.get_adapter("https://")
-    assert isinstance(adapter, SalesforceAdapter)
-    real_send = adapter.send
-    dropped: list[str] = []
-
-    def send(request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        response = real_send(request, **kwargs)
-        if not dropped and "/composite/sobjects" in (request.url or "") and request.method in ("POST", "PATCH"):
-            dropped.append(str(request.url))
-            raise requests.ConnectionError("connection reset after the request was sent")
-        return response
-
-    adapter.send = send  # type: ignore[method-assign]
-    return dropped
-
-
 def _record_renewal_writes(scene: Scene) -> str:
     """An opened-email Task, a contact request Task and a field update on a contract; returns the contract."""
     contract = scene.what_id
@@ -84,7 +63,7 @@ def test_two_days_of_refused_rest_calls_dead_letter_nothing_and_everything_lands
     contract = _record_renewal_writes(scene)
     clock = Clock()
     pusher = scene.pusher(retry_base=10.0, clock=clock)
-    dropped = _drop_first_write_response(scene)
+    dropped = drop_first_write_response(scene)
     first = pusher.push()
     assert first.status == "retrying" and dropped and first.dead == 0
 

@@ -5,17 +5,14 @@ others, the API limit pauses the push, and batches hold up to 200 records."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
-import requests
 from sqlalchemy import select
 
 from sync_service.outbox import wire
 from sync_service.outbox.dead import retry_dead
 from sync_service.outbox.record import record_field_update
-from sync_service.salesforce.transport import SalesforceAdapter
 from sync_service.store import models
-from tests.sync_service.outbox.conftest import Scene
+from tests.sync_service.outbox.conftest import Scene, drop_first_write_response
 
 
 def _subjects(scene: Scene) -> list[str]:
@@ -123,19 +120,7 @@ def test_an_unanswered_create_is_not_repeated(scene: Scene) -> None:
     """The connection drops after the org has written the Tasks: the next push finds them by key."""
     for n in range(4):
         scene.record(n)
-    adapter = scene.sf.session.get_adapter("https://")
-    assert isinstance(adapter, SalesforceAdapter)
-    real_send = adapter.send
-    dropped: list[str] = []
-
-    def send(request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        response = real_send(request, **kwargs)
-        if not dropped and "/composite/sobjects" in (request.url or "") and request.method in ("POST", "PATCH"):
-            dropped.append(str(request.url))
-            raise requests.ConnectionError("connection reset after the request was sent")
-        return response
-
-    adapter.send = send  # type: ignore[method-assign]
+    dropped = drop_first_write_response(scene)
     first = scene.pusher().push()
     assert first.retrying == 4 and len(dropped) == 1
     scene.drain()
