@@ -407,10 +407,13 @@ def demo(demo_dir: Path, contracts: int) -> None:
         click.echo(first_pull(renewals, env, supervisor.log_path("sync")))
         console_users(renewals, env, demo_dir, supervisor.log_path("admin"))
         supervisor.start("web", [renewals, "web"], env)
+        wait_until(_web_answers, "The web app", 60)
+        # Plan and the first sends before the worker starts: on a store a previous demo left with emails
+        # queued, the worker would start sending them at once, and on SQLite its send transactions and the
+        # planner's update would queue for the one write lock (beyond the busy timeout under load).
+        click.echo(plan_and_send(renewals, env, supervisor.log_path("send")))
         supervisor.start("worker", [renewals, "worker"], env)
         supervisor.start("scheduler", [renewals, "scheduler"], env)
-        wait_until(_web_answers, "The web app", 60)
-        click.echo(plan_and_send(renewals, env, supervisor.log_path("send")))
         click.echo(where_to_click(org, supervisor.log_path("web").parent, demo_dir))
 
         while (ended := supervisor.exited()) is None:
