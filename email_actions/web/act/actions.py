@@ -28,7 +28,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Flask, current_app, g, request
@@ -42,6 +41,7 @@ from email_actions.mail.links import LINKS, LinkInvalid, Purpose, expires_on, ut
 from email_actions.mail.rendering.formatting import formatter, normalise_locale
 from email_actions.web.act.forms import CHANNELS, ContactForm
 from email_actions.web.act.link_events import record_event
+from email_actions.web.posted import decimal_or_none
 from email_actions.web.security import csrf_exempt, limit_key_for_message, limiter
 from email_actions.web.token_pages import Opened, brand_of, check_form_token, form_token, links, open_link, render_page
 from jobs.base import enqueue, enqueue_after_commit
@@ -113,7 +113,7 @@ def renew(token: str) -> Page:
     purchase_order = request.form.get("purchase_order", "").strip() if brand.purchase_order_field else None
     if check_form_token(request.form.get("form_token"), message, "renew") is None:
         return _renew_state(session, opened, status=400, notice="stale", purchase_order=purchase_order)
-    total_seen = _decimal(request.form.get("total_seen"))
+    total_seen = decimal_or_none(request.form.get("total_seen"))
     if total_seen is None:
         return _renew_state(session, opened, status=400, notice="stale", purchase_order=purchase_order)
     if purchase_order is not None and len(purchase_order) > PURCHASE_ORDER_MAX:
@@ -212,14 +212,6 @@ def _term_months(start: date | None, end: date | None) -> int | None:
     if start is None or end is None or end < start:
         return None
     return max(1, round(((end - start).days + 1) / AVERAGE_MONTH_DAYS))
-
-
-def _decimal(value: str | None) -> Decimal | None:
-    try:
-        number = Decimal((value or "").strip())
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
 
 
 # --- Contact rep -------------------------------------------------------------------------------------------

@@ -9,20 +9,16 @@ the view), never Flask-WTF's session-bound CSRF token.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.validators import Length, ValidationError
+
+from email_actions.web.posted import strip
 
 # The ways a customer may ask to be contacted: stored by key, shown (and written to the rep's Task) by label.
 CHANNELS = {"phone": "Phone", "email": "Email", "video": "Video call"}
 MESSAGE_MAX = 2000
 PREFERRED_TIME_MAX = 80
-
-
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
 
 
 class ContactForm(FlaskForm):
@@ -33,17 +29,17 @@ class ContactForm(FlaskForm):
 
     message = TextAreaField(
         "Your message",
-        filters=[_strip],
+        filters=[strip],
         validators=[Length(max=MESSAGE_MAX, message=f"Please shorten your message to {MESSAGE_MAX} characters.")],
     )
     preferred_time = StringField(
         "When suits you best?",
-        filters=[_strip],
+        filters=[strip],
         validators=[Length(max=PREFERRED_TIME_MAX, message=f"Please shorten this to {PREFERRED_TIME_MAX} characters.")],
     )
     # Not a choice is a message of ours, and no choice at all is fine: hence no WTForms choice check.
     channel = RadioField(
-        "How would you like to be contacted?", choices=CHANNELS, validate_choice=False, filters=[_strip]
+        "How would you like to be contacted?", choices=CHANNELS, validate_choice=False, filters=[strip]
     )
 
     def validate_channel(self, field: RadioField) -> None:

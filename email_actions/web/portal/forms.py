@@ -16,6 +16,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
+from email_actions.web.posted import strip
 from sync_service.store import models
 
 # The rep's status flags: stored (and written to Salesforce) by key, shown by label.
@@ -48,10 +49,6 @@ def typed_decimal(raw: str) -> Decimal:
     if value != value.quantize(CENT):
         raise ValueError("too many decimals")
     return value.quantize(CENT)
-
-
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
 
 
 class TypedDecimalField(StringField):
@@ -102,7 +99,7 @@ class ControlsForm(FlaskForm):
     price_override = TypedDecimalField(
         "Override price", invalid="Enter an amount such as 9500 or 9500.50, with at most two decimals."
     )
-    price_override_reason = TextAreaField("Reason for the override", filters=[_strip, lambda value: value or None])
+    price_override_reason = TextAreaField("Reason for the override", filters=[strip, lambda value: value or None])
 
     @classmethod
     def of(cls, contract: models.Contract) -> ControlsForm:
@@ -154,6 +151,6 @@ class NoteForm(FlaskForm):
 
     note = StringField(
         "Note (optional)",
-        filters=[_strip, lambda value: (value or "")[:MAX_NOTE_LENGTH] or None],
+        filters=[strip, lambda value: (value or "")[:MAX_NOTE_LENGTH] or None],
         render_kw={"maxlength": MAX_NOTE_LENGTH},
     )

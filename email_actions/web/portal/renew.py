@@ -9,7 +9,6 @@ and the confirmation email are queued after the commit.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import request
@@ -17,6 +16,7 @@ from flask import request
 from email_actions.web.portal.blueprint import bp, page
 from email_actions.web.portal.scope import CUSTOMER, Scope, contract_in_scope, current_scope
 from email_actions.web.portal.states import live_quote
+from email_actions.web.posted import decimal_or_none
 from jobs.base import enqueue, enqueue_after_commit
 from jobs.email import send_batch_job
 from jobs.push import enqueue_push
@@ -96,14 +96,6 @@ def renew_page(contract_id: int) -> tuple[str, int]:
     return _confirm(scope, contract, quote)
 
 
-def _seen_total(raw: str | None) -> Decimal | None:
-    try:
-        value = Decimal((raw or "").strip())
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
-
-
 @bp.post("/portal/contracts/<int:contract_id>/renew")
 def renew(contract_id: int) -> tuple[str, int]:
     scope = current_scope(CUSTOMER)
@@ -126,7 +118,7 @@ def renew(contract_id: int) -> tuple[str, int]:
         db,
         contract=contract,
         email_message=message,
-        quote_total_seen=_seen_total(request.form.get("quote_total_seen")),
+        quote_total_seen=decimal_or_none(request.form.get("quote_total_seen")),
         purchase_order=purchase_order or None,
         source="portal",
         mapping=mapping,
