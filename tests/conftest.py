@@ -1,7 +1,6 @@
 """Shared fixtures: settings, the Flask app and client, a real Redis server, moto's SES server, the store on
 SQLite and PostgreSQL, and stand-in orgs. How those processes start and stop is `tests/processes.py` and
-`tests/standin_org.py` (shared with the benchmarks); `RunningOrg`, `start_org`, `stop_org` and `free_port` are
-re-exported here for the tests that import them from this module.
+`tests/standin_org.py` (shared with the benchmarks).
 
 PostgreSQL comes from ``pg_virtualenv`` (``make test`` runs pytest under it and it exports PGHOST, PGPORT,
 PGUSER, PGPASSWORD and PGDATABASE). Without those variables the PostgreSQL-parametrized tests fail, telling
@@ -35,10 +34,7 @@ from sync_service.store import migrate
 from sync_service.store.db import make_engine
 from tests import processes
 from tests.processes import RestartableRedis
-from tests.processes import free_port as free_port  # "as": re-exported, as are the next three (see the docstring)
-from tests.standin_org import RunningOrg as RunningOrg
-from tests.standin_org import start_org as start_org
-from tests.standin_org import stop_org as stop_org
+from tests.standin_org import RunningOrg, start_org, stop_org
 
 # Two cores under CI: wall-clock deadlines would make property tests flaky, not stricter.
 hypothesis_settings.register_profile("renewals", deadline=None)

@@ -9,7 +9,7 @@ from structlog.testing import capture_logs
 
 from jobs.base import enqueue_after_commit, get_queue
 from jobs.queues import EMAIL
-from tests.conftest import free_port
+from tests.processes import free_port
 
 JOB = "tests.jobs.sample_jobs.add"
 

@@ -19,8 +19,9 @@ from sync_service.outbox.record import event_key, record_task
 from sync_service.salesforce.client import connect
 from sync_service.store import models
 from sync_service.store.db import current_database
-from tests.conftest import TEST_SECRET_KEY, RunningOrg, start_org, stop_org
+from tests.conftest import TEST_SECRET_KEY
 from tests.paths import SALESFORCE_CPQ_PRESET
+from tests.standin_org import RunningOrg, start_org, stop_org
 
 PRESET = SALESFORCE_CPQ_PRESET
 

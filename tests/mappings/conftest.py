@@ -7,7 +7,7 @@ import pytest
 from simple_salesforce import Salesforce
 
 from sync_service.salesforce.client import connect
-from tests.conftest import RunningOrg
+from tests.standin_org import RunningOrg
 
 
 @pytest.fixture(scope="session")

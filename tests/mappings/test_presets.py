@@ -12,8 +12,8 @@ from mappings.loader import preset
 from mappings.model import CANONICAL, PULL_ORDER, Mapping
 from mappings.soql import compile_query, field_value
 from sync_service.salesforce.client import connect
-from tests.conftest import RunningOrg
 from tests.mappings.helpers import FLAVOURS
+from tests.standin_org import RunningOrg
 
 # The Id prefix of the object that holds each preset's quote PDFs (reference 2.13).
 DOCUMENT_PREFIX = {"salesforce_cpq": "015", "conga_cpq": "068", "standard": "068"}

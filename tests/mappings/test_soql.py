@@ -10,8 +10,8 @@ from mappings.loader import load, preset
 from mappings.model import PULL_ORDER
 from mappings.soql import compile_query, field_value, select_for, soql_datetime
 from sync_service.salesforce.client import connect
-from tests.conftest import RunningOrg
 from tests.mappings.helpers import FLAVOURS, cpq_yaml
+from tests.standin_org import RunningOrg
 
 
 def test_select_for_lists_id_modstamp_and_every_mapped_path_once() -> None:

@@ -13,8 +13,8 @@ from mappings.loader import load, preset, preset_text
 from mappings.org import describer, object_names, validate_in_org
 from mappings.validate import validate
 from sync_service.salesforce.client import connect
-from tests.conftest import RunningOrg, start_org, stop_org
 from tests.mappings.helpers import FLAVOURS, cpq_yaml, edited, line_of, only, problems_in
+from tests.standin_org import RunningOrg, start_org, stop_org
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)

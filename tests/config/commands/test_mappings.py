@@ -10,8 +10,10 @@ from click.testing import CliRunner, Result
 
 from config.commands.cli import main
 from mappings.loader import preset_text
-from tests.conftest import TEST_SECRET_KEY, RunningOrg, free_port, start_org, stop_org
+from tests.conftest import TEST_SECRET_KEY
 from tests.mappings.helpers import line_of
+from tests.processes import free_port
+from tests.standin_org import RunningOrg, start_org, stop_org
 
 Env = dict[str, str]
 

@@ -2,7 +2,7 @@
 simple-salesforce client connected to it through the service's own transport.
 
 `RunningOrg`, `start_org` and `stop_org` live in tests/standin_org.py, shared with the other tests and the
-benchmarks, and are re-exported here for the tests that still import them from this module.
+benchmarks.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from simple_salesforce import Salesforce
 
 from sync_service.salesforce.client import connect
 from tests.standin_org import RunningOrg, start_org, stop_org
-
-__all__ = ["RunningOrg", "start_org", "stop_org"]
 
 
 @pytest.fixture(scope="session")

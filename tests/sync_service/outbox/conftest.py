@@ -22,7 +22,7 @@ from sync_service.salesforce.budget import Budget
 from sync_service.salesforce.client import connect
 from sync_service.salesforce.transport import SalesforceAdapter
 from sync_service.store import models
-from tests.conftest import RunningOrg, start_org, stop_org
+from tests.standin_org import RunningOrg, start_org, stop_org
 
 EXTERNAL_ID_FIELD = "Renewals_Event_Key__c"
 

@@ -30,9 +30,10 @@ from sync_service.salesforce.client import connect
 from sync_service.store import migrate, models
 from sync_service.store.db import make_engine
 from sync_service.store.models import utcnow
-from tests.conftest import TEST_SECRET_KEY, RunningOrg, start_org, stop_org
+from tests.conftest import TEST_SECRET_KEY
 from tests.paths import SALESFORCE_CPQ_PRESET
 from tests.processes import RestartableRedis, Workers
+from tests.standin_org import RunningOrg, start_org, stop_org
 
 PRESET = SALESFORCE_CPQ_PRESET
 # The issue asks for 5,000 events; 1,000 keeps the suite fast. RENEWALS_FAULT_EVENTS=5000 runs the full size.

@@ -19,7 +19,8 @@ from sync_service.outbox.writeback import WriteBackUnresolved, record_write_back
 from sync_service.salesforce.budget import Budget
 from sync_service.salesforce.client import connect
 from sync_service.store import models
-from tests.conftest import RunningOrg, orgs_by_flavour
+from tests.conftest import orgs_by_flavour
+from tests.standin_org import RunningOrg
 from tests.sync_service.pull.conftest import load_preset, make_puller
 
 # Per preset, written out by hand: the quote object, how to read the quote's own written field and the id

@@ -35,9 +35,11 @@ from sync_service.salesforce.client import connect
 from sync_service.store import models
 from sync_service.store.db import current_database, current_session
 from sync_service.store.models import utcnow
-from tests.conftest import TEST_SECRET_KEY, RunningOrg, free_port, start_org, stop_org
+from tests.conftest import TEST_SECRET_KEY
 from tests.email_actions.emails_helpers import make_message
 from tests.paths import SALESFORCE_CPQ_PRESET
+from tests.processes import free_port
+from tests.standin_org import RunningOrg, start_org, stop_org
 
 BASE = "http://renewals.test"
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari"

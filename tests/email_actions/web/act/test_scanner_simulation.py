@@ -30,10 +30,10 @@ from sync_service.salesforce.client import connect
 from sync_service.store import models
 from sync_service.store.db import current_session
 from sync_service.store.models import utcnow
-from tests.conftest import RunningOrg, start_org, stop_org
 from tests.email_actions.emails_helpers import make_message
 from tests.email_actions.web.act.test_pixel_and_quote import BASE, with_org
 from tests.factories import make_reminder
+from tests.standin_org import RunningOrg, start_org, stop_org
 
 EMAILS = 200
 MICROSOFT = "40.92.0.0/15"

@@ -25,8 +25,10 @@ from email_actions.web.console import auth
 from mappings.loader import preset_text
 from sync_service.store import mapping_versions as versions
 from sync_service.store import models
-from tests.conftest import TEST_SECRET_KEY, RunningOrg, free_port, start_org, stop_org
+from tests.conftest import TEST_SECRET_KEY
 from tests.email_actions.web.console.conftest import add_user, csrf_of, post_form, sign_in
+from tests.processes import free_port
+from tests.standin_org import RunningOrg, start_org, stop_org
 
 PAGE = "/admin/mappings"
 V1 = "/admin/mappings/salesforce_cpq/v1"

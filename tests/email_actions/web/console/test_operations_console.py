@@ -27,7 +27,7 @@ from jobs.queues import PUSH
 from sync_service import console_settings
 from sync_service.pull.run import SKIPPED_KEY
 from sync_service.store import models
-from tests.conftest import TEST_SECRET_KEY, free_port
+from tests.conftest import TEST_SECRET_KEY
 from tests.email_actions.web.console.conftest import add_user, csrf_of, post_form, sign_in
 from tests.email_actions.web.console.operations_helpers import (
     EMAILS,
@@ -50,6 +50,7 @@ from tests.email_actions.web.console.operations_helpers import (
     table,
     text_of,
 )
+from tests.processes import free_port
 
 
 @pytest.fixture

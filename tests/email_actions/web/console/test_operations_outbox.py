@@ -19,7 +19,6 @@ from jobs.base import get_queue
 from jobs.queues import PUSH
 from sync_service.store import models
 from sync_service.store.models import utcnow
-from tests.conftest import free_port
 from tests.email_actions.web.console.conftest import csrf_of, post_form
 from tests.email_actions.web.console.operations_helpers import (
     OUTBOX,
@@ -31,6 +30,7 @@ from tests.email_actions.web.console.operations_helpers import (
     statuses,
     text_of,
 )
+from tests.processes import free_port
 
 
 @pytest.fixture

@@ -38,12 +38,13 @@ from sync_service.salesforce.client import connect
 from sync_service.store import models
 from sync_service.store.db import current_database, current_session
 from sync_service.store.models import utcnow
-from tests.conftest import TEST_SECRET_KEY, RunningOrg, sent_emails, start_org, stop_org
+from tests.conftest import TEST_SECRET_KEY, sent_emails
 from tests.email_actions.emails_helpers import make_message
 from tests.email_actions.mail.test_brand_settings import png
 from tests.email_actions.web.console.conftest import add_user, csrf_of, post_form, sign_in
 from tests.factories import make_contract, make_reminder
 from tests.paths import SALESFORCE_CPQ_PRESET
+from tests.standin_org import RunningOrg, start_org, stop_org
 
 FIELD_ERROR = re.compile(r'<p class="field-error" id="error-([^"]+)" role="alert">(.*?)</p>', re.S)
 PRESET = SALESFORCE_CPQ_PRESET

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from sync_service.store import models
-from tests.conftest import free_port
 from tests.email_actions.web.portal.portal_site import CSRF, Portal, seed, sibling, start_portal
+from tests.processes import free_port
 
 # --- Renew from the portal ---------------------------------------------------------------------------------------
 

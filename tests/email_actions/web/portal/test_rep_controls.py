@@ -18,7 +18,6 @@ from email_actions.web.portal.scope import SCOPE_KEY
 from mappings.loader import preset_text
 from sync_service.planning.planner import CANCEL_HELD
 from sync_service.store import mapping_versions, models
-from tests.conftest import free_port
 from tests.email_actions.web.portal.portal_site import (
     Portal,
     add_reminders,
@@ -27,6 +26,7 @@ from tests.email_actions.web.portal.portal_site import (
     seed,
     start_portal,
 )
+from tests.processes import free_port
 
 # --- The rep portal ----------------------------------------------------------------------------------------------
 
