@@ -41,6 +41,7 @@ CANONICAL: dict[str, dict[str, CanonicalField]] = {
         "first_name": CanonicalField("text"),
         "last_name": CanonicalField("text"),
         "locale": CanonicalField("text", doc="e.g. de_DE; formats dates and amounts"),
+        "email_opt_out": CanonicalField("bool", doc="The contact opted out of email in Salesforce: no reminders"),
     },
     "rep": {
         "name": CanonicalField("text", True),
@@ -61,6 +62,16 @@ CANONICAL: dict[str, dict[str, CanonicalField]] = {
         "amount": CanonicalField("decimal"),
         "currency": CanonicalField("text"),
         "auto_renew": CanonicalField("bool"),
+        "renewed": CanonicalField(
+            "bool", doc="Salesforce says the contract is renewed (e.g. its renewal opportunity is won)"
+        ),
+        # The rep controls as the org holds them (read back by the pull; written per write_back.rep_controls,
+        # which fills these in when it writes them on the contract).
+        "hold": CanonicalField("bool", doc="Reminders held by a rep"),
+        "status_flags": CanonicalField("text", doc="The rep's flags, separated by ';'"),
+        "adjustment_pct": CanonicalField("decimal", doc="Renewal price adjustment the rep asked for, percent"),
+        "override_amount": CanonicalField("decimal", doc="Renewal price the rep asked for instead of the quote's"),
+        "override_reason": CanonicalField("text", doc="Why the rep asked for that price"),
     },
     "renewal_quote": {
         "contract": CanonicalField("ref", True, ref="contract"),
@@ -69,6 +80,7 @@ CANONICAL: dict[str, dict[str, CanonicalField]] = {
         "total": CanonicalField("decimal", True),
         "currency": CanonicalField("text"),
         "valid_until": CanonicalField("date"),
+        "approval": CanonicalField("text", doc="Approval status, where the org approves quotes apart from status"),
         "contact": CanonicalField("ref", ref="contact", doc="Overrides the contract's contact when set"),
     },
     "quote_line": {
@@ -194,6 +206,33 @@ class WriteBack(BaseModel):
     tasks: TaskConventions = Field(default_factory=TaskConventions)
 
 
+class RenewalRules(BaseModel):
+    """When Salesforce says a contract is renewed, and when its quote may be renewed from the email.
+
+    Values are the org's values of the renewal quote's mapped `status` (and `approval`); `validate.py`
+    checks them against the field's picklist. The service never renews what these rules refuse: the email
+    and the portal offer the rep instead.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Quote statuses that mean the renewal happened in Salesforce (accepted, ordered, closed won).
+    renewed_statuses: list[str] = Field(default_factory=list)
+    # Quote statuses the customer may renew from; null: any status not renewed and not refused.
+    renewable_statuses: list[str] | None = None
+    # When the quote's `approval` is mapped: the values that allow a renewal; null: approval not checked.
+    approved_values: list[str] | None = None
+    # A quote past its `valid_until` date may still be renewed from the email (not by default).
+    renew_expired_quotes: bool = False
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> RenewalRules:
+        both = set(self.renewed_statuses) & set(self.renewable_statuses or ())
+        if both:
+            raise ValueError(f"a status cannot be both renewed and renewable: {', '.join(sorted(both))}")
+        return self
+
+
 class Branding(BaseModel):
     """Which brand the emails of this org's contracts carry (the brands themselves are in the brands file)."""
 
@@ -210,6 +249,7 @@ class Mapping(BaseModel):
     description: str = ""
     entities: dict[str, EntityMap]
     write_back: WriteBack = Field(default_factory=WriteBack)
+    renewal: RenewalRules = Field(default_factory=RenewalRules)
     branding: Branding = Field(default_factory=Branding)
     # Above this many rows an entity is pulled with a Bulk API 2.0 query, below it with REST paging.
     bulk_threshold: int = Field(default=10_000, ge=0)
@@ -226,6 +266,26 @@ class Mapping(BaseModel):
         if not isinstance(other, Mapping):
             return NotImplemented
         return self.__dict__ == other.__dict__
+
+    @model_validator(mode="after")
+    def _read_back_rep_controls(self) -> Mapping:
+        """The pull reads back every rep control written on the contract, so a change made in Salesforce comes
+        back and a write never lands over one unseen: a control written on the contract and not mapped on the
+        contract entity is mapped to the same field; mapped to another field, it is a mistake."""
+        controls = self.write_back.rep_controls
+        contract = self.entities.get("contract")
+        if controls is None or controls.record != "contract" or contract is None:
+            return self
+        for control, name in controls.fields.items():
+            mapped = contract.fields.get(control)
+            if mapped is None:
+                contract.fields[control] = FieldMap(field=name)
+            elif mapped.field is None or mapped.field.lower() != name.lower():
+                raise ValueError(
+                    f"write_back.rep_controls.fields.{control} writes {name} but entities.contract.fields.{control} "
+                    f"reads {mapped.field or 'a constant'}: the contract must read back the field the control writes"
+                )
+        return self
 
     @field_validator("entities")
     @classmethod

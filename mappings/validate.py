@@ -20,7 +20,7 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest
 from mappings.model import CANONICAL, Mapping
 from mappings.orgshape import Describe, OrgShape, PathError, ResolvedField, fields_of, labels_of
 from mappings.problems import Findings, MappingProblem, closest
-from mappings.typecheck import fits, source_problem, transform_problem
+from mappings.typecheck import fits, source_problem, transform_problem, value_problem
 from mappings.writeback import check_write_back
 
 RunQuery = Callable[[str], Any]
@@ -58,6 +58,7 @@ def validate(
     for entity, obj in objects.items():
         _check_fields(shape, findings, mapping, objects, entity, obj)
     check_write_back(shape, findings, mapping, objects)
+    _check_renewal_rules(shape, findings, mapping, objects)
     return sorted(findings.problems, key=lambda p: (p.line is None, p.line or 0))
 
 
@@ -189,3 +190,37 @@ def _salesforce_error(content: Any) -> tuple[str, str]:
 
 
 __all__ = ["Describe", "MappingProblem", "RunQuery", "validate"]
+
+
+# Renewal rule → the renewal quote's canonical field whose values it lists.
+_RULE_FIELDS = {"renewed_statuses": "status", "renewable_statuses": "status", "approved_values": "approval"}
+
+
+def _check_renewal_rules(
+    shape: OrgShape, findings: Findings, mapping: Mapping, objects: dict[str, dict[str, Any]]
+) -> None:
+    """The values `renewal` lists must be values the quote's mapped field can hold: a misspelt status would
+    make every quote unrenewable (or none renewed) without a word."""
+    quote = mapping.entities.get("renewal_quote")
+    obj = objects.get("renewal_quote")
+    for rule, canonical in _RULE_FIELDS.items():
+        values = getattr(mapping.renewal, rule) or []
+        if not values or quote is None:
+            continue
+        path = f"renewal.{rule}"
+        field_map = quote.fields.get(canonical)
+        if field_map is None:
+            findings.add(path, f"lists values of the renewal quote's {canonical}, which is not mapped")
+            continue
+        if obj is None or field_map.field is None or field_map.transform is not None:
+            continue
+        try:
+            resolved = shape.resolve(obj, field_map.field)
+        except PathError:
+            continue  # reported with the field
+        if resolved.type not in ("picklist", "multipicklist"):
+            continue
+        for index, value in enumerate(values):
+            wrong = value_problem(resolved.describe, value)
+            if wrong:
+                findings.add(f"{path}.{index}", wrong[0], wrong[1])

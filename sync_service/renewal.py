@@ -104,7 +104,7 @@ def renew_contract(
             models.Contract.is_cancelled.is_(False),
             models.Contract.is_deleted.is_(False),
         )
-        .values(renewed_at=now)
+        .values(renewed_at=now, renewed_via=source)
         .execution_options(synchronize_session=False)
     )
     if getattr(claimed, "rowcount", 0) != 1:

@@ -116,10 +116,32 @@ def _insert(session: Session, item: models.OutboxItem) -> bool:
 
 
 def record_field_update(
-    session: Session, *, key: str, sobject: str, sf_id: str, values: dict[str, Any]
+    session: Session,
+    *,
+    key: str,
+    sobject: str,
+    sf_id: str,
+    values: dict[str, Any],
+    seen: dict[str, Any] | None = None,
+    seen_at: datetime | None = None,
 ) -> models.OutboxItem:
-    """Set `values` on one record; recording the same key again replaces the values to write."""
+    """Set `values` on one record.
+
+    `seen` holds, for fields of `values`, the value the service last saw in Salesforce (what a pull or a live
+    read brought back), and `seen_at` the org's stamp of the record then (its SystemModstamp or
+    LastModifiedDate): the push writes such a field only while Salesforce still holds that value, and makes a
+    conflict of it otherwise. A field without a seen value is written as it is (the service never saw one).
+
+    Recording the same key again while the write is still pending adds to it: the new values win, and a
+    field's seen value stays the first one recorded (the org's value before any of these changes), as does
+    `seen_at`. Once the write is done (or dead), recording again starts a new write with these values only.
+    """
     _check_key(key)
+    payload: dict[str, Any] = {"values": dict(values)}
+    if seen:
+        payload["seen"] = {name: value for name, value in seen.items() if name in values}
+    if seen_at is not None:
+        payload["seen_at"] = seen_at.isoformat()
     item = _locked(session, key)
     if item is None:
         item = models.OutboxItem(
@@ -127,7 +149,7 @@ def record_field_update(
             kind="field_update",
             sobject=sobject,
             target_sf_id=sf_id,
-            payload={"values": values},
+            payload=payload,
             last_event_at=utcnow(),
         )
         if _insert(session, item):
@@ -136,11 +158,26 @@ def record_field_update(
         assert item is not None
     if item.kind != "field_update" or item.target_sf_id != sf_id:
         raise ValueError(f"outbox key {key!r} already names another write")
-    item.payload = {"values": values}
-    if item.status != "pending":
+    if item.status == "pending":
+        payload = _merged(dict(item.payload), payload)
+    else:
         item.last_event_at = utcnow()  # owed again from now (see sync_service.outbox.waiting)
+    item.payload = payload
     _make_pending(item)
     return item
+
+
+def _merged(pending: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A pending write with more changes recorded on top: values merged (the newer win), seen values and the
+    stamp kept from the first recording, where it had them."""
+    merged: dict[str, Any] = {"values": {**pending.get("values", {}), **new["values"]}}
+    seen = {**new.get("seen", {}), **pending.get("seen", {})}
+    if seen:
+        merged["seen"] = seen
+    seen_at = pending.get("seen_at") or new.get("seen_at")
+    if seen_at:
+        merged["seen_at"] = seen_at
+    return merged
 
 
 def _make_pending(item: models.OutboxItem) -> None:

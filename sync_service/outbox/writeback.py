@@ -11,6 +11,7 @@ again replaces the values of the same outbox rows instead of adding new ones.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -74,10 +75,22 @@ def resolve_target(session: Session, contract: models.Contract, action: Action, 
     return str(value)
 
 
+# What a live read of a record found: its field values (by Salesforce field name) and its LastModifiedDate.
+Seen = tuple[dict[str, Any], datetime | None]
+
+
 def record_write_back(
-    session: Session, *, contract: models.Contract, mapping: Mapping, action: Action
+    session: Session,
+    *,
+    contract: models.Contract,
+    mapping: Mapping,
+    action: Action,
+    seen: dict[tuple[str, str], Seen] | None = None,
 ) -> list[models.OutboxItem]:
-    """Record the field updates `mapping` writes back on `action` for `contract`; returns their outbox rows."""
+    """Record the field updates `mapping` writes back on `action` for `contract`; returns their outbox rows.
+
+    `seen` maps (object, record id) to what a live read of that record found (the Renew POST reads the quote):
+    the write to it is then conditional on Salesforce still holding those values (see `record_field_update`)."""
     if action not in ("renew", "contact_rep"):
         raise ValueError(f"unknown write-back action {action!r}")
     targets: list[WriteBackAction] = getattr(mapping.write_back, action)
@@ -87,12 +100,21 @@ def record_write_back(
     for target in targets:
         sf_id = resolve_target(session, contract, action, target)
         writes.setdefault((target.object, sf_id), {}).update(target.set)
-    return [
-        record_field_update(
-            session, key=event_key(action, contract.sf_id, sobject, sf_id), sobject=sobject, sf_id=sf_id, values=values
+    items = []
+    for (sobject, sf_id), values in writes.items():
+        read = (seen or {}).get((sobject, sf_id))
+        items.append(
+            record_field_update(
+                session,
+                key=event_key(action, contract.sf_id, sobject, sf_id),
+                sobject=sobject,
+                sf_id=sf_id,
+                values=values,
+                seen={f: read[0][f] for f in values if f in read[0]} if read else None,
+                seen_at=read[1] if read else None,
+            )
         )
-        for (sobject, sf_id), values in writes.items()
-    ]
+    return items
 
 
 def rep_control_values(contract: models.Contract) -> dict[str, Any]:
@@ -106,20 +128,48 @@ def rep_control_values(contract: models.Contract) -> dict[str, Any]:
     }
 
 
-def record_rep_controls(session: Session, *, contract: models.Contract, mapping: Mapping) -> models.OutboxItem | None:
-    """Record the contract's current rep controls as one field update on the record the mapping names (none
-    when the mapping writes no control). Recording again replaces the values: the org gets the latest state."""
+def record_rep_controls(
+    session: Session,
+    *,
+    contract: models.Contract,
+    mapping: Mapping,
+    changed: dict[str, Any] | None = None,
+) -> models.OutboxItem | None:
+    """Record the rep controls a rep changed as one field update on the record the mapping names (none when
+    the mapping writes none of them). Only the changed controls are written: `changed` maps each control
+    name to its value *before* the change (as last seen from the org), which the push checks Salesforce still
+    holds before it writes over it. `changed` None writes every control (no seen values: nothing to check).
+    Recording again before the push adds to the same write (see `record_field_update`)."""
     controls = mapping.write_back.rep_controls
     if controls is None or not controls.fields:
+        return None
+    written = {c: f for c, f in controls.fields.items() if changed is None or c in changed}
+    if not written:
         return None
     target = WriteBackAction(object=controls.object, record=controls.record, set={})
     sf_id = resolve_target(session, contract, "contact_rep", target)
     current = rep_control_values(contract)
-    values = {field: current[control] for control, field in controls.fields.items()}
+    values = {field: current[control] for control, field in written.items()}
+    seen = None
+    if changed is not None:
+        seen = {field: _sf_value(control, changed[control]) for control, field in written.items()}
     return record_field_update(
         session,
         key=event_key("rep_controls", contract.sf_id, controls.object, sf_id),
         sobject=controls.object,
         sf_id=sf_id,
         values=values,
+        seen=seen,
+        seen_at=contract.sf_system_modstamp if controls.record == "contract" else None,
     )
+
+
+def _sf_value(control: str, value: Any) -> Any:
+    """A control's store value (as `rep_control_values` reads it off a contract) as the org's field value."""
+    if control == "hold":
+        return bool(value)
+    if control == "status_flags":
+        return ";".join(value or []) or None
+    if control in ("adjustment_pct", "override_amount"):
+        return float(value) if value is not None else None
+    return value or None

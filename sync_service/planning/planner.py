@@ -82,6 +82,7 @@ CANCEL_RENEWED = "the contract was renewed"
 CANCEL_HELD = "the rep put the contract's reminders on hold"
 CANCEL_NO_CONTACT = "the contract has no contact with an email address"
 CANCEL_SUPPRESSED = "the contact is suppressed (bounce, complaint or unsubscribe)"
+CANCEL_OPTED_OUT = "the contact opted out of email in Salesforce"
 CANCEL_NOT_DUE = "the contract's end date moved and this stage is no longer due"
 CANCEL_SUPERSEDED = "a later stage was planned before this one was sent"
 
@@ -287,6 +288,7 @@ def _live() -> ColumnElement[bool]:
         Contact.is_deleted == false(),
         Contact.email != "",
         Contact.suppressed_at.is_(None),
+        Contact.email_opted_out == false(),
     )
 
 
@@ -303,6 +305,7 @@ def _not_live_conditions() -> tuple[tuple[ColumnElement[bool], str], ...]:
             CANCEL_NO_CONTACT,
         ),
         (Contact.suppressed_at.is_not(None), CANCEL_SUPPRESSED),
+        (Contact.email_opted_out == true(), CANCEL_OPTED_OUT),
     )
 
 

@@ -92,7 +92,14 @@ def canonical_value(row: dict[str, Any], spec: FieldMap, canonical: CanonicalFie
 
 
 def modstamp(row: dict[str, Any]) -> datetime | None:
-    value = row.get("SystemModstamp")
+    """The row's version: the newest SystemModstamp of the record and of the parents its mapped fields read
+    through (selected as `<relationship>.SystemModstamp`), so a change to a parent's field counts as a change."""
+    stamps = [_stamp(v) for k, v in row.items() if k == "SystemModstamp" or k.endswith(".SystemModstamp")]
+    present = [s for s in stamps if s is not None]
+    return max(present) if present else None
+
+
+def _stamp(value: Any) -> datetime | None:
     if not value:
         return None
     text = str(value).replace("Z", "+00:00")

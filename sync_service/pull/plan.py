@@ -27,16 +27,39 @@ class EntityQuery:
     object_name: str
     fields: tuple[str, ...]
     where: str | None
+    # Relationships the mapped fields read through (`SBQQ__RenewalOpportunity__r`): their SystemModstamp is
+    # selected too, and an incremental read also takes a row whose parent changed (see `parents_of`).
+    parents: tuple[str, ...] = ()
 
     def soql(self, since: datetime | None = None) -> str:
-        conditions = [c for c in (self.where, _since(since)) if c]
+        conditions = [c for c in (self.where, _since(since, self.parents)) if c]
         text = f"SELECT {', '.join(self.fields)} FROM {self.object_name}"
         return text + (" WHERE " + " AND ".join(f"({c})" for c in conditions) if conditions else "")
 
 
-def _since(since: datetime | None) -> str | None:
+def _since(since: datetime | None, parents: tuple[str, ...] = ()) -> str | None:
     # `>=` on a second-resolution literal: the overlap is re-read (and skipped as unchanged), nothing missed.
-    return None if since is None else f"SystemModstamp >= {soql_datetime(since)}"
+    if since is None:
+        return None
+    literal = soql_datetime(since)
+    stamps = ("SystemModstamp", *(f"{p}.SystemModstamp" for p in parents))
+    return " OR ".join(f"{stamp} >= {literal}" for stamp in stamps)
+
+
+def parents_of(mapping: Mapping, entity: str) -> tuple[str, ...]:
+    """The relationships `entity`'s mapped fields read through, e.g. `SBQQ__RenewalOpportunity__r` for a contract
+    whose `renewed` is `SBQQ__RenewalOpportunity__r.IsWon` (and `Account`, `Account.Owner` for
+    `Account.Owner.Email`). A change there does not move the row's own SystemModstamp, so the pull selects
+    each one's SystemModstamp as well: the row's stamp is the newest of them (`convert.modstamp`), and an
+    incremental read takes rows whose parent changed. It rides on the same query: no extra call."""
+    seen: dict[str, None] = {}
+    for fm in mapping.entities[entity].fields.values():
+        if fm.field is None or "." not in fm.field:
+            continue
+        segments = fm.field.split(".")[:-1]
+        for depth in range(1, len(segments) + 1):
+            seen.setdefault(".".join(segments[:depth]), None)
+    return tuple(seen)
 
 
 def _and(*conditions: str | None) -> str | None:
@@ -59,7 +82,10 @@ def link_fields(mapping: Mapping, entity: str) -> list[str]:
 
 
 def fields_for(mapping: Mapping, entity: str) -> tuple[str, ...]:
-    return tuple(select_for(mapping, entity))
+    fields = select_for(mapping, entity)
+    known = {f.lower() for f in fields}
+    stamps = [f"{p}.SystemModstamp" for p in parents_of(mapping, entity)]
+    return (*fields, *(s for s in stamps if s.lower() not in known))
 
 
 def _ref_field(mapping: Mapping, entity: str, canonical: str) -> str | None:
@@ -84,8 +110,10 @@ def queries(mapping: Mapping, entity: str) -> list[EntityQuery]:
     spec = mapping.entities[entity]
     fields = fields_for(mapping, entity)
 
+    parents = parents_of(mapping, entity)
+
     def q(where: str | None) -> EntityQuery:
-        return EntityQuery(entity, spec.object, fields, _and(spec.scope, where))
+        return EntityQuery(entity, spec.object, fields, _and(spec.scope, where), parents)
 
     if entity == "contract":
         return [q(None)]
@@ -123,7 +151,7 @@ def children_of(mapping: Mapping, entity: str, parent_ids: list[str]) -> EntityQ
     spec = mapping.entities[entity]
     quoted = ", ".join(f"'{i}'" for i in ids)
     where = _and(spec.scope, f"{link_field} IN ({quoted})")
-    return EntityQuery(entity, spec.object, fields_for(mapping, entity), where)
+    return EntityQuery(entity, spec.object, fields_for(mapping, entity), where, parents_of(mapping, entity))
 
 
 def by_ids(mapping: Mapping, entity: str, sf_ids: list[str]) -> EntityQuery:
@@ -134,4 +162,5 @@ def by_ids(mapping: Mapping, entity: str, sf_ids: list[str]) -> EntityQuery:
         raise ValueError(f"not Salesforce ids: {wrong[:3]!r}" if wrong else "no ids to query")
     spec = mapping.entities[entity]
     quoted = ", ".join(f"'{i}'" for i in sf_ids)
-    return EntityQuery(entity, spec.object, fields_for(mapping, entity), f"Id IN ({quoted})")
+    where = f"Id IN ({quoted})"
+    return EntityQuery(entity, spec.object, fields_for(mapping, entity), where, parents_of(mapping, entity))

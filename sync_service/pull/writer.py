@@ -46,7 +46,15 @@ FETCHABLE = frozenset({"account", "contact", "rep"})
 # Columns that cannot be null in the store, with the value used when Salesforce has none.
 _NOT_NULL_DEFAULTS = {"status": "", "name": "", "product": "", "title": "", "quantity": 0}
 # Canonical fields stored under another column name.
-_COLUMN = {("quote_document", "document_id"): "blob_sf_id"}
+_COLUMN = {
+    ("quote_document", "document_id"): "blob_sf_id",
+    ("contact", "email_opt_out"): "email_opted_out",
+    ("contract", "renewed"): "renewed_in_org",
+    ("contract", "hold"): "is_held",
+    ("contract", "adjustment_pct"): "price_adjustment_pct",
+    ("contract", "override_amount"): "price_override",
+    ("contract", "override_reason"): "price_override_reason",
+}
 # A row left out: (its Salesforce id, why).
 Problem = tuple[str, str]
 
@@ -65,6 +73,11 @@ class ChunkResult:
     skipped: list[Problem] = field(default_factory=list)
     # Written rows that had no live copy in the store (new, or back in scope); known only when not rewriting.
     arrived_ids: list[str] = field(default_factory=list)
+
+
+def flags(value: str | None) -> list[str]:
+    """A rep's flags as the org holds them (a multi-select picklist or text, `;`-separated) as a list."""
+    return [part.strip() for part in (value or "").split(";") if part.strip()]
 
 
 def _ids(session: Session, entity: str, sf_ids: Iterable[str]) -> dict[str, int]:
@@ -136,7 +149,9 @@ def write_chunk(
                 values[column] = local
             elif name in row.values or canonical.required:
                 column = _COLUMN.get((entity, name), name)
-                if value is None:
+                if (entity, name) == ("contract", "status_flags"):
+                    value = flags(value)
+                elif value is None:
                     value = False if canonical.type == "bool" else _NOT_NULL_DEFAULTS.get(column)
                 values[column] = value
         if problem is not None:

@@ -76,6 +76,9 @@ class Contact(PulledFromSalesforce, Base):
     locale: Mapped[str | None] = mapped_column(String(16))
     # Set on a hard bounce, complaint or unsubscribe: nothing is emailed to this contact again.
     suppressed_at: Mapped[datetime | None]
+    # The contact's email opt-out as Salesforce holds it (the mapping's `email_opt_out`, e.g.
+    # HasOptedOutOfEmail), set by the pull: an opted-out contact gets no reminder.
+    email_opted_out: Mapped[bool] = mapped_column(default=False)
     is_deleted: Mapped[bool] = mapped_column(default=False)
 
     account: Mapped[Account | None] = relationship()
@@ -114,6 +117,12 @@ class Contract(PulledFromSalesforce, Base):
     is_cancelled: Mapped[bool] = mapped_column(default=False)
     is_deleted: Mapped[bool] = mapped_column(default=False)
     renewed_at: Mapped[datetime | None]
+    # How it was renewed: 'email' or 'portal' (the customer, through this service) or 'salesforce' (the org
+    # says so: a renewal opportunity won, a quote accepted there); null while not renewed.
+    renewed_via: Mapped[str | None] = mapped_column(String(20))
+    # The contract's own renewed mark as pulled (the mapping's contract `renewed`, e.g. the renewal
+    # opportunity's IsWon); the quote's status can say renewed too (the mapping's renewal.renewed_statuses).
+    renewed_in_org: Mapped[bool] = mapped_column(default=False)
     # A rep can hold reminders for a contract (e.g. during a negotiation); held contracts get no email.
     is_held: Mapped[bool] = mapped_column(default=False)
     # Lookup ids the mapping's write-back needs (e.g. the renewal opportunity), by Salesforce field name.
@@ -123,6 +132,11 @@ class Contract(PulledFromSalesforce, Base):
     price_adjustment_pct: Mapped[Decimal | None] = mapped_column(ExactDecimal(7, 2))
     price_override: Mapped[Decimal | None]
     price_override_reason: Mapped[str | None] = mapped_column(Text)
+    # A rep's pricing request (adjustment or override) waiting for the quote's owner: set when the rep asks,
+    # with the live quote's SystemModstamp then; the customer's Renew waits until the quote changes in
+    # Salesforce (its stamp moves) or the rep withdraws the request.
+    pricing_requested_at: Mapped[datetime | None]
+    pricing_quote_stamp: Mapped[datetime | None]
 
     account: Mapped[Account] = relationship(foreign_keys=[account_id])
     contact: Mapped[Contact | None] = relationship()
@@ -141,6 +155,9 @@ class RenewalQuote(PulledFromSalesforce, Base):
     total: Mapped[Decimal | None]
     currency: Mapped[str | None] = mapped_column(CURRENCY)
     valid_until: Mapped[date | None]
+    # The quote's approval status, where the org approves quotes apart from their status (the mapping's
+    # renewal_quote `approval`).
+    approval: Mapped[str | None] = mapped_column(String(80))
     # The quote's primary PDF: which Salesforce record holds it, and when it was last generated there.
     primary_document_sf_id: Mapped[str | None] = mapped_column(SF_ID)
     document_generated_at: Mapped[datetime | None]
@@ -289,7 +306,7 @@ class OutboxItem(Base):
     __tablename__ = "outbox_items"
     __table_args__ = (
         CheckConstraint("kind IN ('task', 'field_update')", name="kind"),
-        CheckConstraint("status IN ('pending', 'done', 'dead', 'discarded')", name="status"),
+        CheckConstraint("status IN ('pending', 'done', 'dead', 'discarded', 'conflict')", name="status"),
         # The push's question: which pending items are due?
         Index("ix_outbox_items_status_next_attempt_at", "status", "next_attempt_at"),
     )
@@ -355,7 +372,9 @@ class EmailMessage(Base):
 
     __tablename__ = "email_messages"
     __table_args__ = (
-        CheckConstraint("kind IN ('reminder', 'rep_notice', 'confirmation', 'contact_request')", name="kind"),
+        CheckConstraint(
+            "kind IN ('reminder', 'rep_notice', 'confirmation', 'contact_request', 'renewal_refused')", name="kind"
+        ),
         CheckConstraint(
             "status IN ('queued', 'sending', 'sent', 'unknown', 'failed', 'skipped', 'delivered', 'bounced', "
             "'complained')",
@@ -564,3 +583,53 @@ class ConsoleSetting(Base):
     value: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_by: Mapped[str] = mapped_column(String(120))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WriteConflict(Base):
+    """A field the service was to write that someone changed in Salesforce since the service last saw it:
+    Salesforce's value stays, and this row shows both (the console lists the open ones; the rep gets a Task).
+
+    ``seen`` is the value the service last saw, ``ours`` the one it was to write, ``theirs`` the one the org
+    holds now (JSON values, as Salesforce gives them). ``resolved_at`` is set when a person deals with it.
+    """
+
+    __tablename__ = "write_conflicts"
+    __table_args__ = (Index("ix_write_conflicts_resolved_at_detected_at", "resolved_at", "detected_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_item_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_items.id"), index=True)
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("contracts.id"), index=True)
+    sobject: Mapped[str] = mapped_column(String(80))
+    record_sf_id: Mapped[str] = mapped_column(SF_ID)
+    field: Mapped[str] = mapped_column(String(80))
+    seen: Mapped[Any] = mapped_column(JSON, nullable=True)
+    ours: Mapped[Any] = mapped_column(JSON, nullable=True)
+    theirs: Mapped[Any] = mapped_column(JSON, nullable=True)
+    detected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(120))
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+
+class RenewalIntent(Base):
+    """A customer's confirmed Renew that could not be checked against the org when it was posted (the org did
+    not answer): kept so it completes, or is refused with an email saying why, once the org answers. One open
+    intent per contract (``contract_id`` unique); ``status`` moves pending → renewed | refused."""
+
+    __tablename__ = "renewal_intents"
+    __table_args__ = (CheckConstraint("status IN ('pending', 'renewed', 'refused')", name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), unique=True)
+    email_message_id: Mapped[int | None] = mapped_column(ForeignKey("email_messages.id"))
+    quote_total_seen: Mapped[Decimal | None]
+    currency: Mapped[str | None] = mapped_column(CURRENCY)
+    purchase_order: Mapped[str | None] = mapped_column(String(80))
+    source: Mapped[str] = mapped_column(String(20))  # email or portal
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    settled_at: Mapped[datetime | None]
+
+    contract: Mapped[Contract] = relationship()
