@@ -73,6 +73,16 @@ def pull(contracts: int, data: Path, as_json: bool) -> None:
     _emit(pull_figures(data, contracts), as_json)
 
 
+@bench.command("state-fields")
+@_benchmark_org
+def state_fields(contracts: int, data: Path, as_json: bool) -> None:
+    """API calls of a full and an incremental pull reading the renewal state back (renewed, holds, rep controls,
+    approval, opt-outs), beside the same pulls with a mapping that reads none of it (target: 0 extra)."""
+    from tests.bench.state_fields import state_field_figures
+
+    _emit(state_field_figures(data, contracts), as_json)
+
+
 @bench.command("push")
 @click.option("--events", default=10_000, show_default=True, help="Events recorded and pushed.")
 @click.option("--renewals", default=20, show_default=True, help="Renew POSTs timed until their Task is in the org.")
