@@ -21,15 +21,20 @@ The definitions (the console shows them beside the figures):
   one of their reminder emails: a click or a download implies the email was opened.
 - **Clicked**: due contracts with a ``human``-labelled click or download on a reminder email, other than its
   unsubscribe link.
-- **Renewed**: due contracts with a renewal row (renewed from an email or the portal). The steps are counted
-  independently: a renewal counts even when the click before it was labelled ``machine``.
+- **Renewed**: due contracts renewed, whoever renewed them (``contracts.renewed_at``), with the channel as a
+  breakdown: **from the email** (the customer, on the confirm page of the email's Renew link or in the portal
+  its Review link opens: both are reached from the email, so they are one channel) and **in Salesforce** (a
+  rep closed the renewal there: the pull saw the renewal opportunity won, the quote accepted, the agreement
+  renewed). The steps are counted independently: a renewal counts even when the click before it was labelled
+  ``machine``, or when nobody clicked (renewed in Salesforce).
 - Events labelled ``machine`` never count anywhere.
 - **Renewal rate**: renewed ÷ due (contract counts).
 
 Money is never added across currencies. A contract's currency is its own (``XXX``, ISO 4217's "no
 currency", when the org left it empty); every amount comes with the one currency it is in, and the pages
 that add amounts take that currency as a filter. The renewed amount in a currency is the sum of renewals
-made in that currency.
+made in that currency; a contract renewed in Salesforce has no renewal made here, so its own amount (what was due)
+counts as renewed, in its own currency.
 """
 
 from sync_service.reports.at_risk import AtRisk, at_risk

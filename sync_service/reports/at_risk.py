@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from sync_service.reports import facts as f
 from sync_service.reports.facts import Page
-from sync_service.store.models import Account, Contact, Contract, Renewal, Rep
+from sync_service.store.models import Account, Contact, Contract, Rep
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,9 @@ def at_risk(
     session: Session, today: date, days: int, *, currency: str | None = None, limit: int | None = None
 ) -> Page[AtRisk]:
     """The customers to call: contracts ending from `today` to `days` days later, not deleted, cancelled or
-    renewed, whose customer engaged (a human open, click or download of a reminder email, or a request to be
-    contacted). Largest amount first; with no `currency`, by currency first (amounts in different
-    currencies are not compared)."""
+    renewed (through the service or in Salesforce), whose customer engaged (a human open, click or download of
+    a reminder email, or a request to be contacted). Largest amount first; with no `currency`, by currency
+    first (amounts in different currencies are not compared)."""
 
     window = and_(
         Contract.is_deleted.is_(False),
@@ -76,12 +76,11 @@ def at_risk(
         )
         .select_from(done)
         .join(Contract, Contract.id == done.c.contract_id)
-        .outerjoin(Renewal, Renewal.contract_id == Contract.id)
         .outerjoin(asked, asked.c.contract_id == Contract.id)
         .outerjoin(Account, Account.id == Contract.account_id)
         .outerjoin(Rep, Rep.id == Contract.rep_id)
         .outerjoin(Contact, Contact.id == Contract.contact_id)
-        .where(Renewal.id.is_(None), or_(done.c.opened == 1, asked.c.requests > 0))
+        .where(Contract.renewed_at.is_(None), or_(done.c.opened == 1, asked.c.requests > 0))
     )
     if currency is None:
         query = query.order_by(f.contract_currency())

@@ -1,5 +1,11 @@
 """What a contract did, as SQL expressions over ``contracts`` (correlated ``EXISTS`` subqueries, or columns of
-its outer-joined renewal): the building blocks of every report, so each definition is written once."""
+its outer-joined renewal): the building blocks of every report, so each definition is written once.
+
+Renewed means the contract's own mark (``contracts.renewed_at``), not a ``renewals`` row: the service sets it
+when the customer renews from an email or the portal (with a row), and the pull sets it when Salesforce says
+the contract is renewed (``renewed_via = 'salesforce'``, no row; cleared again if the org takes it back).
+Reading the mark costs no join: it is a column of the contract row every report already reads.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 
+from sync_service.pull.renewal_state import SALESFORCE
 from sync_service.reports.periods import Period
 from sync_service.store.models import ContactRequest, Contract, EmailEvent, EmailMessage, Renewal
 
@@ -37,8 +44,23 @@ def renewal_currency() -> ColumnElement[str]:
 
 
 def renewed() -> ColumnElement[bool]:
-    """True on a contract outer-joined to its renewal (``renewals.contract_id`` is unique)."""
-    return Renewal.id.is_not(None)
+    """True on a renewed contract, whoever renewed it: its customer through this service or a rep in
+    Salesforce."""
+    return Contract.renewed_at.is_not(None)
+
+
+def renewed_in_salesforce() -> ColumnElement[bool]:
+    """True on a contract renewed in Salesforce (the pull saw the org say so); the other renewed contracts
+    were renewed from the email, on the confirm page its Renew link opens or in the portal its Review link
+    opens (one channel: the portal is reached from the email)."""
+    return and_(renewed(), Contract.renewed_via == SALESFORCE)
+
+
+def renewed_amount() -> ColumnElement[Decimal]:
+    """What a renewed contract outer-joined to its renewal (``renewals.contract_id`` is unique) brought in: the
+    renewal's amount, in :func:`renewal_currency`. A contract renewed in Salesforce has no renewal row and the
+    store does not know what was booked there, so it counts its own amount (what was due is what was kept)."""
+    return case((Renewal.id.is_not(None), Renewal.amount), else_=Contract.amount)
 
 
 ACTIVITY_COLUMNS = ("emailed", "opened", "clicked", "opens", "clicks", "downloads", "last_event_at")

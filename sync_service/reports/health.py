@@ -11,7 +11,7 @@ from sqlalchemy import and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from sync_service.reports import facts as f
-from sync_service.store.models import Account, Contract, Renewal
+from sync_service.store.models import Account, Contract
 
 HEALTH_RENEWAL_POINTS = 60
 HEALTH_ENGAGEMENT_POINTS = 40
@@ -28,7 +28,8 @@ class Health:
     account_id: int
     account: str | None
     ended: int  # contracts that ended in the last two years
-    renewed: int  # of those, renewed
+    renewed: int  # of those, renewed (through the service or in Salesforce)
+    renewed_in_salesforce: int  # of those renewed, renewed in Salesforce
     emailed: int  # contracts with a reminder email sent in the last year
     engaged: int  # of those, with a human open/click/download or a contact request in the last year
     overdue: int  # contracts that ended in the last year, neither renewed nor cancelled
@@ -53,7 +54,7 @@ def _health_scores(today: date) -> Any:
         Contract.end_date >= recent_start,
         Contract.end_date < today,
         Contract.is_cancelled.is_(False),
-        Renewal.id.is_(None),
+        Contract.renewed_at.is_(None),
     )
     done = f.activity(
         and_(
@@ -70,13 +71,13 @@ def _health_scores(today: date) -> Any:
             Contract.account_id.label("account_id"),
             case((ended, 1), else_=0).label("ended"),
             case((and_(ended, f.renewed()), 1), else_=0).label("renewed"),
+            case((and_(ended, f.renewed_in_salesforce()), 1), else_=0).label("renewed_in_salesforce"),
             done.c.emailed.label("emailed"),
             case((engaged, 1), else_=0).label("engaged"),
             case((overdue, 1), else_=0).label("overdue"),
         )
         .select_from(done)
         .join(Contract, Contract.id == done.c.contract_id)
-        .outerjoin(Renewal, Renewal.contract_id == Contract.id)
         .outerjoin(asked, asked.c.contract_id == Contract.id)
         .subquery()
     )
@@ -85,6 +86,7 @@ def _health_scores(today: date) -> Any:
             per_contract.c.account_id,
             func.sum(per_contract.c.ended).label("ended"),
             func.sum(per_contract.c.renewed).label("renewed"),
+            func.sum(per_contract.c.renewed_in_salesforce).label("renewed_in_salesforce"),
             func.sum(per_contract.c.emailed).label("emailed"),
             func.sum(per_contract.c.engaged).label("engaged"),
             func.sum(per_contract.c.overdue).label("overdue"),
@@ -129,7 +131,7 @@ def account_health(session: Session, today: date, *, limit: int | None = None) -
     score = renewal points + engagement points - overdue penalty, at least 0, at most 100:
 
     - renewal points: 60 * renewed / ended, over the account's contracts that ended in the last two years
-      (cancelled ones count as not renewed); 30 when none ended;
+      (cancelled ones count as not renewed; renewed in Salesforce counts as renewed); 30 when none ended;
     - engagement points: 40 * engaged / emailed, over its contracts with a reminder email sent in the last
       year, engaged meaning a human open, click or download of one of those emails or a contact request in
       that year; 20 when none was emailed;
@@ -167,6 +169,7 @@ def account_health(session: Session, today: date, *, limit: int | None = None) -
                 row.account,
                 int(row.ended),
                 int(row.renewed),
+                int(row.renewed_in_salesforce),
                 int(row.emailed),
                 int(row.engaged),
                 int(row.overdue),

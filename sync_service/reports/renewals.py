@@ -26,8 +26,21 @@ class Funnel:
     emailed: int
     opened: int
     clicked: int
-    renewed: int
+    renewed: int  # from the email and in Salesforce
     cancelled: int
+    renewed_in_salesforce: int
+
+    @property
+    def renewed_from_email(self) -> int:
+        return self.renewed - self.renewed_in_salesforce
+
+    @property
+    def channels(self) -> list[tuple[str, int]]:
+        """The renewed step by channel: from the email (its confirm page or the portal) and in Salesforce."""
+        return [
+            ("Renewed from the email", self.renewed_from_email),
+            ("Renewed in Salesforce", self.renewed_in_salesforce),
+        ]
 
     @property
     def steps(self) -> list[tuple[str, int]]:
@@ -55,10 +68,10 @@ def funnel(session: Session, period: Period) -> Funnel:
             f.count_of(done.c.clicked == 1),
             f.count_of(f.renewed()),
             f.count_of(Contract.is_cancelled.is_(True)),
+            f.count_of(f.renewed_in_salesforce()),
         )
         .select_from(done)
         .join(Contract, Contract.id == done.c.contract_id)
-        .outerjoin(Renewal, Renewal.contract_id == Contract.id)
     ).one()
     return Funnel(*(int(value) for value in row))
 
@@ -83,12 +96,17 @@ def currencies(session: Session, period: Period) -> list[CurrencyCount]:
 
 @dataclass(frozen=True)
 class Figures:
-    """Contracts due and renewed, and their amounts in one currency."""
+    """Contracts due and renewed (of which in Salesforce), and their amounts in one currency."""
 
     due: int
     renewed: int
+    renewed_in_salesforce: int
     due_amount: Decimal
     renewed_amount: Decimal
+
+    @property
+    def renewed_from_email(self) -> int:
+        return self.renewed - self.renewed_in_salesforce
 
     @property
     def renewal_rate(self) -> float | None:
@@ -105,14 +123,16 @@ class MonthFigures(Figures):
 
 
 def _figure_columns(currency: str) -> tuple[ColumnElement[Any], ...]:
-    """due, renewed, due_amount, renewed_amount of the contracts in `currency` (see the module docstring)."""
+    """due, renewed, renewed_in_salesforce, due_amount, renewed_amount of the contracts in `currency` (see the
+    module docstring), over contracts outer-joined to their renewal."""
     in_currency = f.contract_currency() == currency
     renewal_in_currency = and_(f.renewed(), f.renewal_currency() == currency)
     return (
         f.count_of(in_currency),
         f.count_of(and_(in_currency, f.renewed())),
+        f.count_of(and_(in_currency, f.renewed_in_salesforce())),
         func.sum(case((in_currency, Contract.amount))),
-        func.sum(case((renewal_in_currency, Renewal.amount))),
+        func.sum(case((renewal_in_currency, f.renewed_amount()))),
     )
 
 
@@ -136,9 +156,10 @@ def revenue_by_month(session: Session, period: Period, currency: str) -> list[Mo
     for first in period.months():
         row = found.get(first)
         if row is None:
-            result.append(MonthFigures(0, 0, ZERO, ZERO, first))
+            result.append(MonthFigures(0, 0, 0, ZERO, ZERO, first))
         else:
-            result.append(MonthFigures(int(row[1]), int(row[2]), f.money(row[3]), f.money(row[4]), first))
+            counts = (int(row[1]), int(row[2]), int(row[3]))
+            result.append(MonthFigures(*counts, f.money(row[4]), f.money(row[5]), first))
     return result
 
 
@@ -215,6 +236,7 @@ def breakdown(
         GroupFigures(
             int(row.due),
             int(row.renewed),
+            int(row.renewed_in_salesforce),
             f.money(row.due_amount),
             f.money(row.renewed_amount),
             "" if row.key is None else str(row.key),
@@ -245,13 +267,14 @@ def _contract_group_query(period: Period, currency: str, dimension: str) -> Any:
         query = query.outerjoin(latest, latest.c.contract_id == Contract.id).outerjoin(
             brand, brand.id == latest.c.email_message_id
         )
-    due, renewed, due_amount, renewed_amount = _figure_columns(currency)
+    due, renewed, in_salesforce, due_amount, renewed_amount = _figure_columns(currency)
     return (
         query.add_columns(
             key.label("key"),
             label.label("label"),
             due.label("due"),
             renewed.label("renewed"),
+            in_salesforce.label("renewed_in_salesforce"),
             due_amount.label("due_amount"),
             renewed_amount.label("renewed_amount"),
         )
@@ -273,6 +296,7 @@ def _product_line_query(period: Period, currency: str) -> Any:
             product_line.label("label"),
             func.count(func.distinct(Contract.id)).label("due"),
             func.count(func.distinct(case((f.renewed(), Contract.id)))).label("renewed"),
+            func.count(func.distinct(case((f.renewed_in_salesforce(), Contract.id)))).label("renewed_in_salesforce"),
             func.sum(QuoteLine.net).label("due_amount"),
             func.sum(case((f.renewed(), QuoteLine.net))).label("renewed_amount"),
         )
@@ -286,7 +310,6 @@ def _product_line_query(period: Period, currency: str) -> Any:
             ),
         )
         .join(QuoteLine, QuoteLine.quote_id == RenewalQuote.id)
-        .outerjoin(Renewal, Renewal.contract_id == Contract.id)
         .where(f.due(period), line_currency == currency)
         .group_by(product_line)
     )

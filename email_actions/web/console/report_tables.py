@@ -100,13 +100,14 @@ def month_label(value: date) -> str:
 
 
 def funnel_table(funnel: reports.Funnel) -> Table:
+    """The funnel's steps, then the renewed step by channel (from the email, in Salesforce)."""
     return Table(
         [
             Column("Step", "step", lambda step: step[0]),
             Column("Contracts", "contracts", lambda step: step[1], "int"),
             Column("Share of due", "share_of_due_pct", lambda step: reports.rate(step[1], funnel.due), "rate"),
         ],
-        funnel.steps,
+        [*funnel.steps, *funnel.channels],
     )
 
 
@@ -114,6 +115,8 @@ def _figure_columns(currency: str) -> list[Column]:
     return [
         Column("Contracts due", "due", lambda g: g.due, "int"),
         Column("Renewed", "renewed", lambda g: g.renewed, "int"),
+        Column("from the email", "renewed_from_email", lambda g: g.renewed_from_email, "int"),
+        Column("in Salesforce", "renewed_in_salesforce", lambda g: g.renewed_in_salesforce, "int"),
         Column("Renewal rate", "renewal_rate_pct", lambda g: g.renewal_rate, "rate"),
         Column(f"Due ({currency})", "due_amount", lambda g: g.due_amount, "money"),
         Column(f"Renewed ({currency})", "renewed_amount", lambda g: g.renewed_amount, "money"),
@@ -201,6 +204,7 @@ def health_table(rows: Sequence[reports.Health]) -> Table:
             Column("Score", "score", lambda h: h.score, "int"),
             Column("Ended (2 years)", "ended", lambda h: h.ended, "int"),
             Column("Renewed of those", "renewed", lambda h: h.renewed, "int"),
+            Column("in Salesforce", "renewed_in_salesforce", lambda h: h.renewed_in_salesforce, "int"),
             Column("Emailed (1 year)", "emailed", lambda h: h.emailed, "int"),
             Column("Engaged of those", "engaged", lambda h: h.engaged, "int"),
             Column("Overdue", "overdue", lambda h: h.overdue, "int"),

@@ -156,12 +156,16 @@ class Builder:
         make_email_event(self.session, message, kind=kind, label=label, purpose=purpose, occurred_at=at(day))
 
     def renewal(self, contract: models.Contract, amount: str, currency: str, day: str = "2026-01-20") -> None:
-        contract.renewed_at = at(day)
+        contract.renewed_at, contract.renewed_via = at(day), "email"
         self.session.add(
             models.Renewal(
                 contract=contract, amount=Decimal(amount), currency=currency, source="email", renewed_at=at(day)
             )
         )
+
+    def renewed_in_salesforce(self, contract: models.Contract, day: str = "2026-06-12") -> None:
+        """What the pull leaves on a contract a rep renewed in Salesforce: its mark, and no renewals row."""
+        contract.renewed_at, contract.renewed_via, contract.renewed_in_org = at(day), "salesforce", True
 
 
 def build(session: Session) -> Store:
@@ -215,7 +219,8 @@ def build(session: Session) -> Store:
 
 class Reference:
     """The report figures computed the slow way, in Python over every row of the store, from the definitions
-    on the pages: what the SQL and the CSV exports are checked against."""
+    on the pages: what the SQL and the CSV exports are checked against. Renewed is the contract's mark, whoever
+    set it; one renewed in Salesforce has no renewals row and counts its own amount."""
 
     def __init__(self, session: Session) -> None:
         self.contracts = list(session.scalars(select(models.Contract).order_by(models.Contract.id)))
@@ -259,27 +264,39 @@ class Reference:
             "Clicked": sum(
                 1 for c in due if any(e.purpose != "unsubscribe" for e in self.human(c, ("click", "download")))
             ),
-            "Renewed": sum(1 for c in due if c.id in self.renewals),
+            "Renewed": sum(1 for c in due if self.renewed(c)),
+            "Renewed from the email": sum(1 for c in due if self.renewed(c) and not self.in_salesforce(c)),
+            "Renewed in Salesforce": sum(1 for c in due if self.in_salesforce(c)),
         }
 
-    def figures(self, contracts: list[models.Contract], currency: str) -> tuple[int, int, Decimal, Decimal]:
-        """(due, renewed, due amount, renewed amount) of `contracts`, all in `currency`."""
-        renewed = [c for c in contracts if c.id in self.renewals]
+    @staticmethod
+    def renewed(c: models.Contract) -> bool:
+        return c.renewed_at is not None
+
+    @staticmethod
+    def in_salesforce(c: models.Contract) -> bool:
+        return c.renewed_at is not None and c.renewed_via == "salesforce"
+
+    def renewed_amount(self, c: models.Contract) -> tuple[Decimal, str | None]:
+        renewal = self.renewals.get(c.id)
+        if renewal is None:
+            return c.amount or Decimal(0), c.currency
+        return renewal.amount or Decimal(0), renewal.currency or c.currency
+
+    def figures(self, contracts: list[models.Contract], currency: str) -> tuple[int, int, int, Decimal, Decimal]:
+        """(due, renewed, of which in Salesforce, due amount, renewed amount) of `contracts`, all in
+        `currency`."""
+        renewed = [c for c in contracts if self.renewed(c)]
+        amounts = [self.renewed_amount(c) for c in renewed]
         return (
             len(contracts),
             len(renewed),
+            sum(1 for c in renewed if self.in_salesforce(c)),
             sum((c.amount or Decimal(0) for c in contracts), Decimal("0.00")),
-            sum(
-                (
-                    self.renewals[c.id].amount or Decimal(0)
-                    for c in renewed
-                    if (self.renewals[c.id].currency or c.currency) == currency
-                ),
-                Decimal("0.00"),
-            ),
+            sum((amount for amount, in_currency in amounts if in_currency == currency), Decimal("0.00")),
         )
 
-    def by_month(self, period: Period, currency: str) -> dict[str, tuple[int, int, Decimal, Decimal]]:
+    def by_month(self, period: Period, currency: str) -> dict[str, tuple[int, int, int, Decimal, Decimal]]:
         months: dict[str, list[models.Contract]] = {m.strftime("%Y-%m"): [] for m in period.months()}
         for c in self.due(period, currency):
             assert c.end_date is not None
@@ -288,7 +305,7 @@ class Reference:
 
     def by_group(
         self, period: Period, currency: str, key: Callable[[models.Contract], str]
-    ) -> dict[str, tuple[int, int, Decimal, Decimal]]:
+    ) -> dict[str, tuple[int, int, int, Decimal, Decimal]]:
         groups: dict[str, list[models.Contract]] = defaultdict(list)
         for c in self.due(period, currency):
             groups[key(c)].append(c)
@@ -334,7 +351,7 @@ class Reference:
             if (currency is None or c.currency == currency)
             and not c.is_deleted
             and not c.is_cancelled
-            and c.id not in self.renewals
+            and not self.renewed(c)
             and c.end_date is not None
             and 0 <= (c.end_date - today).days <= days
             and (self.human(c) or self.requests[c.id])
@@ -358,9 +375,9 @@ class Reference:
                 any(e.label == "human" for m in recent for e in self.events[m.id])
                 or any(r.created_at >= since for r in self.requests[c.id])
             )
-            overdue = 0 < age <= 365 and not c.is_cancelled and c.id not in self.renewals
+            overdue = 0 < age <= 365 and not c.is_cancelled and not self.renewed(c)
             sums = accounts.setdefault(c.account_id, [0, 0, 0, 0, 0])
-            for index, flag in enumerate((ended, ended and c.id in self.renewals, emailed, engaged, overdue)):
+            for index, flag in enumerate((ended, ended and self.renewed(c), emailed, engaged, overdue)):
                 sums[index] += int(flag)
         scores = {}
         for account_id, (ended_n, renewed_n, emailed_n, engaged_n, overdue_n) in accounts.items():

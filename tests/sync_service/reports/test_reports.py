@@ -30,9 +30,66 @@ def test_the_funnel_counts_each_step_and_ignores_machine_events(db_session: Sess
     # Opened: A C G J (B's events are machine ones; L's open is the rep's, on the rep's notice). Clicked: A's
     # renew click and G's download. Renewed: A J. Cancelled: D.
     funnel = reports.funnel(db_session, PERIOD)
-    assert funnel == reports.Funnel(due=8, emailed=6, opened=4, clicked=2, renewed=2, cancelled=1)
+    assert funnel == reports.Funnel(
+        due=8, emailed=6, opened=4, clicked=2, renewed=2, cancelled=1, renewed_in_salesforce=0
+    )
     assert funnel.renewal_rate == 2 / 8
     assert [step for step, _ in funnel.steps] == ["Due", "Emailed", "Opened by a human", "Clicked", "Renewed"]
+    assert funnel.channels == [("Renewed from the email", 2), ("Renewed in Salesforce", 0)]
+
+
+def test_a_contract_renewed_in_salesforce_counts_as_renewed_in_every_report_with_its_channel(
+    db_session: Session, data: Store
+) -> None:
+    # A rep closed B (Acme, USD 2000, February; only machine events) and H (Initech, USD 900, June; at risk with
+    # a contact request) in Salesforce: the pull marked them, with no renewals row.
+    b = Builder(db_session)
+    b.renewed_in_salesforce(data.contracts["B"])
+    b.renewed_in_salesforce(data.contracts["H"])
+    db_session.flush()
+    funnel = reports.funnel(db_session, PERIOD)
+    assert (funnel.renewed, funnel.renewed_from_email, funnel.renewed_in_salesforce) == (4, 2, 2)
+    assert funnel.renewal_rate == 4 / 8
+    assert funnel.channels == [("Renewed from the email", 2), ("Renewed in Salesforce", 2)]
+
+    usd = {m.month: m for m in reports.revenue_by_month(db_session, PERIOD, "USD")}
+    february, june = usd[date(2026, 2, 1)], usd[date(2026, 6, 1)]
+    # A from the email (its renewal's 1000) and B in Salesforce (its own amount, 2000: what was due was kept).
+    assert (february.due, february.renewed, february.renewed_in_salesforce, february.renewed_from_email) == (2, 2, 1, 1)
+    assert (february.due_amount, february.renewed_amount) == (money("3000.00"), money("3000.00"))
+    assert (june.renewed, june.renewed_in_salesforce, june.renewed_amount) == (2, 1, money("1700.00"))  # J + H
+
+    by_rep = {
+        g.label: (g.due, g.renewed, g.renewed_in_salesforce)
+        for g in reports.breakdown(db_session, PERIOD, "USD", "rep")
+    }
+    assert by_rep == {"Riley": (4, 2, 1), "Sam": (3, 2, 1)}
+    lines = {
+        g.label: (g.renewed, g.renewed_in_salesforce)
+        for g in reports.breakdown(db_session, PERIOD, "USD", "product_line")
+    }
+    assert lines == {"Platform": (3, 2), "Services": (3, 2)}
+
+    # H is renewed: off the at-risk list (K and G remain).
+    c = data.contracts
+    assert [row.contract_id for row in reports.at_risk(db_session, TODAY, 30).rows] == [c["K"].id, c["G"].id]
+
+    # Acme: ended A B L, renewed A (email) and B (Salesforce): 60*2//3 = 40; engaged 26; overdue L only: -10.
+    acme = next(h for h in reports.account_health(db_session, TODAY).rows if h.account == "Acme")
+    assert (acme.ended, acme.renewed, acme.renewed_in_salesforce, acme.overdue, acme.score) == (3, 2, 1, 1, 56)
+
+
+def test_a_renewal_salesforce_took_back_stops_counting(db_session: Session, data: Store) -> None:
+    b = Builder(db_session)
+    b.renewed_in_salesforce(data.contracts["B"])
+    db_session.flush()
+    assert reports.funnel(db_session, PERIOD).renewed_in_salesforce == 1
+    # The opportunity reopened: the pull clears the mark it set.
+    contract = data.contracts["B"]
+    contract.renewed_at, contract.renewed_via, contract.renewed_in_org = None, None, False
+    db_session.flush()
+    funnel = reports.funnel(db_session, PERIOD)
+    assert (funnel.renewed, funnel.renewed_in_salesforce) == (2, 0)
 
 
 def test_a_machine_click_does_not_count_but_a_human_one_does(db_session: Session, data: Store) -> None:

@@ -86,7 +86,13 @@ def test_a_report_draws_its_charts_and_its_csv_holds_the_stores_figures(
     with app.extensions["renewals.database"].session_scope() as session:
         reference = Reference(session)
     assert {
-        row["month"]: (int(row["due"]), int(row["renewed"]), Decimal(row["due_amount"]), Decimal(row["renewed_amount"]))
+        row["month"]: (
+            int(row["due"]),
+            int(row["renewed"]),
+            int(row["renewed_in_salesforce"]),
+            Decimal(row["due_amount"]),
+            Decimal(row["renewed_amount"]),
+        )
         for row in rows
     } == reference.by_month(PERIOD, "USD")
 
@@ -100,7 +106,7 @@ def test_a_report_draws_its_charts_and_its_csv_holds_the_stores_figures(
     download_info.value.save_as(saved)
     with saved.open(newline="") as handle:
         eur = {row["month"]: Decimal(row["due_amount"]) for row in csv.DictReader(handle)}
-    assert eur == {month: figures[2] for month, figures in reference.by_month(PERIOD, "EUR").items()}
+    assert eur == {month: figures[3] for month, figures in reference.by_month(PERIOD, "EUR").items()}
 
     page.get_by_role("link", name="Breakdowns").click()
     page.get_by_role("heading", name="By rep").wait_for()

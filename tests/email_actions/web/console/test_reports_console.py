@@ -13,10 +13,11 @@ from decimal import Decimal
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
+from sqlalchemy import event, select
 from werkzeug.test import TestResponse
 
 from email_actions.web.console import reports as views
+from sync_service.store import models
 from tests.sync_service.reports.data import PERIOD, TODAY, Builder, Reference, build
 
 PAGES = [
@@ -122,6 +123,7 @@ def test_the_funnel_revenue_and_cancellation_csvs_equal_the_store(
             row["month"]: (
                 int(row["due"]),
                 int(row["renewed"]),
+                int(row["renewed_in_salesforce"]),
                 Decimal(row["due_amount"]),
                 Decimal(row["renewed_amount"]),
             )
@@ -148,6 +150,7 @@ def check_breakdown(reference: Reference, admin_client: FlaskClient, dimension: 
         row[dimension]: (
             int(row["due"]),
             int(row["renewed"]),
+            int(row["renewed_in_salesforce"]),
             Decimal(row["due_amount"]),
             Decimal(row["renewed_amount"]),
         )
@@ -156,6 +159,7 @@ def check_breakdown(reference: Reference, admin_client: FlaskClient, dimension: 
     assert found == reference.by_group(PERIOD, "USD", getattr(reference, dimension))
     for row in rows:
         assert row["renewal_rate_pct"] == pct(int(row["renewed"]), int(row["due"]))
+        assert int(row["renewed_from_email"]) + int(row["renewed_in_salesforce"]) == int(row["renewed"])
 
 
 def test_each_ranking_csv_is_the_whole_ranking(reference: Reference, admin_client: FlaskClient) -> None:
@@ -166,8 +170,12 @@ def test_each_ranking_csv_is_the_whole_ranking(reference: Reference, admin_clien
 def check_ranking(reference: Reference, admin_client: FlaskClient, of: str) -> None:
     rows = rows_of(admin_client.get(f"/admin/reports/rankings.csv?of={of}&{PERIOD_ARGS}"))
     expected = reference.by_group(PERIOD, "USD", getattr(reference, of))
-    assert {r[of]: (int(r["due"]), int(r["renewed"]), Decimal(r["renewed_amount"])) for r in rows} == {
-        name: (due, renewed, renewed_amount) for name, (due, renewed, _, renewed_amount) in expected.items()
+    assert {
+        r[of]: (int(r["due"]), int(r["renewed"]), int(r["renewed_in_salesforce"]), Decimal(r["renewed_amount"]))
+        for r in rows
+    } == {
+        name: (due, renewed, in_salesforce, renewed_amount)
+        for name, (due, renewed, in_salesforce, _, renewed_amount) in expected.items()
     }
     assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
     amounts = [Decimal(r["renewed_amount"]) for r in rows]
@@ -197,12 +205,76 @@ def check_at_risk(reference: Reference, admin_client: FlaskClient) -> None:
 
 
 def test_the_health_and_at_risk_csvs_equal_the_store(reference: Reference, admin_client: FlaskClient) -> None:
+    check_health(reference, admin_client)
+    check_at_risk(reference, admin_client)
+
+
+def check_health(reference: Reference, admin_client: FlaskClient) -> None:
     rows = rows_of(admin_client.get("/admin/reports/health.csv"))
     assert {row["customer"]: int(row["score"]) for row in rows} == reference.health(TODAY)
     assert [int(row["score"]) for row in rows] == sorted(int(row["score"]) for row in rows)
     bands = rows_of(admin_client.get("/admin/reports/health-bands.csv"))
     assert sum(int(row["accounts"]) for row in bands) == len(rows)
-    check_at_risk(reference, admin_client)
+
+
+@pytest.fixture
+def renewed_in_salesforce(app: Flask, reference: Reference) -> Reference:
+    """The hand-built store, with B (Acme, February) and H (Initech, June, at risk) renewed by a rep in
+    Salesforce as the pull leaves them (the mark, no renewals row)."""
+    with app.extensions["renewals.database"].session_scope() as session:
+        numbers = {reference.contracts[i].number for i in (1, 7)}  # B and H, in build order
+        b = Builder(session)
+        for contract in session.scalars(select(models.Contract).where(models.Contract.number.in_(numbers))):
+            b.renewed_in_salesforce(contract)
+    with app.extensions["renewals.database"].session_scope() as session:
+        return Reference(session)
+
+
+def test_a_renewal_in_salesforce_shows_as_its_own_channel_on_the_pages_and_in_every_csv(
+    renewed_in_salesforce: Reference, admin_client: FlaskClient
+) -> None:
+    reference = renewed_in_salesforce
+    body = admin_client.get(f"/admin/reports?{PERIOD_ARGS}").get_data(as_text=True)
+    assert re.search(r'id="figure-renewed">4<', body)
+    assert re.search(r'id="figure-rate">50.0 %<', body)
+    assert '<div class="muted" id="figure-renewed-channels">2 from the email, 2 in Salesforce</div>' in body
+    funnel = rows_of(admin_client.get(f"/admin/reports/funnel.csv?{PERIOD_ARGS}"))
+    assert [(row["step"], row["contracts"], row["share_of_due_pct"]) for row in funnel][4:] == [
+        ("Renewed", "4", "50.0"),
+        ("Renewed from the email", "2", "25.0"),
+        ("Renewed in Salesforce", "2", "25.0"),
+    ]
+    assert {row["step"]: int(row["contracts"]) for row in funnel} == reference.funnel(PERIOD)
+    months = rows_of(admin_client.get(f"/admin/reports/revenue.csv?{PERIOD_ARGS}&currency=USD"))
+    assert {
+        row["month"]: (
+            int(row["due"]),
+            int(row["renewed"]),
+            int(row["renewed_in_salesforce"]),
+            Decimal(row["due_amount"]),
+            Decimal(row["renewed_amount"]),
+        )
+        for row in months
+    } == reference.by_month(PERIOD, "USD")
+    february = next(row for row in months if row["month"] == "2026-02")
+    assert (february["renewed_from_email"], february["renewed_in_salesforce"], february["renewed_amount"]) == (
+        "1",
+        "1",
+        "3000.00",
+    )
+    for dimension in ("rep", "reseller", "brand"):
+        check_breakdown(reference, admin_client, dimension)
+    for of in ("customer", "reseller", "rep"):
+        check_ranking(reference, admin_client, of)
+    breakdowns = admin_client.get(f"/admin/reports/breakdowns?{PERIOD_ARGS}").get_data(as_text=True)
+    assert ">in Salesforce</th>" in breakdowns
+    check_health(reference, admin_client)
+    health = rows_of(admin_client.get("/admin/reports/health.csv"))
+    acme = next(row for row in health if row["customer"] == "Acme")
+    assert (acme["renewed"], acme["renewed_in_salesforce"]) == ("2", "1")
+    listed = [row["contract"] for row in rows_of(admin_client.get("/admin/reports/at-risk.csv?days=30"))]
+    assert listed == reference.at_risk(TODAY, 30)
+    assert reference.contracts[7].number not in listed  # H is renewed
 
 
 @pytest.fixture
