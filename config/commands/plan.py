@@ -1,4 +1,5 @@
-"""`renewals plan`: plan today's reminders now (the scheduler does it daily at 06:00)."""
+"""`renewals plan`: plan today's reminders now (the scheduler does it daily at 06:00). Refused, saying why, while
+the store's data is stale (:mod:`sync_service.freshness`): run `renewals sync` first."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import click
 
 from config.commands.cli import settings_from_environment
 from sync_service import console_settings
+from sync_service.freshness import reminders_paused
 from sync_service.planning.planner import plan_reminders
 from sync_service.store.db import Database
 
@@ -28,6 +30,9 @@ def plan(on: datetime | None) -> None:
     db = Database(settings.database_url)
     try:
         with db.session_scope() as session:
+            paused = reminders_paused(session, settings)
+            if paused is not None:
+                raise click.ClickException(f"planning is {paused}; run `renewals sync` first")
             cadence = console_settings.cadence(session, settings)  # the admin console's, else the file
             summary = plan_reminders(session, today=today, cadence=cadence)
     finally:

@@ -1,4 +1,5 @@
-"""`renewals send --due [--dry-run] [--limit N]`: send the due reminders now, from this process."""
+"""`renewals send --due [--dry-run] [--limit N]`: send the due reminders now, from this process. Refused, saying
+why, while the store's data is stale (:mod:`sync_service.freshness`): run `renewals sync` first."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from config.commands.cli import settings_from_environment
 from email_actions.mail.sending import ratelimit
 from email_actions.mail.sending.pipeline import EmailSender, dry_run_due, queue_due, queued_ids, sweep_stale_sending
 from jobs.base import redis_connection
+from sync_service.freshness import reminders_paused
 from sync_service.store.db import Database
 from sync_service.store.models import utcnow
 
@@ -29,6 +31,10 @@ def send(due: bool, dry_run: bool, limit: int | None) -> None:
     redis = redis_connection(settings)
     today = utcnow().date()
     try:
+        with db.session_scope() as session:
+            stale_pause = reminders_paused(session, settings)
+        if stale_pause is not None:
+            raise click.ClickException(f"sending reminders is {stale_pause}; run `renewals sync` first")
         if dry_run:
             with db.session_scope() as session:
                 outcomes = dry_run_due(session, settings, today=today, limit=limit)

@@ -292,6 +292,13 @@ class Settings:
         default=DEFAULT_CADENCE_FILE,
         default_text="config/cadence.yaml",
     )
+    freshness_limit_hours: float = _setting(
+        parse_positive_float,
+        "Hours since a mapping's last successful pull after which its data counts as stale: planning and sending "
+        "reminders pause (confirmations and contact-request notices still go; Renew reads the org live) until a "
+        "pull succeeds again. Shown on the console's Operations page and in `/healthz`.",
+        default=6.0,
+    )
 
     def __post_init__(self) -> None:
         problems = []

@@ -7,9 +7,9 @@ at once queue each email once).
 
 **Send**, per queued email:
 
-1. check it may still go (an address, not suppressed, the contract not renewed, cancelled or held since
-   planning, a usable brand) and render it; a problem marks *that* email ``skipped`` with the reason, and
-   the batch goes on;
+1. check it may still go (an address, not suppressed, not opted out of email in Salesforce, the contract not
+   renewed, cancelled or held since planning, a usable brand) and render it; a problem marks *that* email
+   ``skipped`` with the reason, and the batch goes on;
 2. take a token from the Redis rate limiter shared by every worker, and respect the daily quota;
 3. **claim** it: ``UPDATE … SET status='sending' WHERE id=… AND status='queued'``, committed *before* SES
    is called. Whoever's update matched one row sends; everyone else moves on;
@@ -20,6 +20,11 @@ The window that remains: a worker killed between step 3's commit and step 4's co
 marks it ``unknown`` for a person to check (the admin console lists them; SES event publishing's Send
 event with the ``email_message_id`` tag tells). So a reminder goes out at most once: a lost one is
 possible in that window, a duplicate is not.
+
+**Stale data** (:mod:`sync_service.freshness`): while a mapping's last successful pull is older than the freshness
+limit, no reminder is queued and queued reminders and rep notices are left ``queued`` (counted as ``waiting``),
+to go once a pull has brought the store up to date and the checks above run on fresh data. Confirmations and
+contact-request notices answer what a customer just did and still go.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from email_actions.mail.rendering.mime import compose
 from email_actions.mail.rendering.render import Renderer, TemplateProblem, default_renderer
 from email_actions.mail.sending import ratelimit
 from email_actions.mail.sending.ses import NotSent, OutcomeUnknown, Paused, Rejected, SesSender
+from sync_service.freshness import reminders_paused
 from sync_service.outbox.tasks import active_mapping, record_email_activity, task_conventions
 from sync_service.store import models
 from sync_service.store.models import new_nonce, utcnow
@@ -58,6 +64,9 @@ STALE_SENDING = timedelta(minutes=10)
 # Emails one sender has in flight at once (threads); the shared rate limiter still sets the pace.
 SEND_CONCURRENCY = 8
 QUEUE_CHUNK = 500
+# The emails the staleness guard holds back: the reminder and the rep's copy of it.
+REMINDER_KINDS = ("reminder", "rep_notice")
+SKIP_OPTED_OUT = "the contact opted out of email in Salesforce"
 
 
 @dataclass
@@ -70,6 +79,9 @@ class SendSummary:
     requeued: int = 0
     throttled: int = 0
     paused: str | None = None
+    # Reminders and rep notices left queued because the data is stale, and why.
+    waiting: int = 0
+    stale: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +94,8 @@ class SendSummary:
             "requeued": self.requeued,
             "throttled": self.throttled,
             "paused": self.paused,
+            "waiting": self.waiting,
+            "stale": self.stale,
         }
 
 
@@ -165,10 +179,13 @@ def queue_due(session: Session, *, today: date, limit: int | None = None) -> int
     return len(rows)
 
 
-def queued_ids(session: Session, *, limit: int | None = None) -> list[int]:
+def queued_ids(session: Session, *, limit: int | None = None, reminders: bool = True) -> list[int]:
+    """The queued emails' ids, oldest first; without reminders and rep notices when `reminders` is false."""
     query = (
         select(models.EmailMessage.id).where(models.EmailMessage.status == "queued").order_by(models.EmailMessage.id)
     )
+    if not reminders:
+        query = query.where(models.EmailMessage.kind.not_in(REMINDER_KINDS))
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query))
@@ -217,7 +234,7 @@ class Composer:
         self.today = today
 
     def _recipient(self, session: Session, message: models.EmailMessage) -> str:
-        if message.kind in ("reminder", "confirmation"):
+        if message.kind in ("reminder", "confirmation", "renewal_refused"):
             contact = message.contact
             if contact is None or contact.is_deleted:
                 raise Skip("the contract has no contact to send to")
@@ -227,6 +244,10 @@ class Composer:
             scopes = ("all", "reminders") if message.kind == "reminder" else ("all",)
             if message.kind == "reminder" and contact.suppressed_at is not None:
                 raise Skip("the contact is suppressed (bounce, complaint or unsubscribe)")
+            if message.kind == "reminder" and contact.email_opted_out:
+                # As the last pull saw the org (HasOptedOutOfEmail in the presets): the planner cancels such
+                # reminders too, this catches the ones queued before that pull.
+                raise Skip(SKIP_OPTED_OUT)
         else:
             rep = message.rep
             if rep is None or not rep.email:
@@ -291,7 +312,7 @@ class Composer:
 
     @staticmethod
     def _reply_to(message: models.EmailMessage, brand: Brand) -> str | None:
-        if message.kind in ("reminder", "confirmation"):
+        if message.kind in ("reminder", "confirmation", "renewal_refused"):
             rep = message.rep
             if brand.reply_to:
                 return brand.reply_to
@@ -340,6 +361,7 @@ class EmailSender:
         with self.sessions() as session:
             mapping = active_mapping(session)
             conventions = task_conventions(session)
+            summary.stale = reminders_paused(session, self.settings)
         use_reseller_brand = mapping.branding.use_reseller_brand if mapping is not None else True
         stop = threading.Event()
 
@@ -347,7 +369,7 @@ class EmailSender:
             if stop.is_set():
                 return None
             try:
-                return self._send_one(message_id, use_reseller_brand, conventions)
+                return self._send_one(message_id, use_reseller_brand, conventions, stale=summary.stale)
             except Paused as exc:
                 stop.set()
                 ratelimit.pause(self.redis, str(exc), seconds=exc.seconds)
@@ -367,7 +389,9 @@ class EmailSender:
         summary.throttled = self.ses.throttled
         return summary
 
-    def _send_one(self, message_id: int, use_reseller_brand: bool, conventions: Any) -> tuple[str, str] | None:
+    def _send_one(
+        self, message_id: int, use_reseller_brand: bool, conventions: Any, *, stale: str | None = None
+    ) -> tuple[str, str] | None:
         with self.sessions() as session:
             message = session.get(
                 models.EmailMessage,
@@ -376,6 +400,8 @@ class EmailSender:
             )
             if message is None or message.status != "queued":
                 return None
+            if stale is not None and message.kind in REMINDER_KINDS:
+                return ("waiting", "")  # stays queued: it goes once a pull has made the data fresh again
             try:
                 prepared = self.composer.prepare(session, message, use_reseller_brand=use_reseller_brand)
             except Skip as exc:

@@ -4,7 +4,9 @@ read-only pages; the outbox with its dead letters is :mod:`.operations_outbox`, 
 - **Overview** (``/admin/operations``): per mapping its last pull (rows, duration, status, error; "retrying
   since …" while its pulls keep ending on transient failures), the last success and the failures of the last
   day; Salesforce API calls today against the daily budget and reserve in force, with a chart of the last 30
-  days; the RQ queues' depths; the outbox's pending and dead counts; email statuses; the suppression list's size.
+  days; the RQ queues' depths; the outbox's pending and dead counts; email statuses; the suppression list's size;
+  and, for each active mapping past the freshness limit, that reminders are "paused: data is N h old, last pull …"
+  (:mod:`sync_service.freshness`).
 - **Sync runs** (``/operations/pulls``): every pull and push, newest first, by mapping, kind and status, with
   the records a pull skipped (id and reason).
 - **Outbox** (``/operations/outbox``): pending, dead, discarded and done writes with Salesforce's message;
@@ -79,6 +81,7 @@ from email_actions.web.console.operations_queries import (
 )
 from jobs.introspection import QueueDepth, introspection_redis, queue_depths
 from sync_service.console_settings import api_budget
+from sync_service.freshness import freshness_limit, stale_mappings
 from sync_service.store.db import current_session
 from sync_service.store.models import EMAIL_STATUSES, EmailMessage, EmailSuppression, SyncRun
 
@@ -102,6 +105,7 @@ def operations() -> ResponseReturnValue:
     outbox = outbox_counts(session, ("pending", "dead"))
     emails = email_counts(session)
     suppressed = suppressed_count(session)
+    stale = stale_mappings(session, limit=freshness_limit(get_settings()))
     depths: list[QueueDepth] = []
     workers = 0
     problem = None
@@ -118,6 +122,7 @@ def operations() -> ResponseReturnValue:
         emails=emails,
         email_chart=email_chart(emails),
         suppressed=suppressed,
+        stale=stale,
         depths=depths,
         workers=workers,
         redis_problem=problem,

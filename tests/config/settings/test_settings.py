@@ -67,7 +67,16 @@ def test_booleans(raw: str, expected: bool) -> None:
     assert settings_from(DEV_OUTBOX=raw).dev_outbox is expected
 
 
-@pytest.mark.parametrize(("variable", "raw"), [("WEB_PORT", "80a"), ("WEB_PORT", "70000"), ("WEB_WORKERS", "0")])
+@pytest.mark.parametrize(
+    ("variable", "raw"),
+    [
+        ("WEB_PORT", "80a"),
+        ("WEB_PORT", "70000"),
+        ("WEB_WORKERS", "0"),
+        ("FRESHNESS_LIMIT_HOURS", "0"),
+        ("FRESHNESS_LIMIT_HOURS", "six"),
+    ],
+)
 def test_bad_numbers_are_errors(variable: str, raw: str) -> None:
     assert f"RENEWALS_{variable}" in error_from(SECRET_KEYS=KEY, **{variable: raw})
 

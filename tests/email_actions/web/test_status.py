@@ -22,7 +22,12 @@ def test_healthz_says_null_when_no_write_is_pending(app: Flask, client: FlaskCli
     _add(app, "done", "done", timedelta(days=5))
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok", "outbox_oldest_pending_seconds": None}
+    assert response.json == {
+        "status": "ok",
+        "database": "ok",
+        "outbox_oldest_pending_seconds": None,
+        "stale_mappings": [],
+    }
 
 
 def test_healthz_shows_the_oldest_pending_writes_age_and_stays_200(app: Flask, client: FlaskClient) -> None:
