@@ -65,7 +65,7 @@ def push_job() -> dict[str, Any]:
             started=started,
             status=result.status,
             error=result.error,
-            rows={"done": result.done, "retrying": result.retrying, "dead": result.dead},
+            rows={"done": result.done, "retrying": result.retrying, "dead": result.dead, "conflicts": result.conflicts},
             api_calls=result.api_calls,
             usage_recorded=True,  # the pusher counts its calls as it goes
         )

@@ -18,6 +18,19 @@ for that long is a stuck process to look at, not an outage). A request Salesforc
 (a 4xx other than the ones above) makes its rows dead at once, as before: retrying the same request cannot
 help. The API reserve (checked before each call) pauses the push and gives the rows back untouched.
 Retries happen here only (push jobs get no RQ retry: the next sweep is the retry).
+
+Never over someone's edit: a field update that carries seen values (`payload["seen"]`, field → the value the
+service last saw in Salesforce; `payload["seen_at"]`, the record's stamp then) is written alone to its record
+as an sObject Rows PATCH with `If-Unmodified-Since: <seen_at>` (`wire.conditional_update`). 204: done. 412
+(the record was modified since), or no stamp to send: one read of the record's fields and LastModifiedDate,
+then each field is sorted (`conflicts.split`): one Salesforce still holds at the seen value is written again,
+conditional on the LastModifiedDate just read; one already at ours needs nothing; one changed by someone else
+is a conflict: Salesforce's value stays, a WriteConflict row keeps seen, ours and theirs, the rep gets a Task
+(pushed at the end of the same push), and the row ends `conflict` when nothing of it was written, `done` (with
+its conflicts recorded) when some of it was. A 412 on that second write is a race with another writer: the row
+stays pending for the next push without spending an attempt, and nothing is recorded (the next push reads
+again). Whole-request failures and record-level rejections are handled as for a collections call. Rows
+without seen values go through sObject Collections as before. One record is written at most once per batch.
 """
 
 from __future__ import annotations
@@ -30,12 +43,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceExpiredSession
+from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.model import TaskConventions
-from sync_service.outbox import wire
+from sync_service.outbox import conflicts, wire
 from sync_service.outbox.waiting import pending_since
 from sync_service.outbox.wire import Claimed, TaskShape
 from sync_service.pull.fetch import classify
@@ -75,6 +88,7 @@ class PushResult:
     done: int = 0
     retrying: int = 0
     dead: int = 0
+    conflicts: int = 0  # fields left as Salesforce holds them because someone changed them since
     api_calls: int = 0
     seconds: float = 0.0
     error: str | None = None
@@ -117,6 +131,8 @@ class Pusher:
         self._shape: TaskShape | None = None
         # Rows of the current batch whose outcome is recorded; the others go back if the batch stops.
         self._settled: set[int] = set()
+        # Tasks recorded for conflicts during this push: sent by a last pass over Tasks.
+        self._conflict_tasks = False
 
     # ------------------------------------------------------------------ the run
 
@@ -128,7 +144,16 @@ class Pusher:
         cutoff = self.clock()
         result = PushResult()
         try:
-            for kind, send in (("task", self._push_tasks), ("field_update", self._push_updates)):
+            for kind, send in (
+                ("task", self._push_tasks),
+                ("field_update", self._push_updates),
+                ("conflict_task", self._push_tasks),
+            ):
+                if kind == "conflict_task":
+                    if not self._conflict_tasks:
+                        break
+                    # The Tasks of the conflicts just found were recorded after the cutoff: a fresh one.
+                    kind, cutoff = "task", self.clock()
                 while items := self._claim(kind, cutoff):
                     self._settled = set()
                     try:
@@ -289,6 +314,7 @@ class Pusher:
 
     def _push_updates(self, items: list[Claimed], result: PushResult) -> None:
         by_object: dict[str, list[Claimed]] = {}
+        guarded: list[Claimed] = []
         later: list[int] = []
         targets: set[str | None] = set()
         for item in items:
@@ -297,12 +323,112 @@ class Pusher:
                 later.append(item.id)
                 continue
             targets.add(item.target_sf_id)
-            by_object.setdefault(item.sobject, []).append(item)
+            if item.payload.get("seen"):
+                guarded.append(item)
+            else:
+                by_object.setdefault(item.sobject, []).append(item)
         if later:
             self._release(later)
         for group in by_object.values():
             self._check_budget()
             self._send(group, "PATCH", "composite/sobjects", [wire.update_record(i) for i in group], result)
+        for item in guarded:
+            self._check_budget()
+            self._write_guarded(item, result)
+
+    # ------------------------------------------------------------------ conditional updates
+
+    def _write_guarded(self, item: Claimed, result: PushResult) -> None:
+        """Write one record's fields only where Salesforce still holds the values the service last saw."""
+        values: dict[str, Any] = dict(item.payload["values"])
+        seen: dict[str, Any] = dict(item.payload["seen"])
+        seen_at = wire.sf_datetime(item.payload.get("seen_at"))
+        sobject, sf_id = item.sobject, str(item.target_sf_id)
+        try:
+            if seen_at is not None and self._conditional(sobject, sf_id, values, seen_at):
+                self._land(item, values, [], result)
+                return
+            # Modified since the service saw it (or no stamp was recorded): what does it hold now?
+            self._check_budget()
+            current, modified = classify(lambda: wire.read_fields(self.sf, sobject, sf_id, list(seen)))
+            checked = conflicts.split(values, seen, current)
+            if checked.write:
+                self._check_budget()
+                if modified is None or not self._conditional(sobject, sf_id, checked.write, modified):
+                    self._raced(item, result)
+                    return
+            self._land(item, {**checked.write, **checked.already}, checked.conflicts, result)
+        except TransientError as exc:
+            cause = exc.__cause__
+            answer = _record_answer(exc)
+            if (
+                not isinstance(cause, SalesforceError)
+                or cause.status >= 500
+                or answer is None
+                or answer["errors"][0]["statusCode"] not in TRANSIENT_RECORD_CODES
+            ):
+                raise _unanswered(exc) from exc
+            # A 4xx about this record with a transient code (UNABLE_TO_LOCK_ROW): Salesforce answered for it.
+            self._settle([item], [answer], result)
+        except BudgetPaused as exc:
+            raise _unanswered(exc) from exc
+        except PullFailed as exc:
+            if isinstance(exc.__cause__, SalesforceExpiredSession):
+                raise _unanswered(exc) from exc
+            self._settle([item], [_record_answer(exc) or _failure(str(exc))], result)
+
+    def _conditional(self, sobject: str, sf_id: str, values: dict[str, Any], since: datetime) -> bool:
+        return classify(lambda: wire.conditional_update(self.sf, sobject, sf_id, values, since))
+
+    def _land(
+        self, item: Claimed, written: dict[str, Any], found: list[conflicts.Conflict], result: PushResult
+    ) -> None:
+        """Record what one conditional write did, its conflicts and their Tasks, in one transaction."""
+        now = self.clock()
+        with self.sessions.begin() as session:
+            self._settled.add(item.id)
+            row = session.get(models.OutboxItem, item.id)
+            if row is None:
+                return
+            if found:
+                tasks = conflicts.record_conflicts(
+                    session,
+                    outbox_item_id=row.id,
+                    sobject=item.sobject,
+                    sf_id=str(item.target_sf_id),
+                    conflicts=found,
+                    conventions=self.conventions,
+                    at=now,
+                )
+                for task in tasks:
+                    # Due by the last pass's cutoff, whatever the clock's offset from real time.
+                    task.next_attempt_at = now
+                self._conflict_tasks = True
+                result.conflicts += len(found)
+            tried = {c.field: c.ours for c in found}
+            left = conflicts.remaining(dict(row.payload), written, tried)
+            if row.revision != item.revision and left["values"]:
+                # Recorded again while we were writing: the rest (newer values) goes with the next push.
+                row.payload = left
+                row.next_attempt_at = now
+                return
+            row.status = "conflict" if found and not written else "done"
+            row.done_at, row.attempts = now, 0
+            row.last_error = _conflicts_text(found) if found else None
+            result.done += 1
+
+    def _raced(self, item: Claimed, result: PushResult) -> None:
+        """Someone wrote the record between our read and our write: the next push reads it again; this try
+        spends no attempt."""
+        with self.sessions.begin() as session:
+            self._settled.add(item.id)
+            row = session.get(models.OutboxItem, item.id)
+            if row is None or row.status != "pending":
+                return
+            row.attempts = max(0, row.attempts - 1)
+            row.last_error = "the record changed in Salesforce again while it was being written; writing again"
+            row.next_attempt_at = self.clock() + _jittered(0.0)
+            result.retrying += 1
 
     # ------------------------------------------------------------------ one collections call
 
@@ -399,6 +525,30 @@ def _unanswered(exc: Exception) -> Unanswered:
     if isinstance(exc, TransientError):
         return Unanswered("retrying", f"Salesforce did not answer, retrying: {exc}", maybe_written=True)
     return Unanswered("failed", f"{exc}; the writes wait and are retried", maybe_written=False)
+
+
+def _record_answer(exc: Exception) -> dict[str, Any] | None:
+    """Salesforce's error list about one record (the body of a failed sObject Rows call) as a collections
+    answer, or None when the failure carries none."""
+    cause = exc.__cause__
+    content = cause.content if isinstance(cause, SalesforceError) else None
+    if not isinstance(content, list) or not content or not isinstance(content[0], dict):
+        return None
+    errors = [
+        {"statusCode": str(e.get("errorCode") or "UNKNOWN"), "message": str(e.get("message", ""))}
+        for e in content
+        if isinstance(e, dict)
+    ]
+    return {"success": False, "errors": errors}
+
+
+def _conflicts_text(found: list[conflicts.Conflict]) -> str:
+    parts = [
+        f"{c.field} is {conflicts.describe_value(c.theirs)} in Salesforce (was {conflicts.describe_value(c.seen)}; "
+        f"ours {conflicts.describe_value(c.ours)})"
+        for c in found
+    ]
+    return "Changed in Salesforce since last seen, Salesforce's value kept: " + "; ".join(parts)
 
 
 def _failure(message: str) -> dict[str, Any]:

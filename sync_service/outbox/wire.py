@@ -1,15 +1,29 @@
 """What the push sends and asks: Task records built from outbox rows, the org's Task shape from describe,
-and looking keys up in the org after a write whose outcome is unknown (reference 2.8, 3.1, 5 items 2-3)."""
+looking keys up in the org after a write whose outcome is unknown (reference 2.8, 3.1, 5 items 2-3), and the
+conditional update of one record with the read that follows a refused one.
+
+A conditional update is an sObject Rows PATCH with `If-Unmodified-Since` (the REST API Developer Guide's
+"Conditional Request Headers"): Salesforce compares the date with the record's LastModifiedDate, at the one
+second an HTTP date can name, and answers 412 without writing when the record changed after it. It is sent on
+the client's `requests` session rather than through `Salesforce.restful`: simple-salesforce, when a call
+answers 401 and it signs in again, repeats the call without the caller's headers (api.py `_call_salesforce`
+pops them before recursing), which would turn a conditional write into an unconditional one. Here a 401 signs
+in again and the same request, header and all, is sent once more.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 
+import requests
 from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceError
 from simple_salesforce.format import format_soql
+from simple_salesforce.util import exception_handler
 
 from mappings.model import TaskConventions
 from sync_service.pull import fetch
@@ -101,3 +115,62 @@ def find_tasks(sf: Salesforce, field: str, values: list[str]) -> dict[str, str]:
         for row in fetch.rest_rows(sf, soql):
             found.setdefault(str(row[field]), str(row["Id"]))
     return found
+
+
+def http_date(moment: datetime) -> str:
+    """`moment` as an HTTP date (`Tue, 07 May 2024 09:30:00 GMT`); the fraction of a second is dropped, as an
+    HTTP date cannot carry it."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return format_datetime(aware.astimezone(UTC), usegmt=True)
+
+
+def sf_datetime(value: Any) -> datetime | None:
+    """A Salesforce dateTime (`2024-05-07T09:30:00.000+0000`) as an aware datetime; None when empty."""
+    if not value:
+        return None
+    text = str(value).replace("Z", "+00:00")
+    if len(text) >= 5 and text[-5] in "+-" and text[-3] != ":":
+        text = text[:-2] + ":" + text[-2:]
+    return datetime.fromisoformat(text)
+
+
+def conditional_update(
+    sf: Salesforce, sobject: str, sf_id: str, values: dict[str, Any], unmodified_since: datetime
+) -> bool:
+    """PATCH `values` onto one record only if it was not modified after `unmodified_since`: True when written,
+    False when Salesforce answered 412 (modified since; nothing written). Any other failure raises
+    simple-salesforce's exception for it (for `fetch.classify`), a transport failure `requests`' own."""
+    path = f"sobjects/{sobject}/{sf_id}"
+    response = _patch(sf, path, values, unmodified_since)
+    if response.status_code == 401 and _sign_in_again(sf):
+        response = _patch(sf, path, values, unmodified_since)
+    if response.status_code == 412:
+        return False
+    if response.status_code >= 300:
+        exception_handler(response, name=path)
+    return True
+
+
+def _patch(sf: Salesforce, path: str, values: dict[str, Any], since: datetime) -> requests.Response:
+    headers = {**sf.headers, "If-Unmodified-Since": http_date(since)}
+    return sf.session.request("PATCH", sf.base_url + path, headers=headers, json=values)
+
+
+def _sign_in_again(sf: Salesforce) -> bool:
+    """Sign in again as the client first did; False when it cannot (a session id given as is) or fails."""
+    if getattr(sf, "_salesforce_login_partial", None) is None:
+        return False
+    try:
+        sf._refresh_session()
+    except (SalesforceError, requests.RequestException):
+        return False
+    return True
+
+
+def read_fields(sf: Salesforce, sobject: str, sf_id: str, fields: list[str]) -> tuple[dict[str, Any], datetime | None]:
+    """One record's `fields` as Salesforce holds them now, and its LastModifiedDate (one sObject Rows GET)."""
+    wanted = [f for f in fields if f.lower() != "lastmodifieddate"]
+    body = sf.restful(f"sobjects/{sobject}/{sf_id}", params={"fields": ",".join([*wanted, "LastModifiedDate"])})
+    record = body if isinstance(body, dict) else {}
+    lowered = {key.lower(): value for key, value in record.items()}
+    return {f: lowered.get(f.lower()) for f in wanted}, sf_datetime(lowered.get("lastmodifieddate"))
