@@ -2,8 +2,10 @@
 most urgent first.
 
 States: red Expired / Overdue, amber Due soon (live, ending within :data:`DUE_SOON_DAYS`), green Live or
-Renewed, black Cancelled; the :data:`LEGEND` says what each means. Pure functions of the loaded contracts and
-the day: nothing here queries or writes the store.
+Renewed (saying where: in Salesforce, or online by the customer), black Cancelled; the :data:`LEGEND` says what
+each means. Renewed is the contract's mark, whoever set it: the customer here, or the pull when Salesforce
+says the contract is renewed (then no Renew is offered: :attr:`Row.renewable`). Pure functions of the loaded
+contracts and the day: nothing here queries or writes the store.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def state_of(contract: models.Contract, today: date, fmt: Formatter) -> State:
     if contract.is_cancelled:
         return State("cancelled", "black", "Cancelled", "No renewal is due.", 4)
     if contract.renewed_at is not None:
-        return State("renewed", "green", "Renewed", f"Renewed on {fmt.date(contract.renewed_at.date())}", 3)
+        return State("renewed", "green", "Renewed", _renewed_detail(contract, fmt), 3)
     if contract.end_date is None:
         return State("live", "green", "Live", "No end date.", 2)
     days = (contract.end_date - today).days
@@ -60,6 +62,18 @@ def state_of(contract: models.Contract, today: date, fmt: Formatter) -> State:
     if days <= DUE_SOON_DAYS:
         return State("due_soon", "amber", "Due soon", ends, 1)
     return State("live", "green", "Live", ends, 2)
+
+
+def _renewed_detail(contract: models.Contract, fmt: Formatter) -> str:
+    """When and where the contract was renewed: in Salesforce (a rep closed the renewal there; the pull saw
+    it), or online by the customer (from the email or this portal)."""
+    assert contract.renewed_at is not None
+    on = fmt.date(contract.renewed_at.date())
+    if contract.renewed_via == "salesforce":
+        return f"Renewed in Salesforce on {on}"
+    if contract.renewed_via in ("email", "portal"):
+        return f"Renewed online on {on}"
+    return f"Renewed on {on}"
 
 
 @dataclass(frozen=True)

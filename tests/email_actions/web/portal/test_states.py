@@ -27,3 +27,9 @@ def test_the_state_of_a_contract() -> None:
     assert state(end_date=date(2026, 5, 1), is_cancelled=True, renewed_at=None).colour == "black"
     renewed = state(end_date=date(2026, 5, 1), renewed_at=datetime(2026, 4, 2, tzinfo=UTC))
     assert (renewed.key, renewed.colour, renewed.detail) == ("renewed", "green", "Renewed on April 2, 2026")
+    renewed_at = datetime(2026, 4, 2, tzinfo=UTC)
+    in_org = state(end_date=date(2026, 5, 1), renewed_at=renewed_at, renewed_via="salesforce")
+    assert (in_org.key, in_org.colour, in_org.detail) == ("renewed", "green", "Renewed in Salesforce on April 2, 2026")
+    for channel in ("email", "portal"):
+        online = state(end_date=date(2026, 5, 1), renewed_at=renewed_at, renewed_via=channel)
+        assert (online.key, online.detail) == ("renewed", "Renewed online on April 2, 2026")
