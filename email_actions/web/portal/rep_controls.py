@@ -3,11 +3,13 @@ flags, pricing (an adjustment percentage, an override amount with its reason) an
 
 Each change is validated by its form (:mod:`email_actions.web.portal.forms`: a bad value shows the page with
 the error beside its field, 400, nothing saved), then applied in one transaction with an
-:class:`~sync_service.store.models.AuditEntry` and the controls' field update for Salesforce in the outbox
-(per the mapping's ``write_back.rep_controls``); a write-back the store cannot resolve, or no active mapping,
-refuses the change (409), nothing saved. The push is queued after the commit. Holding cancels the contract's
-planned reminders at once; resuming lets the next planner run plan again. *Do not remind* is a status flag
-written to Salesforce like the others; it does not stop reminders: holding does.
+:class:`~sync_service.store.models.AuditEntry` and a field update for Salesforce in the outbox (per the mapping's
+``write_back.rep_controls``) carrying only the controls the rep changed, each with the value it had before, so
+the push writes it only while Salesforce still holds that value (a Hold sets one field, never the others); a
+write-back the store cannot resolve, or no active mapping, refuses the change (409), nothing saved. The push is
+queued after the commit. Holding cancels the contract's planned reminders at once; resuming lets the next planner
+run plan again. *Do not remind* is a status flag written to Salesforce like the others; it does not stop
+reminders: holding does.
 """
 
 from __future__ import annotations
@@ -76,16 +78,33 @@ def _control_values(contract: models.Contract) -> dict[str, Any]:
     }
 
 
+def _controls(contract: models.Contract) -> dict[str, Any]:
+    """The controls by the write-back's names, as the store holds them (what `record_rep_controls` takes)."""
+    return {
+        "hold": contract.is_held,
+        "status_flags": list(contract.status_flags or []),
+        "adjustment_pct": contract.price_adjustment_pct,
+        "override_amount": contract.price_override,
+        "override_reason": contract.price_override_reason,
+    }
+
+
+def _changed(before: dict[str, Any], contract: models.Contract) -> dict[str, Any]:
+    """The controls whose value `contract` no longer has, each with its value before."""
+    after = _controls(contract)
+    return {name: value for name, value in before.items() if after[name] != value}
+
+
 class Refused(Exception):
     """A change that cannot be written to Salesforce; nothing is saved."""
 
 
-def _write_back(db: Session, contract: models.Contract) -> None:
+def _write_back(db: Session, contract: models.Contract, changed: dict[str, Any]) -> None:
     mapping = active_mapping(db)
     if mapping is None:
         raise Refused("No Salesforce mapping is active, so changes cannot be sent to Salesforce yet.")
     try:
-        record_rep_controls(db, contract=contract, mapping=mapping)
+        record_rep_controls(db, contract=contract, mapping=mapping, changed=changed)
     except WriteBackUnresolved as exc:
         raise Refused(f"Salesforce has no record to write this change to ({exc.missing}).") from None
 
@@ -120,11 +139,12 @@ def _back_to(contract_id: int, notice: str) -> Response:
 
 
 def _write_back_and_save(
-    db: Session, scope: Scope, contract: models.Contract, notice: str
+    db: Session, scope: Scope, contract: models.Contract, notice: str, changed: dict[str, Any]
 ) -> Response | tuple[str, int]:
-    """Record the change's write-back and commit it all, then queue the push; or refuse it, nothing saved."""
+    """Record the write-back of the `changed` controls (name → value before) and commit it all, then queue the
+    push; or refuse it, nothing saved."""
     try:
-        _write_back(db, contract)
+        _write_back(db, contract, changed)
     except Refused as exc:
         db.rollback()
         return rep_page(scope, status=409, problem=f"{exc} Nothing was changed.")
@@ -145,13 +165,15 @@ def rep_controls(contract_id: int) -> Response | tuple[str, int]:
         db.rollback()
         return rep_page(scope, status=400, submitted=(contract_id, form))
     before = _control_values(contract)
+    controls_before = _controls(contract)
     form.apply_to(contract)
     after = _control_values(contract)
     if after == before:
         db.rollback()
         return _back_to(contract_id, f"Contract {number}: nothing to save, no control changed.")
     _audit(db, scope, contract, "rep.controls", before, after, contract.price_override_reason)
-    return _write_back_and_save(db, scope, contract, f"Contract {number}: changes saved and sent to Salesforce.")
+    notice = f"Contract {number}: changes saved and sent to Salesforce."
+    return _write_back_and_save(db, scope, contract, notice, _changed(controls_before, contract))
 
 
 @bp.post("/rep/contracts/<int:contract_id>/hold")
@@ -174,7 +196,7 @@ def rep_hold(contract_id: int) -> Response | tuple[str, int]:
     after = {"is_held": True, "reminders_cancelled": len(cancelled)}
     _audit(db, scope, contract, "rep.hold", {"is_held": False}, after, NoteForm().note.data)
     notice = f"Contract {number}: reminders on hold; no reminder will be sent until you resume."
-    return _write_back_and_save(db, scope, contract, notice)
+    return _write_back_and_save(db, scope, contract, notice, {"hold": False})
 
 
 @bp.post("/rep/contracts/<int:contract_id>/resume")
@@ -188,4 +210,5 @@ def rep_resume(contract_id: int) -> Response | tuple[str, int]:
         return _back_to(contract_id, f"Contract {number}: reminders were not on hold.")
     contract.is_held = False
     _audit(db, scope, contract, "rep.resume", {"is_held": True}, {"is_held": False}, NoteForm().note.data)
-    return _write_back_and_save(db, scope, contract, f"Contract {number}: reminders resume from the next planning run.")
+    notice = f"Contract {number}: reminders resume from the next planning run."
+    return _write_back_and_save(db, scope, contract, notice, {"hold": True})

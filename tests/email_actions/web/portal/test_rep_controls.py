@@ -90,13 +90,14 @@ def test_changing_the_controls_updates_the_contract_audits_and_writes_back(site:
         contract.sf_id,
         "pending",
     )
+    # Only the controls the rep changed (not the hold), each with the value it had before.
     assert item.payload["values"] == {
-        "Renewal_Reminders_Held__c": False,
         "Renewal_Flags__c": "warranty_only;do_not_remind",
         "SBQQ__RenewalUpliftRate__c": -5.5,
         "Renewal_Price_Override__c": 9000.0,
         "Renewal_Override_Reason__c": "Multi-year commitment agreed on the call",
     }
+    assert item.payload["seen"] == dict.fromkeys(item.payload["values"])
     assert Queue("push", connection=redis).count == 1
     page = site.client.get("/rep").get_data(as_text=True)
     assert "changes saved and sent to Salesforce" in page
@@ -210,7 +211,8 @@ def test_hold_cancels_planned_reminders_and_resume_lifts_the_hold(site: Portal, 
     assert audit.before == {"is_held": False, "reminders_cancelled": None}
     assert audit.after == {"is_held": True, "reminders_cancelled": 2}
     [item] = site.rows(models.OutboxItem)
-    assert item.payload["values"]["Renewal_Reminders_Held__c"] is True
+    assert item.payload["values"] == {"Renewal_Reminders_Held__c": True}  # the one field a Hold sets
+    assert item.payload["seen"] == {"Renewal_Reminders_Held__c": False}
     assert Queue("push", connection=redis).count == 1
     html = site.client.get("/rep").get_data(as_text=True)
     assert "reminders on hold" in html
