@@ -11,6 +11,7 @@ from email_actions.web.console import (  # noqa: F401
     mappings_editor,
     mappings_versions,
     operations,
+    operations_conflicts,
     operations_jobs,
     operations_outbox,
     reports,

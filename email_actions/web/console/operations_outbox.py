@@ -1,6 +1,7 @@
 """The console's outbox page (``/admin/operations/outbox``) and its dead letters: the writes for Salesforce by
-status with Salesforce's message, how long the oldest pending write has waited, and retrying (pending again,
-and a push is queued) or discarding dead letters — one, the ticked ones, or all that the page showed.
+status with Salesforce's message, how long the oldest pending write has waited, how many write conflicts are
+open (listed on :mod:`.operations_conflicts`), and retrying (pending again, and a push is queued) or discarding
+dead letters — one, the ticked ones, or all that the page showed.
 
 A retry or discard is a CSRF-protected POST of an admin, made by :mod:`sync_service.outbox.dead` and audited in
 the same transaction. It never acts on what the page did not show: "all" means the dead letters up to the
@@ -22,6 +23,7 @@ from email_actions.web.console.audit import record_change
 from email_actions.web.console.blueprint import bp
 from email_actions.web.console.csvout import csv_response
 from email_actions.web.console.operations_changes import audit_ids, refuse
+from email_actions.web.console.operations_conflicts import open_conflicts
 from email_actions.web.console.operations_format import format_duration, preview
 from email_actions.web.console.operations_paging import (
     PAGE_SIZE,
@@ -82,6 +84,7 @@ def operations_outbox() -> ResponseReturnValue:
         newest_dead=newest_dead,
         oldest_at=oldest_at,
         oldest_age=oldest_age,
+        open_conflicts=open_conflicts(session),
         preview=preview,
     )
 
