@@ -92,6 +92,16 @@ def freshness_limit(settings: Settings) -> timedelta:
     return timedelta(hours=settings.freshness_limit_hours)
 
 
+def judge(mapping: str, last_pull_at: datetime | None, *, limit: timedelta, now: datetime) -> Stale | None:
+    """An active mapping whose last successful pull ended at `last_pull_at` (None: never): stale, or None when
+    fresh. For callers that read the last success already (the console's overview)."""
+    if last_pull_at is None:
+        return Stale(mapping=mapping, last_pull_at=None, age=None, limit=limit)
+    if now - last_pull_at > limit:
+        return Stale(mapping=mapping, last_pull_at=last_pull_at, age=now - last_pull_at, limit=limit)
+    return None
+
+
 def stale_mappings(session: Session, *, limit: timedelta, now: datetime | None = None) -> list[Stale]:
     """Every active mapping whose last successful pull ended more than `limit` before `now`, by name; one
     statement. No active mapping: nothing is stale (there is nothing to be fresh about)."""
@@ -114,13 +124,8 @@ def stale_mappings(session: Session, *, limit: timedelta, now: datetime | None =
         .where(models.MappingVersion.is_active.is_(True))
         .order_by(models.MappingVersion.name)
     ).all()
-    found = []
-    for name, last in rows:
-        if last is None:
-            found.append(Stale(mapping=name, last_pull_at=None, age=None, limit=limit))
-        elif now - last > limit:
-            found.append(Stale(mapping=name, last_pull_at=last, age=now - last, limit=limit))
-    return found
+    judged = (judge(name, last, limit=limit, now=now) for name, last in rows)
+    return [item for item in judged if item is not None]
 
 
 def reminders_paused(session: Session, settings: Settings, *, now: datetime | None = None) -> str | None:

@@ -29,6 +29,7 @@ ACTIVITIES: dict[str, str] = {
     "contact_requested": "Customer asked to be contacted",
     "bounced": "Renewal email bounced",
     "complained": "Renewal email marked as spam",
+    "unsubscribed": "Customer unsubscribed from renewal reminders",
 }
 EMAIL_NAMES = {
     "reminder": "renewal reminder",

@@ -13,7 +13,9 @@ link scanners fetch every link of an email, so nothing happens until a person pr
   high-priority Task for the rep, and queues the rep's email.
 - ``/u/<token>``: GET confirms; the POST (RFC 8058 ``List-Unsubscribe=One-Click`` from a mail client, no
   cookies, or the page's own button) suppresses the address for reminders only (confirmations and the
-  rep's mail still go) and cancels the contact's planned reminders. Always 200, never a redirect.
+  rep's mail still go) and cancels the contact's planned reminders; it sets the mapping's opt-out field in
+  Salesforce (conditionally, through the outbox) and leaves the rep a Task (:mod:`sync_service.opt_outs`).
+  Always 200, never a redirect.
 - ``POST /links/fresh`` (the expired-link page's button): a genuine but expired token gets a new email of the
   same kind with new links, at most one a day per email; the page never says where it went.
 
@@ -49,6 +51,7 @@ from jobs.email import send_batch_job
 from jobs.push import enqueue_push
 from jobs.queues import EMAIL
 from mappings.model import Mapping
+from sync_service.opt_outs import record_unsubscribe
 from sync_service.outbox.tasks import active_mapping, record_email_activity
 from sync_service.outbox.writeback import WriteBackUnresolved, live_quote, record_write_back
 from sync_service.renewal import PURCHASE_ORDER_MAX, RenewOutcome, renew_contract
@@ -337,6 +340,7 @@ def unsubscribe(token: str) -> Page:
         return _page(opened, "actions/unsubscribe.html", 400, missing=True)
     message = opened.message
     addresses = {a.strip().lower() for a in (message.to_address, _contact_email(message)) if a and a.strip()}
+    mapping = active_mapping(session)
     session.commit()  # end the reads before the first write (SQLite)
     now = utcnow()
     for address in sorted(addresses):
@@ -344,7 +348,11 @@ def unsubscribe(token: str) -> Page:
         # Its contacts are marked suppressed (no reminder is planned for them again) and their contracts'
         # planned reminders cancelled.
         suppress_contacts(session, address, at=now)
+    # The opt-out for Salesforce and the rep's Task, in the same transaction.
+    record_unsubscribe(session, message, addresses, mapping, at=now)
     session.commit()
+    with enqueue_after_commit("the unsubscribe's push"):
+        enqueue_push()
     return _page(opened, "actions/unsubscribed.html", 200)
 
 

@@ -14,6 +14,7 @@ from email_actions.web.console import (  # noqa: F401
     operations_conflicts,
     operations_jobs,
     operations_outbox,
+    operations_suppressions,
     reports,
     settings_views,
     views,

@@ -13,7 +13,8 @@ read-only pages; the outbox with its dead letters is :mod:`.operations_outbox`, 
   dead letters can be retried (pending again, and a push is queued) or discarded, one, some or all.
 - **Jobs** (``/operations/jobs``): queue depths and each queue's failed jobs (the exception's type and first
   line only: tracebacks and arguments can hold what a console must not show), with retry.
-- **Emails** (``/operations/emails``) by status, and the **suppression list** (``/operations/suppressions``).
+- **Emails** (``/operations/emails``) by status, and the **suppression list** (``/operations/suppressions``)
+  with the contacts opted out in Salesforce; an admin lifts either there (:mod:`.operations_suppressions`).
 
 Every table has a CSV export (a ``….csv`` route taking the page's filters); a long list exports in parts
 (:mod:`.operations_paging`), so no request builds a file of the whole store. Every change (retry, discard) is a
@@ -79,11 +80,12 @@ from email_actions.web.console.operations_queries import (
     today_utc,
     usage_rows,
 )
+from email_actions.web.console.operations_suppressions import opted_out_contacts
 from jobs.introspection import QueueDepth, introspection_redis, queue_depths
 from sync_service.console_settings import api_budget
-from sync_service.freshness import freshness_limit, stale_mappings
+from sync_service.freshness import freshness_limit, judge
 from sync_service.store.db import current_session
-from sync_service.store.models import EMAIL_STATUSES, EmailMessage, EmailSuppression, SyncRun
+from sync_service.store.models import EMAIL_STATUSES, EmailMessage, EmailSuppression, SyncRun, utcnow
 
 MAX_USAGE_DAYS = 366
 
@@ -105,7 +107,10 @@ def operations() -> ResponseReturnValue:
     outbox = outbox_counts(session, ("pending", "dead"))
     emails = email_counts(session)
     suppressed = suppressed_count(session)
-    stale = stale_mappings(session, limit=freshness_limit(get_settings()))
+    # Judged from the pulls just read (their last success), not another query: the page's statements stay few.
+    limit, now = freshness_limit(get_settings()), utcnow()
+    judged = (judge(item.mapping, item.last_success_at, limit=limit, now=now) for item in pulls if item.active)
+    stale = [item for item in judged if item is not None]
     depths: list[QueueDepth] = []
     workers = 0
     problem = None
@@ -311,6 +316,7 @@ def operations_suppressions() -> ResponseReturnValue:
         address=address,
         reasons=SUPPRESSION_REASONS,
         by_reason=by_reason,
+        opted_out=opted_out_contacts(session),
         filters={"reason": reason or None, "q": address or None},
         preview=preview,
     )

@@ -667,6 +667,8 @@ def test_one_click_unsubscribe_without_cookies(any_site: Site, encoding: str) ->
         "reminders_planned": before["reminders_planned"] - 1,
         "reminders_cancelled": before["reminders_cancelled"] + 1,
         "contacts_suppressed": before["contacts_suppressed"] + 1,
+        # The opt-out for Salesforce and the rep's Task: once, however many POSTs.
+        "outbox_items": before["outbox_items"] + 2,
     }
     with site.sessions() as session:
         suppression = session.scalars(select(models.EmailSuppression)).one()
@@ -677,6 +679,15 @@ def test_one_click_unsubscribe_without_cookies(any_site: Site, encoding: str) ->
         )
         reason = session.scalar(select(models.Reminder.reason).where(models.Reminder.status == "cancelled"))
         assert reason == CANCEL_SUPPRESSED
+        writes = {item.kind: item for item in session.scalars(select(models.OutboxItem))}
+        contact = session.scalars(select(models.Contact)).first()
+        assert contact is not None
+        opt_out = writes["field_update"]
+        assert (opt_out.sobject, opt_out.target_sf_id) == ("Contact", contact.sf_id)
+        assert opt_out.payload["values"] == {"HasOptedOutOfEmail": True}
+        assert opt_out.payload["seen"] == {"HasOptedOutOfEmail": False}
+        assert "unsubscribed from renewal reminders" in writes["task"].payload["subject"]
+        assert writes["task"].count == 2  # the bounded Task: the second POST bumped it
 
 
 def test_the_unsubscribe_page_button_posts_the_same_one_click(site: Site) -> None:
