@@ -97,6 +97,20 @@ def push(events: int, renewals: int, as_json: bool) -> None:
     _emit(figures, as_json)
 
 
+@bench.command("conflicts")
+@click.option("--writes", default=100, show_default=True, help="Contracts whose rep controls a rep changes.")
+@click.option("--edited", default=0.3, show_default=True, help="Share of them edited in Salesforce before the push.")
+@click.option("--seed", default=13, show_default=True, help="Random seed (which contracts, which fields).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def conflicts(writes: int, edited: float, seed: int, as_json: bool) -> None:
+    """Rep-control writes against the stand-in org while some records are edited in Salesforce between pull and
+    push and transient faults fire: conflicts injected vs detected, fields overwritten that the user did not
+    change (target 0), rep changes lost and writes dead-lettered by transient faults (targets 0)."""
+    from tests.bench.conflicts import conflict_figures
+
+    _emit(conflict_figures(writes=writes, edited_share=edited, seed=seed), as_json)
+
+
 @bench.command("send")
 @click.option("--reminders", default=500, show_default=True, help="Due reminders (each sends two emails).")
 @click.option("--rate", default=50.0, show_default=True, help="The allowed send rate (emails per second).")
