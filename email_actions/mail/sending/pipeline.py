@@ -55,6 +55,7 @@ from email_actions.mail.sending import ratelimit
 from email_actions.mail.sending.ses import NotSent, OutcomeUnknown, Paused, Rejected, SesSender
 from sync_service.freshness import reminders_paused
 from sync_service.outbox.tasks import active_mapping, record_email_activity, task_conventions
+from sync_service.planning.planner import CANCEL_OPTED_OUT
 from sync_service.store import models
 from sync_service.store.models import new_nonce, utcnow
 
@@ -66,7 +67,7 @@ SEND_CONCURRENCY = 8
 QUEUE_CHUNK = 500
 # The emails the staleness guard holds back: the reminder and the rep's copy of it.
 REMINDER_KINDS = ("reminder", "rep_notice")
-SKIP_OPTED_OUT = "the contact opted out of email in Salesforce"
+SKIP_OPTED_OUT = CANCEL_OPTED_OUT  # the planner's wording, so reports and pages read one reason
 
 
 @dataclass
