@@ -35,6 +35,9 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
     # The outbox sweep: what no after-commit push took, and rows whose retry is due. Idle sweeps cost one
     # local query and no API call.
     PeriodicJob("jobs.push.push_job", PUSH, interval_seconds=60),
+    # Renewals the org could not confirm at the Renew POST: tried again each minute until the org answers
+    # (an idle tick is one local query). On the push queue: both wait on the org, neither on the other.
+    PeriodicJob("jobs.renewal_intents.settle_renewal_intents_job", PUSH, interval_seconds=60),
     # Reminders are planned at 06:00 and go out from the next tick on; idle ticks cost one local query.
     PeriodicJob("jobs.email.send_due_job", EMAIL, interval_seconds=5 * 60),
 )

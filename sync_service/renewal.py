@@ -37,15 +37,18 @@ from sqlalchemy.orm import Session
 
 from mappings.model import Mapping
 from sync_service.outbox.tasks import record_email_activity
-from sync_service.outbox.writeback import WriteBackUnresolved, live_quote, record_write_back
+from sync_service.outbox.writeback import Seen, WriteBackUnresolved, live_quote, record_write_back
 from sync_service.planning.planner import CANCEL_RENEWED, CANCELLED, PLANNED
+from sync_service.renewability import Refusal
 from sync_service.store import models
 from sync_service.store.models import new_nonce, utcnow
 
 log = structlog.get_logger(__name__)
 
 Source = Literal["email", "portal"]
-Status = Literal["renewed", "already_renewed", "cancelled", "quote_changed", "no_quote"]
+Status = Literal[
+    "renewed", "already_renewed", "cancelled", "quote_changed", "no_quote", "refused", "pending", "unavailable"
+]
 PURCHASE_ORDER_MAX = 80  # the width of renewals.purchase_order
 
 
@@ -60,6 +63,13 @@ class RenewOutcome:
     - ``quote_changed``: ``quote``'s total is not the one the customer saw; ``total`` and ``currency`` are
       the current ones to show and confirm.
     - ``no_quote``: the contract has no live renewal quote with a total to renew at.
+
+    Only :func:`sync_service.renewal_live.renew_live` (the check against the org) gives the last three:
+
+    - ``refused``: the quote may not be renewed from the email (``refusal`` says why, in words).
+    - ``pending``: the org did not answer; ``intent`` is the renewal kept to complete later (``recorded``:
+      recorded by this call, else one was waiting already).
+    - ``unavailable``: the org refused to let the quote be read (``detail``); nothing renewed or kept.
     """
 
     status: Status
@@ -72,6 +82,10 @@ class RenewOutcome:
     confirmation: models.EmailMessage | None = None
     outbox: list[models.OutboxItem] = field(default_factory=list)
     write_back_problem: str | None = None
+    refusal: Refusal | None = None
+    intent: models.RenewalIntent | None = None
+    recorded: bool = False
+    detail: str | None = None
 
 
 def renew_contract(
@@ -83,6 +97,7 @@ def renew_contract(
     purchase_order: str | None,
     source: Source,
     mapping: Mapping | None,
+    seen: dict[tuple[str, str], Seen] | None = None,
 ) -> RenewOutcome:
     """Renew `contract` at the live quote's total, if that is `quote_total_seen` (see the module docstring).
 
@@ -91,7 +106,9 @@ def renew_contract(
     Task (the renewal, write-back and confirmation still happen). `quote_total_seen` ``None`` means the
     customer was shown no total, which is never enough to renew: the outcome is ``quote_changed`` with the
     total to show. `mapping` ``None`` (no active mapping) records no write-back. A purchase order longer
-    than :data:`PURCHASE_ORDER_MAX` raises ``ValueError`` before anything is written. Nothing is committed.
+    than :data:`PURCHASE_ORDER_MAX` raises ``ValueError`` before anything is written. `seen` (what a live read
+    of a record found, see :func:`~sync_service.outbox.writeback.record_write_back`) makes the write-back to
+    that record conditional on Salesforce still holding it. Nothing is committed.
     """
     purchase_order = _purchase_order(purchase_order)
     now = utcnow()
@@ -146,7 +163,7 @@ def renew_contract(
     problem = None
     if mapping is not None:
         try:
-            outbox.extend(record_write_back(session, contract=contract, mapping=mapping, action="renew"))
+            outbox.extend(record_write_back(session, contract=contract, mapping=mapping, action="renew", seen=seen))
         except WriteBackUnresolved as exc:
             problem = str(exc)
             log.error("renewal write-back not recorded", contract_id=contract.id, problem=problem)

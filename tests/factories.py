@@ -60,10 +60,17 @@ def make_contract(
     account_name: str = "Acme Manufacturing GmbH",
     lines: list[tuple[str, str, Decimal, Decimal]] | None = None,
     number: str | None = None,
+    quote_status: str = "Presented",
+    quote_approval: str | None = "Approved",
+    valid_until: date | Literal["auto"] | None = "auto",
     **contract_fields: Any,
 ) -> models.Contract:
     """A contract as a pull writes it; `lines` are (product, product line, quantity, unit price). Its rep is
-    new (active unless `rep_active` is false) unless `rep` is given."""
+    new (active unless `rep_active` is false) unless `rep` is given.
+
+    Its renewal quote may be renewed from the email under every preset's renewal rules unless told otherwise:
+    status Presented, approval Approved, valid until 30 days past the end date or today, whichever is later
+    (`valid_until` "auto"; give a date, or None for no expiration)."""
     account = models.Account(sf_id=sf_id("001"), name=account_name, currency=currency)
     contact = models.Contact(
         sf_id=sf_id("003"), account=account, email=email, first_name="Dana", last_name="Scully", locale=locale
@@ -92,10 +99,11 @@ def make_contract(
         sf_id=sf_id("a0Q"),
         contract=contract,
         number=f"Q-{next(_ids):05d}",
-        status="Presented",
+        status=quote_status,
+        approval=quote_approval,
         total=amount,
         currency=currency,
-        valid_until=end_date,
+        valid_until=max(end_date, utcnow().date()) + timedelta(days=30) if valid_until == "auto" else valid_until,
     )
     session.add(quote)
     for product, product_line, quantity, unit_price in lines or [

@@ -31,6 +31,7 @@ from mappings.model import CANONICAL, PULL_ORDER, Mapping
 from mappings.soql import soql_datetime
 from sync_service.pull import fetch, plan
 from sync_service.pull.convert import ValueProblem, canonical_value, modstamp
+from sync_service.pull.pricing_requests import settle_pricing_requests
 from sync_service.pull.renewal_state import settle_renewal_state
 from sync_service.pull.writer import CanonicalRow, ChunkResult, Problem, write_chunk
 from sync_service.salesforce.budget import Budget, check_budget, record_api_usage
@@ -120,7 +121,10 @@ class Puller:
             self.retrying(self._incremental_removals, result, removals_since)
             with self.sessions.begin() as session:
                 settled = settle_renewal_state(session, self.mapping)
+                answered = settle_pricing_requests(session)
             result.rows["renewed_in_salesforce"] = settled.marked
+            if answered:
+                result.rows["pricing_requests_answered"] = answered
             if settled.unmarked:
                 result.rows["renewal_taken_back_in_salesforce"] = settled.unmarked
             result.status = "succeeded"

@@ -341,7 +341,7 @@ class SalesforceKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-EMAIL_KINDS = ("reminder", "rep_notice", "confirmation", "contact_request")
+EMAIL_KINDS = ("reminder", "rep_notice", "confirmation", "contact_request", "renewal_refused")
 EMAIL_STATUSES = ("queued", "sending", "sent", "unknown", "failed", "skipped", "delivered", "bounced", "complained")
 
 

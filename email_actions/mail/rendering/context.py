@@ -12,9 +12,13 @@ reminder            renew, review, contact, quote, open (the pixel), unsubscribe
 rep_notice          rep, quote
 confirmation        review, quote
 contact_request     rep
+renewal_refused     contact, review
 ==================  =====================================================================
 
-The quote link is left out when the contract has no live renewal quote with a document to download.
+The quote link is left out when the contract has no live renewal quote with a document to download. The
+renew link is left out of a reminder whose contract may not be renewed from the email now
+(:mod:`sync_service.renewability`: the quote's status, approval or validity, a pending pricing request): the
+email then offers the rep instead, and ``renew_refusal`` says why.
 """
 
 from __future__ import annotations
@@ -31,9 +35,10 @@ from email_actions.mail.brands import Brand
 from email_actions.mail.links import Links, Purpose
 from email_actions.mail.rendering.formatting import normalise_locale
 from sync_service.outbox.writeback import live_quote
+from sync_service.renewability import active_rules, refusal
 from sync_service.store import models
 
-Kind = Literal["reminder", "rep_notice", "confirmation", "contact_request"]
+Kind = Literal["reminder", "rep_notice", "confirmation", "contact_request", "renewal_refused"]
 Timing = Literal["before", "today", "after"]
 
 LINK_PURPOSES: dict[str, tuple[Purpose, ...]] = {
@@ -41,6 +46,7 @@ LINK_PURPOSES: dict[str, tuple[Purpose, ...]] = {
     "rep_notice": ("rep", "quote"),
     "confirmation": ("review", "quote"),
     "contact_request": ("rep",),
+    "renewal_refused": ("contact", "review"),
 }
 # Kinds written to the rep rather than to the customer's contact.
 REP_KINDS = frozenset({"rep_notice", "contact_request"})
@@ -91,6 +97,9 @@ class EmailContext:
     public_base_url: str
     # Extras of the email by name, e.g. a contact request's ``message``, ``preferred_time``, ``channel``.
     data: Mapping[str, Any] = field(default_factory=dict)
+    # Why the contract may not be renewed from the email now (a reminder then has no renew link), in the
+    # customer's words; None when it may (sync_service.renewability).
+    renew_refusal: str | None = None
 
     @property
     def days_to_end(self) -> int | None:
@@ -143,7 +152,10 @@ def build_context(
     rep = message.rep if message.rep is not None else contract.rep
     quote = live_quote(session, contract)
     has_document = quote is not None and bool(quote.primary_document_sf_id or quote.documents)
-    purposes = tuple(p for p in LINK_PURPOSES[message.kind] if p != "quote" or has_document)
+    refused = refusal(contract, quote, active_rules(session), today=today) if message.kind == "reminder" else None
+    purposes = tuple(
+        p for p in LINK_PURPOSES[message.kind] if (p != "quote" or has_document) and (p != "renew" or refused is None)
+    )
     contact_name = _name(contact.first_name, contact.last_name) if contact is not None else ""
     if message.kind in REP_KINDS:
         recipient_name = rep.name if rep is not None else ""
@@ -181,4 +193,5 @@ def build_context(
         links=links.urls(message.id, message.nonce, purposes),
         public_base_url=links.base_url,
         data=dict(message.data or {}),
+        renew_refusal=refused.message if refused is not None else None,
     )

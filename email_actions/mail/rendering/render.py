@@ -43,7 +43,7 @@ from email_actions.mail.rendering.context import EmailContext
 from email_actions.mail.rendering.formatting import formatter
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
-KINDS = ("reminder", "rep_notice", "confirmation", "contact_request")
+KINDS = ("reminder", "rep_notice", "confirmation", "contact_request", "renewal_refused")
 # Largest width the logo is shown at; a wider PNG is shown at half its size (sharp on 2x screens).
 LOGO_MAX_WIDTH = 200
 

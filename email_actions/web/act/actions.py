@@ -4,10 +4,14 @@ GET and HEAD on a link **only show a page** and record the hit (a click event, t
 link scanners fetch every link of an email, so nothing happens until a person presses the page's button.
 
 - ``/a/renew/<token>``: the renewal quote to confirm (contract, term, lines, total, an optional
-  purchase-order number per brand). The POST echoes the page's form token and the total shown, and renews
-  only at that total (:func:`sync_service.renewal.renew_contract`); a second or racing POST is told
-  "already renewed on …", a changed total gets the new amount to confirm, a cancelled contract or missing
-  quote the way to the rep.
+  purchase-order number per brand), or, when Salesforce's rules do not allow a renewal from the email
+  (:mod:`sync_service.renewability`: the quote's status, approval or validity, the rep's pricing request),
+  why not and the way to the rep. The POST echoes the page's form token and the total shown; it reads the
+  quote live from the org and renews only at that total and only what the rules allow
+  (:func:`sync_service.renewal_live.renew_live`); a second or racing POST is told "already renewed on …", a
+  changed total gets the new amount to confirm, a refused quote, cancelled contract or missing quote the way
+  to the rep. When the org does not answer, the renewal is kept as an intent and the page says "we'll
+  confirm your renewal shortly" (202); a POST while it waits says the same.
 - ``/a/contact/<token>``: a form (message, preferred time and channel: :mod:`email_actions.web.act.forms`);
   the POST records one contact request per form (its form token's nonce), the mapping's write-back, a
   high-priority Task for the rep, and queues the rep's email.
@@ -43,6 +47,7 @@ from email_actions.mail.links import LINKS, LinkInvalid, Purpose, expires_on, ut
 from email_actions.mail.rendering.formatting import formatter, normalise_locale
 from email_actions.web.act.forms import CHANNELS, ContactForm
 from email_actions.web.act.link_events import record_event
+from email_actions.web.live_renew import pending_intent, record_reader
 from email_actions.web.posted import decimal_or_none
 from email_actions.web.security import csrf_exempt, limit_key_for_message, limiter
 from email_actions.web.token_pages import Opened, brand_of, check_form_token, form_token, links, open_link, render_page
@@ -54,9 +59,11 @@ from mappings.model import Mapping
 from sync_service.opt_outs import record_unsubscribe
 from sync_service.outbox.tasks import active_mapping, record_email_activity
 from sync_service.outbox.writeback import WriteBackUnresolved, live_quote, record_write_back
-from sync_service.renewal import PURCHASE_ORDER_MAX, RenewOutcome, renew_contract
+from sync_service.renewability import active_rules, refusal
+from sync_service.renewal import PURCHASE_ORDER_MAX, RenewOutcome
+from sync_service.renewal_live import renew_live
 from sync_service.store import models
-from sync_service.store.db import current_session
+from sync_service.store.db import current_database, current_session
 from sync_service.store.models import new_nonce
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -123,10 +130,11 @@ def renew(token: str) -> Page:
         return _renew_state(session, opened, status=400, purchase_order=purchase_order, po_error=True)
     contract = message.contract
     mapping = active_mapping(session)
-    # End the reads: renew_contract's first statement is its write (see sync_service.renewal on SQLite).
-    session.commit()
-    outcome = renew_contract(
+    # renew_live ends the reads before it calls the org; its first statement after that is a write (SQLite).
+    outcome = renew_live(
         session,
+        record_reader(),
+        current_database().sessionmaker,
         contract=contract,
         email_message=message,
         quote_total_seen=total_seen,
@@ -160,9 +168,14 @@ def _renew_state(
         return _page(opened, "actions/renewed.html", status, already=True, renewed_on=when.date(), renewal=renewal)
     if contract.is_cancelled or contract.is_deleted:
         return _page(opened, "actions/unavailable.html", status, reason="cancelled")
+    if pending_intent(session, contract) is not None:
+        return _page(opened, "actions/pending.html", status)
     quote = live_quote(session, contract)
     if quote is None or quote.total is None:
         return _page(opened, "actions/unavailable.html", status, reason="no_quote")
+    refused = refusal(contract, quote, active_rules(session), today=utcnow().date())
+    if refused is not None:
+        return _page(opened, "actions/unavailable.html", status, reason=refused.reason, message=refused.message)
     return _confirm_page(opened, quote, status, notice=notice, purchase_order=purchase_order, po_error=po_error)
 
 
@@ -180,7 +193,15 @@ def _renew_result(session: Session, opened: Opened, outcome: RenewOutcome, purch
     if outcome.status == "quote_changed":
         assert outcome.quote is not None
         return _confirm_page(opened, outcome.quote, 409, notice="changed", purchase_order=purchase_order)
-    return _page(opened, "actions/unavailable.html", 409, reason=outcome.status)
+    if outcome.status == "pending":
+        return _page(opened, "actions/pending.html", 202)
+    if outcome.status == "refused":
+        assert outcome.refusal is not None
+        reason, message = outcome.refusal.reason, outcome.refusal.message
+        return _page(opened, "actions/unavailable.html", 409, reason=reason, message=message)
+    return _page(
+        opened, "actions/unavailable.html", 503 if outcome.status == "unavailable" else 409, reason=outcome.status
+    )
 
 
 def _confirm_page(

@@ -30,6 +30,7 @@ from jobs.push import enqueue_push
 from sync_service.outbox.tasks import active_mapping
 from sync_service.outbox.writeback import WriteBackUnresolved, record_rep_controls
 from sync_service.planning.planner import CANCEL_HELD
+from sync_service.pull.pricing_requests import note_pricing_change
 from sync_service.store import models
 from sync_service.store.db import current_session
 from sync_service.store.models import utcnow
@@ -166,13 +167,20 @@ def rep_controls(contract_id: int) -> Response | tuple[str, int]:
         return rep_page(scope, status=400, submitted=(contract_id, form))
     before = _control_values(contract)
     controls_before = _controls(contract)
+    adjustment_before, override_before = contract.price_adjustment_pct, contract.price_override
     form.apply_to(contract)
     after = _control_values(contract)
     if after == before:
         db.rollback()
         return _back_to(contract_id, f"Contract {number}: nothing to save, no control changed.")
     _audit(db, scope, contract, "rep.controls", before, after, contract.price_override_reason)
+    # The pricing is a request to the quote's owner: the customer's Renew waits until the quote changes.
+    pricing = note_pricing_change(db, contract, adjustment_before=adjustment_before, override_before=override_before)
     notice = f"Contract {number}: changes saved and sent to Salesforce."
+    if pricing == "requested":
+        notice += " The customer's Renew waits until the quote is updated in Salesforce."
+    elif pricing == "withdrawn":
+        notice += " The pricing request is withdrawn: the customer can renew at the quote in Salesforce."
     return _write_back_and_save(db, scope, contract, notice, _changed(controls_before, contract))
 
 

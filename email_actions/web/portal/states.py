@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from email_actions.mail.rendering.formatting import Formatter
+from mappings.model import Mapping
+from sync_service.renewability import Refusal, refusal
 from sync_service.store import models
 from sync_service.store.models import utcnow
 
@@ -88,6 +90,8 @@ class Row:
     products: str
     amount: str
     end_date: str
+    # Why the quote may not be renewed here now (sync_service.renewability), None when it may.
+    refusal: Refusal | None = None
 
     @property
     def has_document(self) -> bool:
@@ -96,7 +100,7 @@ class Row:
     @property
     def renewable(self) -> bool:
         live = self.state.key in ("expired", "overdue", "due_soon", "live")
-        return live and self.quote is not None and self.quote.total is not None
+        return live and self.quote is not None and self.quote.total is not None and self.refusal is None
 
     @property
     def document_title(self) -> str:
@@ -120,9 +124,11 @@ def _products(quote: models.RenewalQuote | None) -> str:
     return f"{names[0]}, {names[1]} and {len(names) - 2} more"
 
 
-def make_rows(contracts: Iterable[models.Contract], today: date, fmt: Formatter) -> list[Row]:
+def make_rows(
+    contracts: Iterable[models.Contract], today: date, fmt: Formatter, mapping: Mapping | None = None
+) -> list[Row]:
     """The contracts as table rows, most urgent first (red, amber, green, renewed, cancelled; then by days to
-    the end date, then number)."""
+    the end date, then number). `mapping`'s renewal rules say which may be renewed here."""
     rows = []
     for contract in contracts:
         quote = live_quote(contract)
@@ -136,6 +142,7 @@ def make_rows(contracts: Iterable[models.Contract], today: date, fmt: Formatter)
                 products=_products(quote),
                 amount=fmt.money(contract.amount, contract.currency or contract.account.currency) or "—",
                 end_date=fmt.date(contract.end_date, "medium") or "—",
+                refusal=refusal(contract, quote, mapping, today=today),
             )
         )
     far = 10**6

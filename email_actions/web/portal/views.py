@@ -37,6 +37,7 @@ from email_actions.web.portal.scope import (
 )
 from email_actions.web.portal.states import live_quote, make_rows, today
 from email_actions.web.security import limiter
+from sync_service.renewability import active_rules
 from sync_service.store import models
 from sync_service.store.db import current_session
 
@@ -54,7 +55,8 @@ def open_rep_portal(token: str) -> Response:
 @bp.get("/portal")
 def customer_portal() -> tuple[str, int]:
     scope = current_scope(CUSTOMER)
-    rows = make_rows(contracts_in_scope(current_session(), scope), today(), scope.fmt)
+    session = current_session()
+    rows = make_rows(contracts_in_scope(session, scope), today(), scope.fmt, active_rules(session))
     return page("portal/customer.html", scope, rows=rows, notices=flashes())
 
 

@@ -30,6 +30,7 @@ from config.settings.parsers import parse_secret_keys
 from email_actions.mail.links import LINKS, LinkInvalid, Links, Purpose
 from sync_service.store import models
 from tests.email_actions.web.act.test_actions import Site, close_site, open_site, renew_form, seed, text
+from tests.standin_org import RunningOrg
 
 ROUTES: tuple[Purpose, ...] = ("renew", "contact", "unsubscribe")
 METHODS = ("GET", "HEAD", "POST")
@@ -46,8 +47,9 @@ FUZZ = hypothesis_settings(
 
 
 @pytest.fixture
-def site(settings: Settings) -> Iterator[Site]:
-    running = open_site(settings, settings.database_url)
+def site(settings: Settings, cpq_org: RunningOrg) -> Iterator[Site]:
+    """The app reading quotes live from the CPQ stand-in org (seed puts them there)."""
+    running = open_site(settings, settings.database_url, cpq_org)
     yield running
     close_site(running)
 
@@ -241,10 +243,12 @@ def with_keys(settings: Settings, keys: str) -> Settings:
     return dataclasses.replace(settings, secret_keys=parse_secret_keys("RENEWALS_SECRET_KEYS", keys))
 
 
-def test_a_link_signed_with_an_older_key_works_until_that_key_is_removed(settings: Settings) -> None:
-    old_only = open_site(with_keys(settings, KEY_A), settings.database_url)
-    rotated = open_site(with_keys(settings, f"{KEY_A},{KEY_B}"), settings.database_url)
-    retired = open_site(with_keys(settings, KEY_B), settings.database_url)
+def test_a_link_signed_with_an_older_key_works_until_that_key_is_removed(
+    settings: Settings, cpq_org: RunningOrg
+) -> None:
+    old_only = open_site(with_keys(settings, KEY_A), settings.database_url, cpq_org)
+    rotated = open_site(with_keys(settings, f"{KEY_A},{KEY_B}"), settings.database_url, cpq_org)
+    retired = open_site(with_keys(settings, KEY_B), settings.database_url, cpq_org)
     try:
         seeded = seed(old_only)
         path = seeded.path(old_only, "renew")  # signed with key A, as emails sent before the rotation were

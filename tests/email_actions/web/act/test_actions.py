@@ -45,8 +45,10 @@ from sync_service.store import models
 from sync_service.store.db import make_engine
 from sync_service.store.models import utcnow
 from tests.factories import make_contract, make_email, make_reminder, make_sent_reminder_email, sf_id
+from tests.org_quotes import org_settings, put_quote, reprice
 from tests.paths import SALESFORCE_CPQ_PRESET
 from tests.processes import free_port
+from tests.standin_org import RunningOrg
 
 PRESET = SALESFORCE_CPQ_PRESET
 CONTACT_REP_FIELD = "Renewal_Contact_Requested__c"
@@ -76,6 +78,8 @@ class Site:
     app: Flask
     sessions: sessionmaker[Session]
     settings: Settings
+    # The stand-in org the Renew POST reads its quotes from (seed puts each contract's quote there).
+    org: RunningOrg | None = None
 
     def client(self, **kwargs: Any) -> FlaskClient:
         return self.app.test_client(**kwargs)
@@ -112,11 +116,13 @@ class Seeded:
         return f"{LINKS[purpose].path}{site.links().token(purpose, self.message_id, self.nonce)}"
 
 
-def open_site(settings: Settings, database_url: str) -> Site:
+def open_site(settings: Settings, database_url: str, org: RunningOrg | None = None) -> Site:
+    if org is not None:
+        settings = org_settings(settings, org)
     app = create_app(dataclasses.replace(settings, database_url=database_url))
     app.config["TESTING"] = True
     return Site(
-        app, sessionmaker(make_engine(database_url), expire_on_commit=False), app.extensions["renewals.settings"]
+        app, sessionmaker(make_engine(database_url), expire_on_commit=False), app.extensions["renewals.settings"], org
     )
 
 
@@ -126,17 +132,17 @@ def close_site(site: Site) -> None:
 
 
 @pytest.fixture
-def site(settings: Settings) -> Iterator[Site]:
-    """The app on the test's own SQLite store."""
-    running = open_site(settings, settings.database_url)
+def site(settings: Settings, cpq_org: RunningOrg) -> Iterator[Site]:
+    """The app on the test's own SQLite store, reading quotes live from the CPQ stand-in org."""
+    running = open_site(settings, settings.database_url, cpq_org)
     yield running
     close_site(running)
 
 
 @pytest.fixture
-def any_site(settings: Settings, store: sessionmaker[Session]) -> Iterator[Site]:
-    """The app on a fresh store of each backend (SQLite and PostgreSQL)."""
-    running = open_site(settings, store.kw["bind"].url.render_as_string(hide_password=False))
+def any_site(settings: Settings, store: sessionmaker[Session], cpq_org: RunningOrg) -> Iterator[Site]:
+    """The app on a fresh store of each backend (SQLite and PostgreSQL), reading quotes from the CPQ org."""
+    running = open_site(settings, store.kw["bind"].url.render_as_string(hide_password=False), cpq_org)
     yield running
     close_site(running)
 
@@ -156,6 +162,8 @@ def seed(target: Site | sessionmaker[Session], *, mapping: str | None = None, **
         contract = make_contract(session, end_date=today + timedelta(days=30), **contract_fields)
         [quote] = contract.quotes
         quote.sf_links = {"SBQQ__Opportunity2__c": sf_id("006")}
+        if isinstance(target, Site) and target.org is not None:
+            put_quote(target.org, quote)
         # The reminder due today (30 days before the end), sent two hours ago, and the one 7 days before the end.
         message = make_sent_reminder_email(session, contract, sent_at=utcnow() - timedelta(hours=2))
         make_reminder(session, contract, offset_days=-7)
@@ -446,14 +454,16 @@ def test_a_contract_cancelled_since_the_email_is_not_renewed(site: Site) -> None
     assert site.counts() == {**before, "email_events": before["email_events"] + 1}
 
 
-def test_a_quote_changed_since_the_page_asks_to_confirm_the_new_amount(site: Site) -> None:
+def test_a_quote_repriced_in_salesforce_since_the_page_asks_to_confirm_the_new_amount(site: Site) -> None:
     seeded = seed(site)
     client = site.client()
     path = seeded.path(site, "renew")
     form = renew_form(client, path)
-    with site.sessions.begin() as session:
+    assert form["total_seen"] == "12500.00"
+    assert site.org is not None
+    with site.sessions() as session:
         [quote] = session.get_one(models.Contract, seeded.contract_id).quotes
-        quote.total = Decimal("13250.00")
+        reprice(site.org, quote.sf_id, Decimal("13250.00"))  # a rep re-prices the quote in Salesforce
     before = site.counts()
 
     changed = client.post(path, data=form)
@@ -462,6 +472,8 @@ def test_a_quote_changed_since_the_page_asks_to_confirm_the_new_amount(site: Sit
     page = text(changed)
     assert "The renewal amount has changed" in page and "$13,250.00" in page and "Nothing has been renewed" in page
     assert site.counts() == before
+    with site.sessions() as session:  # the store's copy took Salesforce's total from the live read
+        assert session.get_one(models.Contract, seeded.contract_id).quotes[0].total == Decimal("13250.00")
     fresh = form_fields(changed)
     assert fresh["total_seen"] == "13250.00"
 
@@ -790,9 +802,9 @@ def test_a_fresh_link_is_queued_once_a_day_and_its_links_work(site: Site, redis:
     assert client.get(new_path).status_code == 200
 
 
-def test_without_redis_the_actions_are_recorded_and_left_to_the_sweeps(settings: Settings) -> None:
+def test_without_redis_the_actions_are_recorded_and_left_to_the_sweeps(settings: Settings, cpq_org: RunningOrg) -> None:
     down = dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
-    site = open_site(down, settings.database_url)
+    site = open_site(down, settings.database_url, cpq_org)
     try:
         seeded = seed(site)
         client = site.client()

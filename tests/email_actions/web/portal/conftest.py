@@ -13,13 +13,14 @@ from config.settings import Settings
 from email_actions.web.portal import views
 from sync_service.store import models
 from tests.email_actions.web.portal.portal_site import Portal, start_portal
+from tests.standin_org import RunningOrg
 
 
 @pytest.fixture
-def site(settings: Settings, store: sessionmaker[Session]) -> Iterator[Portal]:
-    """The app over a freshly migrated store on each backend."""
+def site(settings: Settings, store: sessionmaker[Session], cpq_org: RunningOrg) -> Iterator[Portal]:
+    """The app over a freshly migrated store on each backend, reading quotes live from the CPQ stand-in org."""
     url = store.kw["bind"].url.render_as_string(hide_password=False)
-    running = start_portal(settings, url)
+    running = start_portal(settings, url, cpq_org)
     yield running
     running.app.extensions["renewals.database"].dispose()
 

@@ -21,6 +21,8 @@ from email_actions.mail.links import Links
 from email_actions.web.app import create_app
 from sync_service.store import mapping_versions, models
 from tests.factories import make_contract, make_email, make_reminder, sf_id
+from tests.org_quotes import org_settings, put_quote
+from tests.standin_org import RunningOrg
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 TODAY = datetime.now(UTC).date()
@@ -42,6 +44,8 @@ class Portal:
     sessions: sessionmaker[Session]
     links: Links
     settings: Settings
+    # The stand-in org the Renew POST reads quotes from (seed puts every seeded quote there).
+    org: RunningOrg | None = None
 
     def token(self, purpose: str, message_id: int) -> str:
         with self.sessions() as session:
@@ -77,12 +81,15 @@ class Portal:
             return list(session.scalars(select(model).order_by(model.id)))  # type: ignore[attr-defined]
 
 
-def start_portal(settings: Settings, url: str) -> Portal:
-    """The app over the store at `url` (already migrated), with a test client."""
+def start_portal(settings: Settings, url: str, org: RunningOrg | None = None) -> Portal:
+    """The app over the store at `url` (already migrated), with a test client; signed in to `org` if given."""
+    if org is not None:
+        settings = org_settings(settings, org)
     app = create_app(dataclasses.replace(settings, database_url=url))
     app.config["TESTING"] = True
     engine = app.extensions["renewals.database"].engine
-    return Portal(app, app.test_client(), sessionmaker(engine, expire_on_commit=False), Links(settings), settings)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    return Portal(app, app.test_client(), sessions, Links(settings), settings, org)
 
 
 # --- Data ----------------------------------------------------------------------------------------------------
@@ -192,6 +199,10 @@ def seed(site: Portal, *, locale: str = "en_US", currency: str = "USD", mapping:
         if mapping:
             row = mapping_versions.import_preset(session, "salesforce_cpq", author="test")
             mapping_versions.activate(session, row.name, row.version, [])
+        if site.org is not None:
+            session.flush()
+            for quote in session.scalars(select(models.RenewalQuote).where(models.RenewalQuote.total.is_not(None))):
+                put_quote(site.org, quote)
         assert emailed.rep is not None
         return Accounts(
             emailed=emailed.id,

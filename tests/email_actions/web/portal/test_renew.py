@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 from sync_service.store import models
 from tests.email_actions.web.portal.portal_site import CSRF, Portal, seed, sibling, start_portal
+from tests.org_quotes import reprice
 from tests.processes import free_port
+from tests.standin_org import RunningOrg
 
 # --- Renew from the portal ---------------------------------------------------------------------------------------
 
@@ -70,13 +72,14 @@ def test_the_emailed_contract_renewed_from_the_portal_carries_its_email(site: Po
     assert renewal.email_message_id == data.customer_message
 
 
-def test_a_changed_quote_is_shown_again_and_nothing_is_renewed(site: Portal) -> None:
+def test_a_quote_repriced_in_salesforce_is_shown_again_and_nothing_is_renewed(site: Portal) -> None:
     data = seed(site)
     site.open_customer(data.customer_message)
     token = site.csrf(f"/portal/contracts/{data.live}/renew")
+    assert site.org is not None
     with site.sessions.begin() as session:
         quote = session.scalars(select(models.RenewalQuote).where(models.RenewalQuote.contract_id == data.live)).one()
-        quote.total = Decimal("1100.00")
+        reprice(site.org, quote.sf_id, Decimal("1100.00"))  # a rep re-prices the quote in Salesforce
     response = site.client.post(
         f"/portal/contracts/{data.live}/renew", data={"csrf_token": token, "quote_total_seen": "1000.00"}
     )
@@ -111,10 +114,10 @@ def test_contracts_that_cannot_be_renewed_say_so(site: Portal) -> None:
 
 
 def test_redis_being_down_only_delays_the_push_and_the_confirmation(
-    settings: Settings, store: sessionmaker[Session]
+    settings: Settings, store: sessionmaker[Session], cpq_org: RunningOrg
 ) -> None:
     url = store.kw["bind"].url.render_as_string(hide_password=False)
-    site = start_portal(dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0"), url)
+    site = start_portal(dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0"), url, cpq_org)
     try:
         data = seed(site)
         site.open_customer(data.customer_message)

@@ -23,6 +23,7 @@ from tests.email_actions.web.portal.portal_site import (
     sibling,
     start_portal,
 )
+from tests.standin_org import RunningOrg
 
 # --- Opening a session ---------------------------------------------------------------------------------------
 
@@ -48,9 +49,11 @@ def test_the_review_link_opens_a_session_scoped_to_the_account(site: Portal) -> 
     assert "no-store" in response.headers["Cache-Control"]
 
 
-def test_on_https_the_cookie_is_host_prefixed_and_secure(settings: Settings, store: sessionmaker[Session]) -> None:
+def test_on_https_the_cookie_is_host_prefixed_and_secure(
+    settings: Settings, store: sessionmaker[Session], cpq_org: RunningOrg
+) -> None:
     url = store.kw["bind"].url.render_as_string(hide_password=False)
-    site = start_portal(dataclasses.replace(settings, public_base_url="https://renewals.test"), url)
+    site = start_portal(dataclasses.replace(settings, public_base_url="https://renewals.test"), url, cpq_org)
     try:
         data = seed(site)
         token = site.token("review", data.customer_message)
