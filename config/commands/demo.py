@@ -30,6 +30,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import IO
@@ -336,6 +337,59 @@ def first_pull(renewals: str, env: Mapping[str, str], log: Path) -> str:
     return "Pulled the stand-in org through the salesforce_cpq mapping:\n" + output[-1]
 
 
+# Made once per demo store: a marker file says the changes were made (a restart must not make more).
+SALESFORCE_CHANGES_MARKER = "salesforce-changes"
+
+
+def salesforce_changes(renewals: str, env: Mapping[str, str], demo_dir: Path, log: Path) -> str:
+    """On first start, change three contracts in the stand-in org the way reps do in Salesforce, then pull:
+    a renewal won there, a contract's reminders held there, a customer opted out of email there. The store
+    follows the org (the system of record): the first contract shows Renewed and counts as renewed in
+    Salesforce, the other two get no reminder. Returns what was changed, for the person trying the demo."""
+    marker = demo_dir / SALESFORCE_CHANGES_MARKER
+    if marker.exists():
+        return marker.read_text()
+    from sync_service.salesforce.client import connect
+    from sync_service.salesforce.connect_settings import connection_from_settings
+
+    sf = connect(connection_from_settings(load_settings(env)))
+    today = datetime.now(UTC).date()
+    soon = (today + timedelta(days=45)).isoformat()
+    rows = sf.query(
+        "SELECT Id, ContractNumber, CustomerSignedId, SBQQ__RenewalOpportunity__c FROM Contract "
+        f"WHERE Status = 'Activated' AND EndDate >= {today.isoformat()} AND EndDate <= {soon} "
+        "AND SBQQ__RenewalOpportunity__c != null AND SBQQ__RenewalOpportunity__r.IsWon = false "
+        "AND CustomerSignedId != null ORDER BY EndDate LIMIT 3"
+    )["records"]
+    if len(rows) < 3:
+        return "No contracts due within 45 days to change in the stand-in org; skipped the Salesforce changes."
+    won, held, opted_out = rows
+    records = [
+        {"attributes": {"type": "Opportunity"}, "id": won["SBQQ__RenewalOpportunity__c"], "StageName": "Closed Won"},
+        {"attributes": {"type": "Contract"}, "id": held["Id"], "Renewal_Reminders_Held__c": True},
+        {"attributes": {"type": "Contact"}, "id": opted_out["CustomerSignedId"], "HasOptedOutOfEmail": True},
+    ]
+    answers = sf.restful("composite/sobjects", method="PATCH", json={"allOrNone": True, "records": records})
+    if not isinstance(answers, list) or not all(answer.get("success") for answer in answers):
+        raise DemoError(f"The stand-in org refused the demo's changes: {answers}")
+    done = subprocess.run([renewals, "sync"], env=dict(env), capture_output=True, text=True)
+    with log.open("a") as file:
+        file.write(done.stdout + done.stderr)
+    if done.returncode != 0:
+        raise DemoError(f"`sync` failed; see {log}.")
+    summary = "\n".join(
+        [
+            "Changed in the stand-in org as a rep would in Salesforce, then pulled (Salesforce wins):",
+            f"  contract {won['ContractNumber']}: its renewal opportunity is Closed Won: the store marks it renewed",
+            "    in Salesforce (no reminders; the portal shows Renewed; the reports count it under 'in Salesforce')",
+            f"  contract {held['ContractNumber']}: Renewal Reminders Held set in Salesforce: no reminders",
+            f"  contract {opted_out['ContractNumber']}: its customer opted out of email in Salesforce: no reminders",
+        ]
+    )
+    marker.write_text(summary)
+    return summary
+
+
 def where_to_click(org: OrgInfo, log_dir: Path, demo_dir: Path = Path("var/demo")) -> str:
     return "\n".join(
         [
@@ -405,6 +459,7 @@ def demo(demo_dir: Path, contracts: int) -> None:
         with supervisor.log_path("db-upgrade").open("a") as migration_log:
             subprocess.run([renewals, "db", "upgrade"], env=env, check=True, stdout=migration_log, stderr=migration_log)
         click.echo(first_pull(renewals, env, supervisor.log_path("sync")))
+        click.echo(salesforce_changes(renewals, env, demo_dir, supervisor.log_path("sync")))
         console_users(renewals, env, demo_dir, supervisor.log_path("admin"))
         supervisor.start("web", [renewals, "web"], env)
         wait_until(_web_answers, "The web app", 60)

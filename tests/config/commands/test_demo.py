@@ -101,3 +101,49 @@ def test_the_demo_console_users_are_created_once_with_private_passwords(tmp_path
     engine.dispose()
     assert users == {"admin": "admin", "viewer": "viewer"}
     assert (tmp_path / "admin-password").read_text().strip() not in (tmp_path / "admin.log").read_text()
+
+
+def test_the_demo_changes_three_contracts_in_salesforce_once_and_the_store_follows(
+    tmp_path: Path, settings: Any
+) -> None:
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from sqlalchemy import create_engine, select
+
+    from config.commands.demo import salesforce_changes
+    from sync_service.store.models import Contact, Contract
+    from tests.standin_org import start_org
+
+    renewals = str(Path(sys.executable).with_name("renewals"))
+    with start_org(tmp_path / "org", "--seed-contracts", "200", "--flavour", "salesforce_cpq") as org:
+        env = {
+            **os.environ,
+            **org.salesforce_env(),
+            "RENEWALS_DATABASE_URL": settings.database_url,
+            "RENEWALS_SECRET_KEYS": "k" * 43,
+        }
+        for argv in (["mappings", "import", "--preset", "salesforce_cpq", "--activate"], ["sync", "--full"]):
+            subprocess.run([renewals, *argv], env=env, check=True, capture_output=True)
+        summary = salesforce_changes(renewals, env, tmp_path, tmp_path / "sync.log")
+        # A restart finds the marker: the same summary, nothing changed again.
+        assert salesforce_changes(renewals, env, tmp_path, tmp_path / "sync.log") == summary
+    numbers = re.findall(r"contract (\S+):", summary)
+    assert len(numbers) == 3, summary
+    won, held, opted_out = numbers
+    engine = create_engine(settings.database_url)
+    with engine.connect() as connection:
+        contracts = {
+            number: (via, is_held, contact_opted_out)
+            for number, via, is_held, contact_opted_out in connection.execute(
+                select(Contract.number, Contract.renewed_via, Contract.is_held, Contact.email_opted_out)
+                .join(Contact, Contact.id == Contract.contact_id)
+                .where(Contract.number.in_(numbers))
+            )
+        }
+    engine.dispose()
+    assert contracts[won][0] == "salesforce"
+    assert contracts[held][0] is None and contracts[held][1] is True
+    assert contracts[opted_out][0] is None and contracts[opted_out][2] is True
