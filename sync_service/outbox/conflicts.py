@@ -116,7 +116,7 @@ def record_conflicts(
             detected_at=at,
         )
         session.add(row)
-        session.flush()  # the row's id is the Task's key
+        session.flush()  # the row's id is part of the Task's key
         tasks.append(_task(session, row, contract, conventions, at))
     return tasks
 
@@ -148,7 +148,9 @@ def _task(
     ]
     return record_task(
         session,
-        key=event_key("write_conflict", conflict.id),
+        # The row's id alone would repeat in another store writing to the same org (a re-created store, a
+        # staging copy): the record, field and time make the key the conflict's own.
+        key=event_key("write_conflict", conflict.id, conflict.record_sf_id, conflict.field, at.isoformat()),
         what_id=what_id,
         who_id=who_id,
         owner_id=rep.sf_id if rep is not None and rep.is_active else None,

@@ -124,7 +124,7 @@ def test_a_field_edited_in_salesforce_after_the_pull_keeps_salesforces_value(
 
     result = _pusher(store, sf).push()
 
-    assert (result.conflicts, result.dead) == (1, 0)
+    assert (result.conflicts, result.dead) == (1, 0), [(i.kind, i.status, i.last_error) for i in _outbox(store, "task")]
     assert _org_controls(sf, contract.sf_id) == {**before, "adjustment_pct": 3}  # theirs stays, nothing else moved
     [item] = _outbox(store)
     assert item.status == "conflict"
