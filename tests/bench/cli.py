@@ -117,6 +117,18 @@ def conflicts(writes: int, edited: float, seed: int, as_json: bool) -> None:
     _emit(conflict_figures(writes=writes, edited_share=edited, seed=seed), as_json)
 
 
+@bench.command("renew-calls")
+@click.option("--renewals", default=10, show_default=True, help="Renewals measured (and as many for the baseline).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def renew_calls(renewals: int, as_json: bool) -> None:
+    """Salesforce API calls per renewal from the email (the Renew POST's live quote read, the push of its Task
+    and write-back), beside the same renewal's calls before the live read and conditional writes (target: +2
+    at most)."""
+    from tests.bench.renew_calls import renew_call_figures
+
+    _emit(renew_call_figures(renewals), as_json)
+
+
 @bench.command("send")
 @click.option("--reminders", default=500, show_default=True, help="Due reminders (each sends two emails).")
 @click.option("--rate", default=50.0, show_default=True, help="The allowed send rate (emails per second).")
