@@ -26,14 +26,16 @@ def test_reminders_are_planned_once_a_day() -> None:
 def test_the_scheduler_enqueues_due_jobs_and_a_worker_records_the_heartbeat(settings: Settings, redis: Redis) -> None:
     scheduler = build_scheduler(redis)
     enqueued = {job.func_name: job for job in scheduler.enqueue_jobs()}
-    # Interval jobs are due at once (heartbeat, incremental pull, outbox sweep); cron ones wait for their time.
+    # Interval jobs are due at once (heartbeat, incremental pull, outbox sweep, renewal intents); cron ones wait.
     assert set(enqueued) == {
         "jobs.maintenance.heartbeat",
         "jobs.pull.pull_job",
         "jobs.push.push_job",
         "jobs.email.send_due_job",
+        "jobs.renewal_intents.settle_renewal_intents_job",
     }
     assert enqueued["jobs.push.push_job"].queue_name == PUSH
+    assert enqueued["jobs.renewal_intents.settle_renewal_intents_job"].queue_name == PUSH
     assert enqueued["jobs.email.send_due_job"].queue_name == EMAIL
     assert enqueued["jobs.maintenance.heartbeat"].queue_name == DEFAULT
     assert enqueued["jobs.maintenance.heartbeat"].job_options["job_timeout"] == queue_spec(DEFAULT).timeout_seconds
