@@ -22,7 +22,9 @@ from email_actions.mail.sending.pipeline import EmailSender, queue_due, queued_i
 from email_actions.web.app import create_app
 from mappings.loader import load
 from sync_service.outbox.push import push
+from sync_service.outbox.writeback import live_quote
 from sync_service.pull.service import pull_all
+from sync_service.renewability import active_rules, refusal
 from sync_service.salesforce.budget import Budget
 from sync_service.salesforce.client import connect
 from sync_service.salesforce.connect_settings import connection_from_settings
@@ -116,6 +118,8 @@ def _pull_and_send(
             and c.rep.is_active
             and c.rep.email
             and any(not q.is_deleted for q in c.quotes)
+            # The org's quote may be renewed from the email (the seed has Draft and expired ones too).
+            and refusal(c, live_quote(session, c), active_rules(session), today=today) is None
         )
         make_reminder(session, contract, offset_days=-30, due_on=today)
         queue_due(session, today=today)
