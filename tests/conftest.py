@@ -284,5 +284,12 @@ def flavour_orgs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
 
 
 @pytest.fixture(scope="session")
-def cpq_org(flavour_orgs: dict[str, RunningOrg]) -> RunningOrg:
-    return flavour_orgs["salesforce_cpq"]
+def cpq_org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningOrg]:
+    """A seeded Salesforce CPQ org the customer-action tests write to (their quotes, re-pricings, Tasks): its
+    own, so the flavour orgs stay exactly as seeded for the tests that read them."""
+    data = tmp_path_factory.mktemp("org-cpq-writes")
+    org = start_org(data, "--seed-contracts", FLAVOUR_SEED_CONTRACTS, "--flavour", "salesforce_cpq")
+    try:
+        yield org
+    finally:
+        stop_org(org)

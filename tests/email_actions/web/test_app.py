@@ -34,7 +34,12 @@ def test_the_front_page_says_what_the_service_is(client: FlaskClient) -> None:
 def test_healthz_reports_the_database(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok", "outbox_oldest_pending_seconds": None}
+    assert response.json == {
+        "status": "ok",
+        "database": "ok",
+        "outbox_oldest_pending_seconds": None,
+        "stale_mappings": [],
+    }
 
 
 def test_healthz_is_503_when_the_database_is_unreachable(settings: Settings) -> None:
