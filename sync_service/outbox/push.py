@@ -51,6 +51,7 @@ from mappings.model import TaskConventions
 from sync_service.outbox import conflicts, wire
 from sync_service.outbox.waiting import pending_since
 from sync_service.outbox.wire import Claimed, TaskShape
+from sync_service.pull.convert import sf_datetime
 from sync_service.pull.fetch import classify
 from sync_service.salesforce.budget import Budget, check_budget, record_api_usage
 from sync_service.salesforce.errors import BudgetPaused, PullFailed, TransientError
@@ -342,7 +343,7 @@ class Pusher:
         """Write one record's fields only where Salesforce still holds the values the service last saw."""
         values: dict[str, Any] = dict(item.payload["values"])
         seen: dict[str, Any] = dict(item.payload["seen"])
-        seen_at = wire.sf_datetime(item.payload.get("seen_at"))
+        seen_at = sf_datetime(item.payload.get("seen_at"))
         sobject, sf_id = item.sobject, str(item.target_sf_id)
         try:
             if seen_at is not None and self._conditional(sobject, sf_id, values, seen_at):

@@ -21,12 +21,13 @@ from typing import Any
 
 import requests
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceError
 from simple_salesforce.format import format_soql
 from simple_salesforce.util import exception_handler
 
 from mappings.model import TaskConventions
 from sync_service.pull import fetch
+from sync_service.pull.convert import sf_datetime
+from sync_service.salesforce.client import renew_session
 
 # The Task's shape changes only when an admin edits the org; one describe an hour per org is plenty.
 DESCRIBE_TTL_SECONDS = 3600
@@ -124,16 +125,6 @@ def http_date(moment: datetime) -> str:
     return format_datetime(aware.astimezone(UTC), usegmt=True)
 
 
-def sf_datetime(value: Any) -> datetime | None:
-    """A Salesforce dateTime (`2024-05-07T09:30:00.000+0000`) as an aware datetime; None when empty."""
-    if not value:
-        return None
-    text = str(value).replace("Z", "+00:00")
-    if len(text) >= 5 and text[-5] in "+-" and text[-3] != ":":
-        text = text[:-2] + ":" + text[-2:]
-    return datetime.fromisoformat(text)
-
-
 def conditional_update(
     sf: Salesforce, sobject: str, sf_id: str, values: dict[str, Any], unmodified_since: datetime
 ) -> bool:
@@ -142,7 +133,7 @@ def conditional_update(
     simple-salesforce's exception for it (for `fetch.classify`), a transport failure `requests`' own."""
     path = f"sobjects/{sobject}/{sf_id}"
     response = _patch(sf, path, values, unmodified_since)
-    if response.status_code == 401 and _sign_in_again(sf):
+    if response.status_code == 401 and renew_session(sf):
         response = _patch(sf, path, values, unmodified_since)
     if response.status_code == 412:
         return False
@@ -154,17 +145,6 @@ def conditional_update(
 def _patch(sf: Salesforce, path: str, values: dict[str, Any], since: datetime) -> requests.Response:
     headers = {**sf.headers, "If-Unmodified-Since": http_date(since)}
     return sf.session.request("PATCH", sf.base_url + path, headers=headers, json=values)
-
-
-def _sign_in_again(sf: Salesforce) -> bool:
-    """Sign in again as the client first did; False when it cannot (a session id given as is) or fails."""
-    if getattr(sf, "_salesforce_login_partial", None) is None:
-        return False
-    try:
-        sf._refresh_session()
-    except (SalesforceError, requests.RequestException):
-        return False
-    return True
 
 
 def read_fields(sf: Salesforce, sobject: str, sf_id: str, fields: list[str]) -> tuple[dict[str, Any], datetime | None]:

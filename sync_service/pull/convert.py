@@ -94,12 +94,13 @@ def canonical_value(row: dict[str, Any], spec: FieldMap, canonical: CanonicalFie
 def modstamp(row: dict[str, Any]) -> datetime | None:
     """The row's version: the newest SystemModstamp of the record and of the parents its mapped fields read
     through (selected as `<relationship>.SystemModstamp`), so a change to a parent's field counts as a change."""
-    stamps = [_stamp(v) for k, v in row.items() if k == "SystemModstamp" or k.endswith(".SystemModstamp")]
+    stamps = [sf_datetime(v) for k, v in row.items() if k == "SystemModstamp" or k.endswith(".SystemModstamp")]
     present = [s for s in stamps if s is not None]
     return max(present) if present else None
 
 
-def _stamp(value: Any) -> datetime | None:
+def sf_datetime(value: Any) -> datetime | None:
+    """A Salesforce dateTime (`2024-05-07T09:30:00.000+0000`) as an aware datetime; None when empty."""
     if not value:
         return None
     text = str(value).replace("Z", "+00:00")

@@ -23,6 +23,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
+from sync_service.salesforce.client import renew_session
 from sync_service.salesforce.errors import BudgetPaused, PullFailed, TransientError
 
 Row = dict[str, Any]
@@ -99,21 +100,10 @@ def rest_rows(sf: Salesforce, soql: str, *, include_deleted: bool = False) -> It
         yield _flatten(record)
 
 
-def _renew_session(sf: Salesforce) -> bool:
-    """Sign in again as the client first did; False when it cannot (a session id given as is) or fails."""
-    if getattr(sf, "_salesforce_login_partial", None) is None:
-        return False
-    try:
-        sf._refresh_session()
-    except (SalesforceError, requests.RequestException):
-        return False
-    return True
-
-
 def bulk_rows(sf: Salesforce, object_name: str, soql: str) -> Iterator[Row]:
     """Rows of a Bulk API 2.0 query job; empty CSV cells are nulls (reference 2.10)."""
     handler = getattr(sf.bulk2, object_name)  # takes the session id current now: a retry gets a renewed one
-    renew = lambda: _renew_session(sf)  # noqa: E731
+    renew = lambda: renew_session(sf)  # noqa: E731
     pages = classify(lambda: handler.query(soql, max_records=50_000, wait=BULK_POLL_SECONDS), renew_session=renew)
     while True:
         page = classify(lambda: next(pages, None), renew_session=renew)

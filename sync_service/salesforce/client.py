@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import requests
 from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceError
 
 from sync_service.salesforce.transport import make_session
 
@@ -94,6 +96,17 @@ def connect(conn: Connection) -> Salesforce:
             instance_url=conn.instance_url, session_id=conn.access_token, session=session, version=version
         )
     raise SalesforceNotConfigured(f"unknown Salesforce sign-in {conn.auth!r}")
+
+
+def renew_session(sf: Salesforce) -> bool:
+    """Sign in again as the client first did; False when it cannot (a session id given as is) or fails."""
+    if getattr(sf, "_salesforce_login_partial", None) is None:
+        return False
+    try:
+        sf._refresh_session()
+    except (SalesforceError, requests.RequestException):
+        return False
+    return True
 
 
 def _need(conn: Connection, *names: str) -> None:
