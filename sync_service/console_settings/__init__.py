@@ -38,7 +38,12 @@ reader has the name of the submodule that holds it, and the function is what the
 
 from __future__ import annotations
 
-from sync_service.console_settings.api_budget import MAX_API_CALLS, api_budget, check_api_budget
+from sync_service.console_settings.api_budget import (
+    MAX_API_CALLS,
+    api_budget,
+    check_api_budget,
+    check_budget_in_force,
+)
 from sync_service.console_settings.bot_rules import (
     BURST_LINKS_RANGE,
     BURST_SECONDS_RANGE,
@@ -89,6 +94,7 @@ __all__ = [
     "cadence_text",
     "check_api_budget",
     "check_bot_rules",
+    "check_budget_in_force",
     "check_cadence_text",
     "check_stages",
     "reset",

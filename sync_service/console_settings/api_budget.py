@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from sync_service.console_settings.store import API_BUDGET, SettingProblems, stored
 from sync_service.console_settings.typed_numbers import whole_number
-from sync_service.salesforce.budget import Budget
+from sync_service.salesforce.budget import Budget, check_budget
+from sync_service.salesforce.transport import ApiMeter
 
 MAX_API_CALLS = 100_000_000  # far above any org's daily limit: a bigger number is a typing mistake
 
@@ -26,6 +27,14 @@ def api_budget(session: Session, settings: Settings) -> Budget:
         daily_budget=int(value.get("daily_budget", settings.api_daily_budget)),
         reserve=int(value.get("reserve", settings.api_reserve)),
     )
+
+
+def check_budget_in_force(sessions: sessionmaker[Session], meter: ApiMeter, settings: Settings) -> None:
+    """`check_budget` against the budget in force (:func:`api_budget`, read in a session of its own): raises
+    BudgetPaused, saying why, when the org's reserve or the service's daily budget is reached."""
+    with sessions() as session:
+        budget = api_budget(session, settings)
+    check_budget(sessions, meter, budget)
 
 
 def check_api_budget(daily_budget: str, reserve: str) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from sync_service import console_settings
-from sync_service.salesforce.budget import add_api_usage, check_budget
+from sync_service.salesforce.budget import add_api_usage
 from sync_service.salesforce.client import SalesforceNotConfigured, connect
 from sync_service.salesforce.connect_settings import connection_from_settings
 from sync_service.salesforce.errors import BudgetPaused
@@ -143,10 +143,8 @@ class QuoteFiles:
     def _fetch(self, sessions: sessionmaker[Session], document: models.QuoteDocument, target: Path) -> None:
         sf = self._signed_in()
         meter = meter_of(sf.session)
-        with sessions() as session:
-            budget = console_settings.api_budget(session, self.settings)
         try:
-            check_budget(sessions, meter, budget)
+            console_settings.check_budget_in_force(sessions, meter, self.settings)
         except BudgetPaused as exc:
             raise OrgUnavailable(str(exc)) from exc
         calls, start = 0, meter.calls

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from sync_service import console_settings
-from sync_service.salesforce.budget import add_api_usage, check_budget
+from sync_service.salesforce.budget import add_api_usage
 from sync_service.salesforce.client import SalesforceNotConfigured, connect
 from sync_service.salesforce.connect_settings import connection_from_settings
 from sync_service.salesforce.errors import BudgetPaused
@@ -80,10 +80,8 @@ class RecordReader:
         """The record's `fields` as the org holds them now (Salesforce field name → JSON value)."""
         sf = self._signed_in()
         meter = meter_of(sf.session)
-        with sessions() as session:
-            budget = console_settings.api_budget(session, self.settings)
         try:
-            check_budget(sessions, meter, budget)
+            console_settings.check_budget_in_force(sessions, meter, self.settings)
         except BudgetPaused as exc:
             raise OrgUnavailable(str(exc)) from exc
         path = f"sobjects/{sobject}/{sf_id}"

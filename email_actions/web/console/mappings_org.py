@@ -40,9 +40,9 @@ from mappings.describe_cache import GLOBAL, DescribeCache
 from mappings.model import Mapping
 from mappings.problems import MappingProblem
 from mappings.validate import validate
-from sync_service.console_settings import api_budget
+from sync_service.console_settings import check_budget_in_force
 from sync_service.pull.preview import Preview, preview
-from sync_service.salesforce.budget import add_api_usage, check_budget
+from sync_service.salesforce.budget import add_api_usage
 from sync_service.salesforce.client import SalesforceNotConfigured, connect
 from sync_service.salesforce.connect_settings import connection_from_settings
 from sync_service.salesforce.errors import BudgetPaused, PullFailed, TransientError
@@ -171,10 +171,8 @@ class ConsoleOrg:
                     self._count(meter.calls - before)
 
     def _check_budget(self, meter: ApiMeter) -> None:
-        with self.sessions() as session:
-            budget = api_budget(session, self.settings)
         try:
-            check_budget(self.sessions, meter, budget)
+            check_budget_in_force(self.sessions, meter, self.settings)
         except BudgetPaused as exc:
             raise OrgUnavailable(f"Salesforce API budget: {exc}") from None
 
