@@ -483,4 +483,8 @@ def demo(demo_dir: Path, contracts: int) -> None:
         log_path = supervisor.log_path("db-upgrade")
         raise DemoError(f"`renewals db upgrade` failed (exit code {exc.returncode}); see {log_path}.") from None
     finally:
+        # A second Ctrl-C or SIGTERM (a supervisor that signals the group, an impatient hand) must not cut the
+        # stop short and leave the services running.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         supervisor.stop_all()
