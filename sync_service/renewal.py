@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 from sqlalchemy import select, update
@@ -253,9 +253,18 @@ def _queue_confirmation(
     else:
         contact_id = quote.contact_id or contract.contact_id
     data = {"purchase_order": renewal.purchase_order} if renewal.purchase_order else {}
+    return queue_customer_email(
+        session, contract, key=f"confirmation:{contract.id}", kind="confirmation", contact_id=contact_id, data=data
+    )
+
+
+def queue_customer_email(
+    session: Session, contract: models.Contract, *, key: str, kind: str, contact_id: int | None, data: dict[str, Any]
+) -> models.EmailMessage:
+    """An email of `kind` about `contract` to the contact `contact_id`, queued in this transaction."""
     message = models.EmailMessage(
-        key=f"confirmation:{contract.id}",
-        kind="confirmation",
+        key=key,
+        kind=kind,
         contract_id=contract.id,
         contact_id=contact_id,
         rep_id=contract.rep_id,

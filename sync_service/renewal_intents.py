@@ -25,11 +25,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.model import Mapping
-from sync_service.renewal import RenewOutcome, Source
+from sync_service.renewal import RenewOutcome, Source, queue_customer_email
 from sync_service.renewal_live import renew_live
 from sync_service.salesforce.record_reads import RecordReader
 from sync_service.store import models
-from sync_service.store.models import new_nonce, utcnow
+from sync_service.store.models import utcnow
 
 SETTLED_RENEWED = "renewed"
 SETTLED_REFUSED = "refused"
@@ -125,16 +125,13 @@ def _queue_refusal(
 ) -> models.EmailMessage:
     contract = intent.contract
     contact_id = message.contact_id if message is not None else contract.contact_id
-    email = models.EmailMessage(
+    email = queue_customer_email(
+        session,
+        contract,
         key=f"renewal_refused:{intent.id}:{intent.created_at.isoformat()}",
         kind="renewal_refused",
-        contract_id=contract.id,
         contact_id=contact_id,
-        rep_id=contract.rep_id,
-        nonce=new_nonce(),
-        status="queued",
         data={"reason": reason},
     )
-    session.add(email)
     session.flush()
     return email
