@@ -17,14 +17,14 @@ from __future__ import annotations
 import random
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from simple_salesforce import Salesforce
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
 
 from mappings.loader import load, preset_text
 from mappings.model import Mapping
@@ -37,6 +37,7 @@ from sync_service.salesforce.transport import meter_of
 from sync_service.store import migrate, models
 from sync_service.store.db import make_engine
 from tests.bench.devorg import start_seeded_org
+from tests.bench.push import drain
 
 # Control → (store attribute, a value the rep sets, a value someone else sets in Salesforce, as the org gives it).
 CONTROLS: dict[str, tuple[str, Any, Any]] = {
@@ -89,27 +90,6 @@ def _changes(rng: random.Random, contract: models.Contract) -> dict[str, Any]:
             continue
         changes[control] = value
     return changes or {"hold": not contract.is_held}
-
-
-def _drain(pusher: Pusher, sessions: sessionmaker[Session], deadline: float) -> tuple[int, int]:
-    """Push until nothing is pending, making waiting rows due at once (the bench measures the org, not the
-    clock); returns (pushes, API calls)."""
-    pushes = calls = 0
-    while time.monotonic() < deadline:
-        result = pusher.push()
-        pushes, calls = pushes + 1, calls + result.api_calls
-        with sessions.begin() as session:
-            session.execute(
-                update(models.OutboxItem)
-                .where(models.OutboxItem.status == "pending")
-                .values(next_attempt_at=datetime.now(UTC))
-            )
-            pending = session.scalar(
-                select(func.count()).select_from(models.OutboxItem).where(models.OutboxItem.status == "pending")
-            )
-        if not pending:
-            break
-    return pushes, calls
 
 
 def conflict_figures(writes: int = 100, edited_share: float = 0.3, seed: int = 13) -> dict[str, Any]:
@@ -176,7 +156,7 @@ def conflict_figures(writes: int = 100, edited_share: float = 0.3, seed: int = 1
         org.faults(**FAULTS)
         started = time.perf_counter()
         pusher = Pusher(sessions, sf, mapping.write_back.tasks, budget, retry_base=0.01)
-        pushes, calls = _drain(pusher, sessions, time.monotonic() + 300)
+        pushes, calls = drain(pusher, sessions, time.monotonic() + 300)
         seconds = time.perf_counter() - started
         org.faults()
 

@@ -4,13 +4,22 @@ served as static JSON pages by the same HTTP stack, and the time to seed 60,000 
 from __future__ import annotations
 
 import json
+import secrets
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from config.settings import Settings, load_settings
+from mappings.loader import load
+from mappings.model import TaskConventions
 from sync_service.devorg.org import Org
 from sync_service.devorg.seed import seed_org
+from sync_service.pull.service import pull_all
+from sync_service.store import migrate
+from sync_service.store.db import Database
+from sync_service.store.mapping_versions import activate, import_preset
 from tests.standin_org import RunningOrg, start_org
 
 QUERY = (
@@ -24,6 +33,41 @@ FLAVOUR = "salesforce_cpq"
 def start_seeded_org(data: Path, contracts: int) -> RunningOrg:
     """A Salesforce CPQ org of `contracts` contracts in `data`, seeded on first use and reused after."""
     return start_org(data, "--seed-contracts", str(contracts), "--flavour", FLAVOUR)
+
+
+@dataclass(frozen=True)
+class PulledStore:
+    environment: dict[str, str]  # RENEWALS_* for processes started beside the bench
+    settings: Settings
+    db: Database
+    conventions: TaskConventions  # the preset's Task conventions
+
+
+def pulled_store(work: Path, org: RunningOrg, redis_url: str) -> PulledStore:
+    """A SQLite store in `work` with the shipped Salesforce CPQ preset active, fully pulled from `org`. The app
+    runs in the bench's process (Flask's test client): the public URL is only for the links' text."""
+    database_url = f"sqlite:///{work / 'renewals.db'}"
+    environment = {
+        "RENEWALS_SECRET_KEYS": secrets.token_urlsafe(32),
+        "RENEWALS_DATABASE_URL": database_url,
+        "RENEWALS_REDIS_URL": redis_url,
+        "RENEWALS_PUBLIC_BASE_URL": "http://renewals.bench",
+        "RENEWALS_LOG_LEVEL": "WARNING",
+        **org.salesforce_env(),
+    }
+    settings = load_settings(environment)
+    migrate.upgrade(database_url)
+    db = Database(database_url)
+    try:
+        with db.session_scope() as session:
+            version = import_preset(session, "salesforce_cpq", author="bench")
+            activate(session, version.name, version.version, [])
+            conventions = load(version.yaml).write_back.tasks
+        pull_all(db, settings, full=True)
+    except BaseException:
+        db.dispose()
+        raise
+    return PulledStore(environment, settings, db, conventions)
 
 
 def seed_seconds(contracts: int, flavour: str = FLAVOUR, data: Path | None = None) -> float:

@@ -16,7 +16,6 @@ directly with simple-salesforce: the floor any write-back latency sits on.
 from __future__ import annotations
 
 import re
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -29,18 +28,14 @@ from redis import Redis
 from rq import Worker
 from sqlalchemy import func, select
 
-from config.settings import load_settings
 from email_actions.mail.links import LINKS, Links
 from email_actions.web.app import create_app
 from jobs.queues import PUSH
-from mappings.loader import load
 from sync_service.outbox.record import event_key
-from sync_service.pull.service import pull_all
-from sync_service.store import migrate, models
+from sync_service.store import models
 from sync_service.store.db import Database
-from sync_service.store.mapping_versions import activate, import_preset
 from sync_service.store.models import utcnow
-from tests.bench.devorg import start_seeded_org
+from tests.bench.devorg import pulled_store, start_seeded_org
 from tests.factories import make_sent_reminder_email
 from tests.processes import RestartableRedis, renewals_env, start_renewals, stop_processes, wait_until
 from tests.standin_org import RunningOrg
@@ -108,24 +103,8 @@ def renew_to_task_figures(renewals: int = 20, timeout: float = 60.0) -> dict[str
         org = start_seeded_org(work / "org", 200)
         redis = RestartableRedis(work)
         redis.start()
-        database_url = f"sqlite:///{work / 'renewals.db'}"
-        environment = {
-            "RENEWALS_SECRET_KEYS": secrets.token_urlsafe(32),
-            "RENEWALS_DATABASE_URL": database_url,
-            "RENEWALS_REDIS_URL": redis.url,
-            # Only for the links' text: the app runs in this process, behind Flask's test client.
-            "RENEWALS_PUBLIC_BASE_URL": "http://renewals.bench",
-            "RENEWALS_LOG_LEVEL": "WARNING",
-            **org.salesforce_env(),
-        }
-        settings = load_settings(environment)
-        migrate.upgrade(database_url)
-        db = Database(database_url)
-        with db.session_scope() as session:
-            version = import_preset(session, "salesforce_cpq", author="bench")
-            activate(session, version.name, version.version, [])
-            conventions = load(version.yaml).write_back.tasks
-        pull_all(db, settings, full=True)
+        store = pulled_store(work, org, redis.url)
+        environment, settings, db, conventions = store.environment, store.settings, store.db, store.conventions
         emails = _sent_reminders(db, renewals)
 
         processes.append(start_renewals(["worker", "--queue", PUSH], renewals_env(environment), work / "worker.log"))

@@ -16,7 +16,6 @@ the quote and its opportunity). The org counts every API call it serves.
 from __future__ import annotations
 
 import re
-import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -25,21 +24,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from config.settings import load_settings
 from email_actions.mail.links import LINKS, Links
 from email_actions.web.app import create_app
 from mappings.loader import load
 from sync_service.outbox import wire
 from sync_service.outbox.push import Pusher
 from sync_service.outbox.writeback import live_quote
-from sync_service.pull.service import pull_all
 from sync_service.renewability import refusal
 from sync_service.salesforce.budget import Budget
-from sync_service.store import migrate, models
+from sync_service.store import models
 from sync_service.store.db import Database
-from sync_service.store.mapping_versions import activate, import_preset
 from sync_service.store.models import utcnow
-from tests.bench.devorg import start_seeded_org
+from tests.bench.devorg import pulled_store, start_seeded_org
 from tests.factories import make_sent_reminder_email
 from tests.processes import RestartableRedis
 
@@ -87,23 +83,8 @@ def renew_call_figures(renewals: int = 10) -> dict[str, Any]:
     try:
         org = start_seeded_org(work / "org", 200)
         redis.start()
-        database_url = f"sqlite:///{work / 'renewals.db'}"
-        environment = {
-            "RENEWALS_SECRET_KEYS": secrets.token_urlsafe(32),
-            "RENEWALS_DATABASE_URL": database_url,
-            "RENEWALS_REDIS_URL": redis.url,
-            "RENEWALS_PUBLIC_BASE_URL": "http://renewals.bench",
-            "RENEWALS_LOG_LEVEL": "WARNING",
-            **org.salesforce_env(),
-        }
-        settings = load_settings(environment)
-        migrate.upgrade(database_url)
-        db = Database(database_url)
-        with db.session_scope() as session:
-            version = import_preset(session, "salesforce_cpq", author="bench")
-            activate(session, version.name, version.version, [])
-            conventions = load(version.yaml).write_back.tasks
-        pull_all(db, settings, full=True)
+        store = pulled_store(work, org, redis.url)
+        settings, db, conventions = store.settings, store.db, store.conventions
         emails = _renewable_emails(db, 2 * renewals)
 
         sf = org.salesforce(timeout=300)
