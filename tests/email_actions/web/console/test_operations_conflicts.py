@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 from email_actions.web.app import create_app
 from sync_service.store import models
-from tests.email_actions.web.console.conftest import add_user, csrf_of, post_form, sign_in
+from tests.email_actions.web.console.conftest import csrf_of, post_form
 from tests.email_actions.web.console.operations_helpers import NOW, OUTBOX, db, page, table, text_of
 from tests.factories import make_contract
 
@@ -90,24 +90,8 @@ def _audits(app: Flask) -> list[models.AuditEntry]:
         return list(session.scalars(select(models.AuditEntry).where(models.AuditEntry.action == "conflict.resolve")))
 
 
-@pytest.fixture
-def admin(app: Flask) -> FlaskClient:
-    add_user(app, "alice", "admin")
-    client = app.test_client()
-    assert sign_in(client, "alice").status_code == 302
-    return client
-
-
-@pytest.fixture
-def viewer(app: Flask) -> FlaskClient:
-    add_user(app, "victor", "viewer")
-    client = app.test_client()
-    assert sign_in(client, "victor").status_code == 302
-    return client
-
-
-def test_the_page_lists_open_conflicts_with_both_values(admin: FlaskClient, conflict_ids: list[int]) -> None:
-    tree = page(admin, CONFLICTS)
+def test_the_page_lists_open_conflicts_with_both_values(admin_client: FlaskClient, conflict_ids: list[int]) -> None:
+    tree = page(admin_client, CONFLICTS)
     rows = table(tree, "conflicts")
     first, second, resolved = conflict_ids
     assert [r[0] for r in rows] == [str(second), str(first)]  # newest first; the resolved one is not listed
@@ -118,10 +102,10 @@ def test_the_page_lists_open_conflicts_with_both_values(admin: FlaskClient, conf
     assert "Mark resolved" in text_of(tree, f"conflict-{first}")
     # Linked from the Operations navigation, and counted on the outbox page.
     assert tree.xpath(f"//nav[@aria-label='Operations']/a[@href='{CONFLICTS}']")
-    outbox = page(admin, OUTBOX)
+    outbox = page(admin_client, OUTBOX)
     assert text_of(outbox, "outbox-conflicts").startswith("2 open write conflicts")
     assert outbox.xpath(f"//p[@id='outbox-conflicts']/a[@href='{CONFLICTS}']")
-    resolved_rows = table(page(admin, CONFLICTS + "?state=resolved"), "conflicts")
+    resolved_rows = table(page(admin_client, CONFLICTS + "?state=resolved"), "conflicts")
     assert [r[0] for r in resolved_rows] == [str(resolved)] and "by admin:earlier" in resolved_rows[0][8]
 
 
@@ -137,10 +121,10 @@ def test_the_page_requires_sign_in(app: Flask, conflict_ids: list[int]) -> None:
 
 
 def test_an_admin_marks_a_conflict_resolved_audited_with_who_and_when(
-    app: Flask, admin: FlaskClient, conflict_ids: list[int]
+    app: Flask, admin_client: FlaskClient, conflict_ids: list[int]
 ) -> None:
     first = conflict_ids[0]
-    response = post_form(admin, CONFLICTS, f"{CONFLICTS}/{first}/resolve", {"note": "Rep confirmed 3 % in SF"})
+    response = post_form(admin_client, CONFLICTS, f"{CONFLICTS}/{first}/resolve", {"note": "Rep confirmed 3 % in SF"})
     assert response.status_code == 302 and response.headers["Location"].endswith(CONFLICTS)
     conflict = _conflict(app, first)
     assert conflict.resolved_by == "admin:alice" and conflict.resolution == "Rep confirmed 3 % in SF"
@@ -148,24 +132,24 @@ def test_an_admin_marks_a_conflict_resolved_audited_with_who_and_when(
     [audit] = _audits(app)
     assert (audit.actor, audit.reason, audit.after) == ("admin:alice", "Rep confirmed 3 % in SF", {"resolved": True})
     assert audit.before["field"] == "SBQQ__RenewalUpliftRate__c" and audit.before["theirs"] == 3.0
-    after = admin.get(CONFLICTS).get_data(as_text=True)
+    after = admin_client.get(CONFLICTS).get_data(as_text=True)
     assert f"Write conflict #{first} (Contract SBQQ__RenewalUpliftRate__c) marked resolved." in after
-    assert [r[0] for r in table(page(admin, CONFLICTS), "conflicts")] == [str(conflict_ids[1])]
+    assert [r[0] for r in table(page(admin_client, CONFLICTS), "conflicts")] == [str(conflict_ids[1])]
 
 
-def test_a_viewer_cannot_resolve(app: Flask, viewer: FlaskClient, conflict_ids: list[int]) -> None:
+def test_a_viewer_cannot_resolve(app: Flask, viewer_client: FlaskClient, conflict_ids: list[int]) -> None:
     """Bad input: a viewer's resolve POST (with a valid CSRF token)."""
-    tree = page(viewer, CONFLICTS)
+    tree = page(viewer_client, CONFLICTS)
     assert "Mark resolved" not in text_of(tree, f"conflict-{conflict_ids[0]}")
-    response = post_form(viewer, CONFLICTS, f"{CONFLICTS}/{conflict_ids[0]}/resolve", {})
+    response = post_form(viewer_client, CONFLICTS, f"{CONFLICTS}/{conflict_ids[0]}/resolve", {})
     assert response.status_code == 403
     assert _conflict(app, conflict_ids[0]).resolved_at is None and _audits(app) == []
 
 
-def test_a_resolve_without_csrf_changes_nothing(app: Flask, admin: FlaskClient, conflict_ids: list[int]) -> None:
+def test_a_resolve_without_csrf_changes_nothing(app: Flask, admin_client: FlaskClient, conflict_ids: list[int]) -> None:
     """Bad input: the resolve POST without its csrf_token field, and with a forged one."""
     for data in ({}, {"csrf_token": "forged"}):
-        response = admin.post(f"{CONFLICTS}/{conflict_ids[0]}/resolve", data=data)
+        response = admin_client.post(f"{CONFLICTS}/{conflict_ids[0]}/resolve", data=data)
         assert response.status_code == 400, data
     assert _conflict(app, conflict_ids[0]).resolved_at is None and _audits(app) == []
 
@@ -175,11 +159,11 @@ def test_a_resolve_without_csrf_changes_nothing(app: Flask, admin: FlaskClient, 
     [("unknown", 404, "There is no write conflict #999999"), ("resolved", 409, "already resolved by admin:earlier")],
 )
 def test_an_unknown_or_resolved_conflict_changes_nothing_and_says_why(
-    app: Flask, admin: FlaskClient, conflict_ids: list[int], target: str, code: int, says: str
+    app: Flask, admin_client: FlaskClient, conflict_ids: list[int], target: str, code: int, says: str
 ) -> None:
     """Bad input: conflict id 999999 (unknown), and the one already resolved."""
     conflict_id = 999999 if target == "unknown" else conflict_ids[2]
-    response = post_form(admin, CONFLICTS, f"{CONFLICTS}/{conflict_id}/resolve", {"note": "again"})
+    response = post_form(admin_client, CONFLICTS, f"{CONFLICTS}/{conflict_id}/resolve", {"note": "again"})
     assert response.status_code == code
     assert says in response.get_data(as_text=True)
     assert _audits(app) == []
