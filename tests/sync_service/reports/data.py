@@ -217,6 +217,20 @@ def build(session: Session) -> Store:
     )
 
 
+def csv_figures(rows: list[dict[str, str]], key: str) -> dict[str, tuple[int, int, int, Decimal, Decimal]]:
+    """A report CSV's figures by its `key` column, in the shape of :meth:`Reference.figures`."""
+    return {
+        row[key]: (
+            int(row["due"]),
+            int(row["renewed"]),
+            int(row["renewed_in_salesforce"]),
+            Decimal(row["due_amount"]),
+            Decimal(row["renewed_amount"]),
+        )
+        for row in rows
+    }
+
+
 class Reference:
     """The report figures computed the slow way, in Python over every row of the store, from the definitions
     on the pages: what the SQL and the CSV exports are checked against. Renewed is the contract's mark, whoever

@@ -18,7 +18,7 @@ from werkzeug.test import TestResponse
 
 from email_actions.web.console import reports as views
 from sync_service.store import models
-from tests.sync_service.reports.data import PERIOD, TODAY, Builder, Reference, build
+from tests.sync_service.reports.data import PERIOD, TODAY, Builder, Reference, build, csv_figures
 
 PAGES = [
     "/admin/reports",
@@ -119,16 +119,7 @@ def test_the_funnel_revenue_and_cancellation_csvs_equal_the_store(
 
     for currency in ("USD", "EUR"):
         months = rows_of(admin_client.get(f"/admin/reports/revenue.csv?{PERIOD_ARGS}&currency={currency}"))
-        assert {
-            row["month"]: (
-                int(row["due"]),
-                int(row["renewed"]),
-                int(row["renewed_in_salesforce"]),
-                Decimal(row["due_amount"]),
-                Decimal(row["renewed_amount"]),
-            )
-            for row in months
-        } == reference.by_month(PERIOD, currency)
+        assert csv_figures(months, "month") == reference.by_month(PERIOD, currency)
         assert {row["currency"] for row in months} == {currency}
     check_cancellations(reference, admin_client)
 
@@ -146,16 +137,7 @@ def test_the_breakdown_csvs_equal_the_store(reference: Reference, admin_client: 
 
 def check_breakdown(reference: Reference, admin_client: FlaskClient, dimension: str) -> None:
     rows = rows_of(admin_client.get(f"/admin/reports/breakdowns.csv?by={dimension}&{PERIOD_ARGS}"))
-    found = {
-        row[dimension]: (
-            int(row["due"]),
-            int(row["renewed"]),
-            int(row["renewed_in_salesforce"]),
-            Decimal(row["due_amount"]),
-            Decimal(row["renewed_amount"]),
-        )
-        for row in rows
-    }
+    found = csv_figures(rows, dimension)
     assert found == reference.by_group(PERIOD, "USD", getattr(reference, dimension))
     for row in rows:
         assert row["renewal_rate_pct"] == pct(int(row["renewed"]), int(row["due"]))
@@ -246,16 +228,7 @@ def test_a_renewal_in_salesforce_shows_as_its_own_channel_on_the_pages_and_in_ev
     ]
     assert {row["step"]: int(row["contracts"]) for row in funnel} == reference.funnel(PERIOD)
     months = rows_of(admin_client.get(f"/admin/reports/revenue.csv?{PERIOD_ARGS}&currency=USD"))
-    assert {
-        row["month"]: (
-            int(row["due"]),
-            int(row["renewed"]),
-            int(row["renewed_in_salesforce"]),
-            Decimal(row["due_amount"]),
-            Decimal(row["renewed_amount"]),
-        )
-        for row in months
-    } == reference.by_month(PERIOD, "USD")
+    assert csv_figures(months, "month") == reference.by_month(PERIOD, "USD")
     february = next(row for row in months if row["month"] == "2026-02")
     assert (february["renewed_from_email"], february["renewed_in_salesforce"], february["renewed_amount"]) == (
         "1",
