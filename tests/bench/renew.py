@@ -32,6 +32,8 @@ from email_actions.mail.links import LINKS, Links
 from email_actions.web.app import create_app
 from jobs.queues import PUSH
 from sync_service.outbox.record import event_key
+from sync_service.outbox.writeback import live_quote
+from sync_service.renewability import active_rules, refusal
 from sync_service.store import models
 from sync_service.store.db import Database
 from sync_service.store.models import utcnow
@@ -50,21 +52,19 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[index]
 
 
-def _sent_reminders(db: Database, count: int) -> list[tuple[int, str]]:
-    """A sent reminder email for each of `count` renewable contracts (live quote, contact, active rep)."""
+def renewable_reminders(db: Database, count: int) -> list[tuple[int, str]]:
+    """A sent reminder email for each of `count` contracts the active mapping's renewal rules let the customer
+    renew from the email (a contact with an address, a rep); returns (email id, nonce) pairs."""
     made: list[tuple[int, str]] = []
     today = utcnow().date()
     with db.session_scope() as session:
-        contracts = session.scalars(
-            select(models.Contract)
-            .where(models.Contract.is_cancelled.is_(False), models.Contract.renewed_at.is_(None))
-            .order_by(models.Contract.id)
-        )
-        for contract in contracts:
+        mapping = active_rules(session)
+        for contract in session.scalars(select(models.Contract).order_by(models.Contract.id)):
             if len(made) == count:
                 break
-            live = [q for q in contract.quotes if not q.is_deleted and q.total is not None]
-            if not live or contract.contact is None or not contract.contact.email or contract.rep is None:
+            if contract.contact is None or not contract.contact.email or contract.rep is None:
+                continue
+            if refusal(contract, live_quote(session, contract), mapping, today=today) is not None:
                 continue
             message = make_sent_reminder_email(session, contract, offset_days=-30, due_on=today)
             made.append((message.id, message.nonce))
@@ -105,7 +105,7 @@ def renew_to_task_figures(renewals: int = 20, timeout: float = 60.0) -> dict[str
         redis.start()
         store = pulled_store(work, org, redis.url)
         environment, settings, db, conventions = store.environment, store.settings, store.db, store.conventions
-        emails = _sent_reminders(db, renewals)
+        emails = renewable_reminders(db, renewals)
 
         processes.append(start_renewals(["worker", "--queue", PUSH], renewals_env(environment), work / "worker.log"))
         _wait_for_worker(redis.url, timeout)

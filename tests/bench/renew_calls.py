@@ -26,42 +26,17 @@ from sqlalchemy.orm import sessionmaker
 
 from email_actions.mail.links import LINKS, Links
 from email_actions.web.app import create_app
-from mappings.loader import load
 from sync_service.outbox import wire
 from sync_service.outbox.push import Pusher
-from sync_service.outbox.writeback import live_quote
-from sync_service.renewability import refusal
 from sync_service.salesforce.budget import Budget
 from sync_service.store import models
 from sync_service.store.db import Database
-from sync_service.store.models import utcnow
 from tests.bench.devorg import pulled_store, start_seeded_org
-from tests.factories import make_sent_reminder_email
+from tests.bench.renew import renewable_reminders
 from tests.processes import RestartableRedis
 
 FORM_FIELD = re.compile(r'name="(form_token|total_seen)" value="([^"]*)"')
 TARGET_EXTRA_CALLS = 2
-
-
-def _renewable_emails(db: Database, count: int) -> list[tuple[int, str]]:
-    made: list[tuple[int, str]] = []
-    today = utcnow().date()
-    with db.session_scope() as session:
-        mapping = load(
-            session.scalars(select(models.MappingVersion.yaml).where(models.MappingVersion.is_active.is_(True))).one()
-        )
-        for contract in session.scalars(select(models.Contract).order_by(models.Contract.id)):
-            if len(made) == count:
-                break
-            if contract.contact is None or not contract.contact.email or contract.rep is None:
-                continue
-            if refusal(contract, live_quote(session, contract), mapping, today=today) is not None:
-                continue
-            message = make_sent_reminder_email(session, contract, offset_days=-30, due_on=today)
-            made.append((message.id, message.nonce))
-    if len(made) < count:
-        raise RuntimeError(f"the bench org has only {len(made)} renewable contracts, {count} asked for")
-    return made
 
 
 def _unconditional(db: Database) -> None:
@@ -85,7 +60,7 @@ def renew_call_figures(renewals: int = 10) -> dict[str, Any]:
         redis.start()
         store = pulled_store(work, org, redis.url)
         settings, db, conventions = store.settings, store.db, store.conventions
-        emails = _renewable_emails(db, 2 * renewals)
+        emails = renewable_reminders(db, 2 * renewals)
 
         sf = org.salesforce(timeout=300)
         sessions = sessionmaker(db.engine, expire_on_commit=False)
