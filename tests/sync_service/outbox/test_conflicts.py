@@ -192,6 +192,83 @@ def test_a_write_without_edits_lands_in_one_call_and_changes_only_its_field(
     assert _org_controls(sf, contract.sf_id) == {**before, "status_flags": "At risk"}
 
 
+def _record_without_stamp(store: sessionmaker[Session], contract: models.Contract, control: str, ours: Any) -> None:
+    """A write of one rep control carrying the value the pull saw but no stamp of the record (no `seen_at`)."""
+    field = CONTROL_FIELDS[control]  # type: ignore[index]
+    with store.begin() as session:
+        seen = getattr(session.get_one(models.Contract, contract.id), ATTRIBUTES[control])
+        record_field_update(
+            session,
+            key=f"conflict-test-no-stamp-{contract.sf_id}",
+            sobject="Contract",
+            sf_id=contract.sf_id,
+            values={field: ours},
+            seen={field: seen},
+        )
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"], indirect=True)
+def test_a_write_without_a_stamp_reads_first_and_lands_when_the_field_is_as_seen(
+    store: sessionmaker[Session], org: RunningOrg
+) -> None:
+    """No `seen_at`: nothing to send in If-Unmodified-Since, so the push reads the record, then writes."""
+    contract = _pulled_contract(store, org)
+    sf = connect(org.connection("password"))
+    before = _org_controls(sf, contract.sf_id)
+    _someone_edits(org, contract.sf_id, {"SpecialTerms": "Net 60"})  # another field: no reason to stop
+    _record_without_stamp(store, contract, "override_reason", "Matched competitor")
+    started = time.time()
+
+    result = _pusher(store, sf).push()
+
+    assert (result.done, result.conflicts, result.dead) == (1, 0, 0)
+    assert _org_controls(sf, contract.sf_id) == {**before, "override_reason": "Matched competitor"}
+    assert [i.status for i in _outbox(store)] == ["done"] and _conflicts(store) == []
+    # One read, then the write conditional on the LastModifiedDate just read: no blind first PATCH.
+    calls = [(r["method"], r["status"]) for r in org.requests_since(started) if contract.sf_id in r["path"]]
+    assert calls == [("GET", 200), ("PATCH", 204)], calls
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"], indirect=True)
+def test_a_write_without_a_stamp_of_a_field_changed_in_salesforce_is_a_conflict(
+    store: sessionmaker[Session], org: RunningOrg
+) -> None:
+    """Bad input: no `seen_at`, and someone set the override reason in Salesforce after the pull."""
+    contract = _pulled_contract(store, org)
+    sf = connect(org.connection("password"))
+    before = _org_controls(sf, contract.sf_id)
+    field = CONTROL_FIELDS["override_reason"]
+    _someone_edits(org, contract.sf_id, {field: "Agreed with procurement"})
+    _record_without_stamp(store, contract, "override_reason", "Matched competitor")
+    started = time.time()
+
+    result = _pusher(store, sf).push()
+
+    assert (result.conflicts, result.dead) == (1, 0)
+    assert _org_controls(sf, contract.sf_id) == {**before, "override_reason": "Agreed with procurement"}
+    [item] = _outbox(store)
+    assert item.status == "conflict"
+    [conflict] = _conflicts(store)
+    assert (conflict.record_sf_id, conflict.field) == (contract.sf_id, field)
+    assert (conflict.seen, conflict.ours, conflict.theirs) == (
+        before["override_reason"],
+        "Matched competitor",
+        "Agreed with procurement",
+    )
+    # One read and no write to the contract; the rep's Task names both values.
+    calls = [(r["method"], r["status"]) for r in org.requests_since(started) if contract.sf_id in r["path"]]
+    assert calls == [("GET", 200)], calls
+    [task] = sf.query(
+        "SELECT Subject, Description FROM Task "
+        f"WHERE WhatId = '{contract.sf_id}' AND Subject LIKE '%Salesforce change kept%'"
+    )["records"]
+    assert "is 'Agreed with procurement', not 'Matched competitor'" in task["Subject"]
+    assert (
+        "to 'Matched competitor'" in task["Description"] and "is now 'Agreed with procurement'" in task["Description"]
+    )
+    assert [t.status for t in _outbox(store, "task")] == ["done"]
+
+
 @pytest.mark.parametrize("store", ["sqlite"], indirect=True)
 def test_a_write_racing_another_writer_waits_for_the_next_push_without_spending_an_attempt(
     store: sessionmaker[Session], org: RunningOrg
