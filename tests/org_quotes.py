@@ -33,9 +33,11 @@ def org_settings(settings: Settings, org: RunningOrg) -> Settings:
 
 
 def client(org: RunningOrg) -> Salesforce:
-    if org.url not in _clients:
-        _clients[org.url] = org.salesforce()
-    return _clients[org.url]
+    # Keyed by the org's admin token too: an org a test started may reuse the port of one that stopped.
+    key = f"{org.url} {org.info['admin_token']}"
+    if key not in _clients:
+        _clients[key] = org.salesforce()
+    return _clients[key]
 
 
 def _sobject(org: RunningOrg, name: str) -> Any:
@@ -63,9 +65,14 @@ def put_quote(org: RunningOrg, quote: models.RenewalQuote) -> str:
 
 
 def reprice(org: RunningOrg, quote_sf_id: str, total: Decimal) -> None:
-    """Change the quote's one line so its net amount becomes `total` (a rep re-pricing it in Salesforce)."""
-    [line] = client(org).query(f"SELECT Id FROM SBQQ__QuoteLine__c WHERE SBQQ__Quote__c = '{quote_sf_id}'")["records"]
-    _sobject(org, "SBQQ__QuoteLine__c").update(line["Id"], {"SBQQ__NetPrice__c": float(total)})
+    """Change the quote's lines so its net amount becomes `total` (a rep re-pricing it in Salesforce): the first
+    line takes the whole total at quantity 1, any other line (a seeded quote has several) is priced at 0."""
+    soql = f"SELECT Id FROM SBQQ__QuoteLine__c WHERE SBQQ__Quote__c = '{quote_sf_id}' ORDER BY Id"
+    first, *others = client(org).query(soql)["records"]
+    lines = _sobject(org, "SBQQ__QuoteLine__c")
+    for line in others:
+        lines.update(line["Id"], {"SBQQ__NetPrice__c": 0})
+    lines.update(first["Id"], {"SBQQ__NetPrice__c": float(total), "SBQQ__Quantity__c": 1})
 
 
 def set_quote(org: RunningOrg, quote_sf_id: str, *, status: str | None = None, expires: date | None = None) -> None:
