@@ -1,10 +1,15 @@
 """Draining the outbox into Salesforce: claimed in batches of up to 200, Tasks first (the records they hang
 on already exist in the org), then field updates, one sObject Collections call per object and operation.
 
-Exactly once: with the mapping's Task external-id field (confirmed by describe) every Task is an upsert by
-its key. Without one, a Task is created once, its id kept under its key (in the transaction that marks the
-row done) and updated thereafter; a row claimed before whose outcome is unknown (a timeout, a killed
-worker) is first looked up in the org by its exact Subject, which carries the key.
+Exactly once: with the mapping's Task external-id field (confirmed by describe) every Task is an upsert by its
+key, with TaskSubtype (create-only in Salesforce) when the store knows no id for the key. When the org holds the
+key all the same (a store restored from a backup), Salesforce refuses that record for TaskSubtype, as on any
+update, and writes nothing of it: the record goes again without TaskSubtype in a second call of the same push. So
+new Tasks, the common case, stay one call per batch, where a lookup before each upsert would cost two. Without
+one, a Task is created once, its id kept under its key (in the transaction that marks the row done) and updated
+thereafter; a row claimed before whose outcome is unknown (a timeout, a killed worker) is first looked up in the
+org by its exact Subject, which carries the key. (A row never tried is not looked up: a store restored from a
+backup older than its pushes creates those Tasks again. Only the external id makes that case exactly once.)
 
 Failures: a write is never given up because Salesforce was down. When a collections call (or a lookup) fails
 as a whole (5xx, a timeout, a refused connection, a session that signing in again does not fix,
@@ -287,8 +292,9 @@ class Pusher:
             self._remember(found)
         known = {i.key: i.sf_id or found.get(i.key) for i in items}
         if ext:
-            records = [wire.task_record(i, shape, creating=known[i.key] is None) for i in items]
-            self._send(items, "PATCH", f"composite/sobjects/Task/{ext}", records, result)
+            self._upsert_tasks(
+                items, [wire.task_record(i, shape, creating=known[i.key] is None) for i in items], ext, result
+            )
             return
         updates = [i for i in items if known[i.key]]
         creates = [i for i in items if not known[i.key]]
@@ -299,6 +305,29 @@ class Pusher:
             self._check_budget()
             records = [wire.task_record(i, shape, creating=True) for i in creates]
             self._send(creates, "POST", "composite/sobjects", records, result, keep_keys=True)
+
+    def _upsert_tasks(self, items: list[Claimed], records: list[dict[str, Any]], ext: str, result: PushResult) -> None:
+        """One upsert call by the external id. A record sent as new (with TaskSubtype) whose key the org holds
+        already (the store did not know it: restored from a backup, say) is refused for TaskSubtype, as
+        Salesforce refuses it on an update, and nothing of it is written: it goes again without TaskSubtype,
+        in a second call made only then. The others are settled first, so an outage on that second call holds
+        only the records it carries."""
+        path = f"composite/sobjects/Task/{ext}"
+        answers = self._call(items, "PATCH", path, records)
+        again = {
+            n
+            for n, (record, answer) in enumerate(zip(records, answers, strict=True))
+            if "TaskSubtype" in record and wire.subtype_refused(answer)
+        }
+        settled = [n for n in range(len(items)) if n not in again]
+        if settled:
+            self._settle([items[n] for n in settled], [answers[n] for n in settled], result)
+        if again:
+            self._check_budget()
+            resent = sorted(again)
+            self._send(
+                [items[n] for n in resent], "PATCH", path, [wire.without_subtype(records[n]) for n in resent], result
+            )
 
     def _remember(self, found: dict[str, str], sobject: str = "Task") -> None:
         with self.sessions.begin() as session:
@@ -443,6 +472,13 @@ class Pusher:
         *,
         keep_keys: bool = False,
     ) -> None:
+        self._settle(items, self._call(items, method, path, records), result, keep_keys=keep_keys)
+
+    def _call(
+        self, items: list[Claimed], method: str, path: str, records: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """One collections call: Salesforce's answer for each record, in order (a refused request: a failure
+        for each). Raises Unanswered when the call failed as a whole."""
         body = {"allOrNone": False, "records": records}
         try:
             answers = classify(lambda: self.sf.restful(path, method=method, json=body))
@@ -458,7 +494,7 @@ class Pusher:
             raise Unanswered(
                 "retrying", f"Salesforce did not answer as expected (unexpected answer from {path})", maybe_written=True
             )
-        self._settle(items, answers, result, keep_keys=keep_keys)
+        return answers
 
     def _settle(
         self, items: list[Claimed], answers: list[dict[str, Any]], result: PushResult, *, keep_keys: bool = False

@@ -1,6 +1,7 @@
 """What the push sends and asks: Task records built from outbox rows, the org's Task shape from describe,
-looking keys up in the org after a write whose outcome is unknown (reference 2.8, 3.1, 5 items 2-3), and the
-conditional update of one record with the read that follows a refused one.
+looking keys up in the org after a write whose outcome is unknown (reference 2.8, 3.1, 5 items 2-3), telling
+Salesforce's refusal of TaskSubtype on an upsert that turned out to be an update, and the conditional update of
+one record with the read that follows a refused one.
 
 A conditional update is an sObject Rows PATCH with `If-Unmodified-Since` (the REST API Developer Guide's
 "Conditional Request Headers"): Salesforce compares the date with the record's LastModifiedDate, at the one
@@ -86,12 +87,36 @@ def task_record(item: Claimed, shape: TaskShape, *, creating: bool) -> dict[str,
     record["Subject"] = payload["subject"]
     record["Description"] = _description(item)
     subtype = payload.get("subtype")
-    # TaskSubtype is create-only in Salesforce; sending it on an update is an error (reference 3.1).
+    # TaskSubtype is create-only in Salesforce; sending it on an update is an error (reference 3.1). An upsert
+    # sends it when no id is known for the key; if the org holds the key after all, see `subtype_refused`.
     if creating and subtype and subtype in shape.subtypes:
         record["TaskSubtype"] = subtype
     if shape.external_id_field:
         record[shape.external_id_field] = item.key
     return record
+
+
+def subtype_refused(answer: dict[str, Any]) -> bool:
+    """Whether a record's answer is Salesforce refusing TaskSubtype on an update: what an upsert sent as new (with
+    TaskSubtype) meets when the org already holds its key, e.g. a store restored from a backup. The error is
+    INVALID_FIELD_FOR_INSERT_UPDATE naming TaskSubtype in its `fields` (the stand-in answers so for a field
+    that is not updateable); an error of that code naming no field counts too, since TaskSubtype is the one
+    create-only field a Task record carries. Keyed on the code and fields, never on the message (reference 5,
+    item 6)."""
+    if answer.get("success"):
+        return False
+    for error in answer.get("errors") or []:
+        if not isinstance(error, dict):
+            continue
+        code = error.get("statusCode") or error.get("errorCode")
+        named = {str(f).lower() for f in error.get("fields") or []}
+        if code == "INVALID_FIELD_FOR_INSERT_UPDATE" and (not named or "tasksubtype" in named):
+            return True
+    return False
+
+
+def without_subtype(record: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in record.items() if name != "TaskSubtype"}
 
 
 def _description(item: Claimed) -> str:

@@ -3,7 +3,9 @@ SQLite and PostgreSQL: the store is pulled, a rep's change is recorded with the 
 the contract in Salesforce (another API client) after the pull, and the push runs. Every outcome is read back
 from the org: the field someone changed keeps their value (a conflict listed with both values, and a Task for
 the rep), a change to another field of the record does not stop our write, a write racing another writer waits
-for the next push, and a record-level rejection is a dead letter.
+for the next push, and a record-level rejection is a dead letter. A write recorded without the record's stamp
+reads first, then writes or meets the conflict. And a Task whose key the org holds while the store does not know
+it (a store restored from a backup) is updated once, not refused for TaskSubtype.
 
 The org's clock is moved two seconds before each edit "in Salesforce": LastModifiedDate has one-second
 resolution in If-Unmodified-Since, as in Salesforce.
@@ -14,18 +16,18 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import requests
 from simple_salesforce import Salesforce
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync_service.outbox.push import Pusher
-from sync_service.outbox.record import record_field_update
+from sync_service.outbox.record import event_key, record_field_update, record_task
 from sync_service.outbox.writeback import record_rep_controls
 from sync_service.salesforce.budget import Budget
 from sync_service.salesforce.client import connect
@@ -267,6 +269,60 @@ def test_a_write_without_a_stamp_of_a_field_changed_in_salesforce_is_a_conflict(
         "to 'Matched competitor'" in task["Description"] and "is now 'Agreed with procurement'" in task["Description"]
     )
     assert [t.status for t in _outbox(store, "task")] == ["done"]
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"], indirect=True)
+def test_a_task_already_in_the_org_and_unknown_to_a_restored_store_is_updated_once(
+    store: sessionmaker[Session], org: RunningOrg
+) -> None:
+    """Bad input: the store comes back from a backup taken before its Task was pushed, so it upserts a key the
+    org holds as if it were new (with TaskSubtype, which Salesforce refuses on an update)."""
+    contract = _pulled_contract(store, org)
+    sf = connect(org.connection("password"))
+    conventions = MAPPING.write_back.tasks
+    ext = str(conventions.external_id_field)
+    key = event_key("restored-store-test", contract.sf_id, time.time())
+
+    def opened(at: datetime) -> None:
+        with store.begin() as session:
+            record_task(
+                session,
+                key=key,
+                what_id=contract.sf_id,
+                who_id=None,
+                owner_id=None,
+                subject="Renewal email opened",
+                description="The customer opened the renewal email.",
+                event_at=at,
+                conventions=conventions,
+            )
+
+    first = datetime.now(UTC).replace(microsecond=0)
+    opened(first)
+    assert _pusher(store, sf).push().done == 1
+    # The backup: the row as it was before that push (pending, never tried, no Task id); then a second event.
+    with store.begin() as session:
+        session.execute(
+            update(models.OutboxItem)
+            .where(models.OutboxItem.key == key)
+            .values(status="pending", attempts=0, sf_id=None, done_at=None, last_error=None, next_attempt_at=first)
+        )
+    opened(first + timedelta(minutes=5))
+    started = time.time()
+
+    result = _pusher(store, sf).push()
+
+    assert (result.done, result.dead, result.retrying) == (1, 0, 0), [
+        (t.status, t.last_error) for t in _outbox(store, "task")
+    ]
+    [task] = sf.query(f"SELECT Id, Description, TaskSubtype, WhatId FROM Task WHERE {ext} = '{key}'")["records"]
+    assert "Happened 2 times" in task["Description"], task["Description"]
+    assert (task["TaskSubtype"], task["WhatId"]) == (conventions.subtype, contract.sf_id)
+    [row] = _outbox(store, "task")
+    assert (row.status, row.sf_id, row.last_error) == ("done", task["Id"], None)
+    # The upsert refused for TaskSubtype, then the same record again without it: two calls, this once.
+    upserts = [r["status"] for r in org.requests_since(started) if r["path"].endswith(f"composite/sobjects/Task/{ext}")]
+    assert upserts == [200, 200], upserts
 
 
 @pytest.mark.parametrize("store", ["sqlite"], indirect=True)
