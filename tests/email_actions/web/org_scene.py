@@ -97,11 +97,14 @@ class OrgScene:
                     return contract.id
         raise AssertionError(f"the seeded {self.preset} org has no such contract")
 
-    def renewable_contract(self) -> int:
-        """A pulled contract whose quote the preset's rules let the customer renew now."""
+    def renewable_contract(self, sf_ids: set[str] | None = None) -> int:
+        """A pulled contract whose quote the preset's rules let the customer renew now (one of `sf_ids` if given)."""
         today = utcnow().date()
         return self.contract_where(
-            lambda session, c: refusal(c, live_quote(session, c), active_rules(session), today=today) is None
+            lambda session, c: (
+                (sf_ids is None or c.sf_id in sf_ids)
+                and refusal(c, live_quote(session, c), active_rules(session), today=today) is None
+            )
         )
 
     def quote(self, contract_id: int) -> models.RenewalQuote:
@@ -140,3 +143,7 @@ class OrgScene:
 
     def org_record(self, sobject: str, sf_id: str) -> dict[str, Any]:
         return dict(getattr(self.sf, sobject).get(sf_id))
+
+    def change_in_org(self, sobject: str, sf_id: str, values: dict[str, Any]) -> None:
+        """What a rep does in Salesforce: edit the record."""
+        self.sf.restful(f"sobjects/{sobject}/{sf_id}", method="PATCH", json=values)

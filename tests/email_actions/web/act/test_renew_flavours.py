@@ -148,7 +148,7 @@ def test_a_quote_made_not_renewable_in_the_org_after_the_pull_is_refused_at_the_
     with scene.sessions() as session:
         mapping = active_mapping(session)
     assert mapping is not None
-    getattr(scene.sf, mapping.entities["renewal_quote"].object).update(quote.sf_id, change)
+    scene.change_in_org(mapping.entities["renewal_quote"].object, quote.sf_id, change)
     api_before = scene.org.api_used()
 
     posted = client.post(path, data=form)
