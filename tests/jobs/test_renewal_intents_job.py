@@ -22,8 +22,7 @@ from jobs.queues import EMAIL, PUSH
 from jobs.worker import make_worker
 from sync_service.store import models
 from tests.email_actions.web.act.test_actions import renew_form, text
-from tests.email_actions.web.org_scene import OrgScene
-from tests.standin_org import start_org, stop_org
+from tests.email_actions.web.org_scene import OrgScene, cpq_scene
 
 JOB = "jobs.renewal_intents.settle_renewal_intents_job"
 
@@ -31,14 +30,8 @@ JOB = "jobs.renewal_intents.settle_renewal_intents_job"
 @pytest.fixture
 def scene(tmp_path: Path, store: sessionmaker[Session], redis_url: str) -> Iterator[OrgScene]:
     """A CPQ org of the test's own (the renewal writes to it), pulled into a fresh store of each backend."""
-    org = start_org(tmp_path / "org", "--seed-contracts", "30", "--flavour", "salesforce_cpq")
-    running = OrgScene(org, store.kw["bind"].url.render_as_string(hide_password=False), redis_url)
-    try:
-        running.pull(full=True)
+    with cpq_scene(tmp_path, store, redis_url) as running:
         yield running
-    finally:
-        running.close()
-        stop_org(org)
 
 
 def run_job(scene: OrgScene, redis: Redis) -> Job:

@@ -7,15 +7,17 @@ would have sent them).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 from simple_salesforce import Salesforce
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings, load_settings
 from email_actions.mail.links import LINKS, Links, Purpose
@@ -28,7 +30,7 @@ from sync_service.store.db import Database
 from sync_service.store.models import utcnow
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import make_email, make_sent_reminder_email
-from tests.standin_org import RunningOrg
+from tests.standin_org import RunningOrg, start_org, stop_org
 
 COUNTED = {
     "renewals": models.Renewal,
@@ -147,3 +149,16 @@ class OrgScene:
     def change_in_org(self, sobject: str, sf_id: str, values: dict[str, Any]) -> None:
         """What a rep does in Salesforce: edit the record."""
         self.sf.restful(f"sobjects/{sobject}/{sf_id}", method="PATCH", json=values)
+
+
+@contextmanager
+def cpq_scene(tmp_path: Path, store: sessionmaker[Session], redis_url: str) -> Iterator[OrgScene]:
+    """A seeded CPQ org of the test's own (the test changes it), fully pulled into `store`'s database."""
+    org = start_org(tmp_path / "org", "--seed-contracts", "30", "--flavour", "salesforce_cpq")
+    running = OrgScene(org, store.kw["bind"].url.render_as_string(hide_password=False), redis_url)
+    try:
+        running.pull(full=True)
+        yield running
+    finally:
+        running.close()
+        stop_org(org)

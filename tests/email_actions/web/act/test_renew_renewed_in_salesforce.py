@@ -17,9 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sync_service.store import models
 from tests.email_actions.web.act.test_actions import renew_form, text
-from tests.email_actions.web.org_scene import OrgScene
+from tests.email_actions.web.org_scene import OrgScene, cpq_scene
 from tests.email_actions.web.portal.portal_site import CSRF
-from tests.standin_org import start_org, stop_org
 
 QUOTE_TOTAL = re.compile(r'name="quote_total_seen" value="([^"]+)"')
 
@@ -27,14 +26,8 @@ QUOTE_TOTAL = re.compile(r'name="quote_total_seen" value="([^"]+)"')
 @pytest.fixture
 def scene(tmp_path: Path, store: sessionmaker[Session], redis_url: str) -> Iterator[OrgScene]:
     """A CPQ org of the test's own (a renewal is won there), pulled into a fresh store of each backend."""
-    org = start_org(tmp_path / "org", "--seed-contracts", "30", "--flavour", "salesforce_cpq")
-    running = OrgScene(org, store.kw["bind"].url.render_as_string(hide_password=False), redis_url)
-    try:
-        running.pull(full=True)
+    with cpq_scene(tmp_path, store, redis_url) as running:
         yield running
-    finally:
-        running.close()
-        stop_org(org)
 
 
 def test_renew_from_the_email_or_the_portal_is_refused_once_salesforce_renewed_the_contract(scene: OrgScene) -> None:

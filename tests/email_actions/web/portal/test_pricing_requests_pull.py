@@ -16,23 +16,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sync_service.store import models
 from tests.email_actions.web.act.test_actions import renew_form, text
-from tests.email_actions.web.org_scene import OrgScene
+from tests.email_actions.web.org_scene import OrgScene, cpq_scene
 from tests.email_actions.web.portal.portal_site import CSRF
 from tests.org_quotes import reprice
-from tests.standin_org import start_org, stop_org
 
 
 @pytest.fixture
 def scene(tmp_path: Path, store: sessionmaker[Session], redis_url: str) -> Iterator[OrgScene]:
     """A CPQ org of the test's own (it re-prices a quote there), pulled into a fresh store of each backend."""
-    org = start_org(tmp_path / "org", "--seed-contracts", "30", "--flavour", "salesforce_cpq")
-    running = OrgScene(org, store.kw["bind"].url.render_as_string(hide_password=False), redis_url)
-    try:
-        running.pull(full=True)
+    with cpq_scene(tmp_path, store, redis_url) as running:
         yield running
-    finally:
-        running.close()
-        stop_org(org)
 
 
 def test_a_pricing_request_is_answered_by_the_pull_that_brings_the_repriced_quote(scene: OrgScene) -> None:
