@@ -22,6 +22,7 @@ from sync_service.devorg.catalogue import TASK_EXTERNAL_ID_FIELD, build_schema
 from sync_service.devorg.clock import OrgClock
 from sync_service.devorg.errors import ApiError, invalid_session, request_limit_exceeded
 from sync_service.devorg.faults import Faults
+from sync_service.devorg.oauth import OAuthState
 from sync_service.devorg.store import OrgStore
 
 ORG_ID = ids.make_id("00D", 1)
@@ -93,6 +94,7 @@ class Org:
         self._api_minutes: dict[int, int] = {}
         self._apply_schema_changes()
         self.credentials = self._load_credentials()
+        self.oauth = OAuthState.load(self.store)
         self._load_api_usage()
         self._load_clock()
 
@@ -124,10 +126,11 @@ class Org:
             )
         return str(user["Id"])
 
-    def open_session(self) -> Session:
+    def open_session(self, user_id: str | None = None) -> Session:
+        """A new API session for `user_id` (the API user when None)."""
         token = f"{ORG_ID[:15]}!AQ" + "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(90))
         now = self.clock.monotonic()
-        session = Session(token, self.api_user_id(), now, now)
+        session = Session(token, user_id or self.api_user_id(), now, now)
         with self.lock:
             self.sessions[token] = session
         return session

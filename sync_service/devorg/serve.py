@@ -18,6 +18,7 @@ from typing import Any
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
+from sync_service.devorg.oauth import DEMO_USER_PASSWORD
 from sync_service.devorg.org import ORG_ID, Org
 from sync_service.devorg.server.app import DevOrgApp
 from sync_service.devorg.tls import load_or_create_ca, load_or_create_jwt_pair, server_certificate
@@ -75,6 +76,8 @@ def connection_info(
         "security_token": org.credentials.security_token,
         "client_id": org.credentials.client_id,
         "client_secret": org.credentials.client_secret,
+        "callback_urls": org.oauth.app.callback_urls,
+        "user_password": DEMO_USER_PASSWORD,
         "jwt_private_key": str(jwt_key.resolve()),
         "jwt_certificate": str(jwt_cert.resolve()),
         "admin_token": org.admin_token,

@@ -12,6 +12,9 @@ Under `/_devorg/admin/`:
   Bulk job delay; answers them all with the API calls used.
 - `GET requests?since=<epoch seconds>`: the request log.
 - `PUT jwt-certificate`: the PEM certificate JWT bearer assertions must be signed for.
+- `GET|PUT connected-app`: the connected app's web server flow settings, kept with the org's data:
+  `callback_urls` (the redirect URIs `/services/oauth2/authorize` accepts, matched exactly), `require_pkce`,
+  `require_secret` (see `web_auth.py`).
 - `PUT static`: pages the benchmark baseline serves back verbatim (a JSON list).
 - `GET clock`: `{"now": ..., "offset_seconds": ...}`, the org's time and how far it was advanced.
 - `POST clock {"advance_seconds": 2}`: move the org's clock forward, so records written next carry later
@@ -78,6 +81,13 @@ def handle(org: Org, request: Request, raw_path: str) -> Reply:
             return json_reply(200, _clock(org))
         if action == "clock" and method == "POST":
             return json_reply(200, _advance_clock(org, body or {}))
+        if action == "connected-app" and method == "GET":
+            return json_reply(200, org.oauth.app.__dict__)
+        if action == "connected-app" and method == "PUT":
+            with org.lock:
+                org.oauth.app.configure(body or {})
+                org.oauth.save_app(org.store)
+            return json_reply(200, org.oauth.app.__dict__)
         if action == "static" and method == "PUT":
             pages = body if isinstance(body, list) else []
             org.static_pages = [str(p).encode() for p in pages]

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Request
 
 from sync_service.devorg.errors import ApiError
 from sync_service.devorg.faults import error_for
-from sync_service.devorg.server import admin, auth, rest, webview
+from sync_service.devorg.server import admin, auth, rest, web_auth, webview
 from sync_service.devorg.server.call import Call
 from sync_service.devorg.server.reply import Reply, json_reply
 
@@ -111,6 +111,8 @@ class DevOrgApp:
             return self._faulted("login") or auth.soap_login(org, request, soap.group(1), base_url)
         if raw_path.rstrip("/") == "/services/oauth2/token" and request.method == "POST":
             return self._faulted("login") or auth.oauth_token(org, request, base_url)
+        if web_auth.owns(raw_path):
+            return web_auth.handle(org, request, raw_path, base_url)
         data = _DATA.match(raw_path)
         if data is None:
             return json_reply(404, [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])

@@ -1,5 +1,7 @@
 """Login endpoints: SOAP partner login and the OAuth 2.0 token endpoint (password, client credentials,
-JWT bearer), answering in the exact shapes simple-salesforce parses (reference 1.4)."""
+JWT bearer), answering in the exact shapes simple-salesforce parses (reference 1.4). The authorization_code and
+refresh_token grants of the web server flow are in `web_auth.py`. Every token answer's `signature` is the
+base64 HMAC-SHA256 of `id` + `issued_at` keyed with the consumer secret (oauth reference 2.9)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from defusedxml.minidom import parseString
 from werkzeug.wrappers import Request
 
 from sync_service.devorg.org import ORG_ID
+from sync_service.devorg.server import web_auth
 from sync_service.devorg.server.reply import Reply, json_reply
 
 if TYPE_CHECKING:
@@ -99,21 +102,24 @@ def oauth_token(org: Org, request: Request, base_url: str) -> Reply:
         problem = _check_assertion(org, form.get("assertion", ""))
         if problem is not None:
             return _failure(problem)
+    elif grant == "authorization_code":
+        return web_auth.authorization_code_grant(org, request, base_url)
+    elif grant == "refresh_token":
+        return web_auth.refresh_token_grant(org, request, base_url)
     else:
         return _failure("unsupported grant type", "unsupported_grant_type")
     session = org.open_session()
     issued = str(int(time.time() * 1000))
+    identity_url = f"{base_url}/id/{ORG_ID}/{session.user_id}"
     return json_reply(
         200,
         {
             "access_token": session.token,
             "instance_url": base_url,
-            "id": f"{base_url}/id/{ORG_ID}/{session.user_id}",
+            "id": identity_url,
             "token_type": "Bearer",
             "issued_at": issued,
-            "signature": base64.b64encode(
-                hmac.digest(creds.client_secret.encode(), issued.encode(), "sha256")
-            ).decode(),
+            "signature": web_auth.signature(org, identity_url, issued),
             "scope": "api",
         },
     )

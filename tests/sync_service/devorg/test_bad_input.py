@@ -187,7 +187,9 @@ def test_missing_or_bad_tokens_are_invalid_session(org: RunningOrg) -> None:
 
 
 def test_unknown_service_paths_are_404_lists(org: RunningOrg) -> None:
-    for path in ("/", "/services/data/vX/limits", "/services/apexrest/anything", "/services/async/59.0/job"):
+    # "/" is the login page of the web server flow (test_oauth_web_flow.py), as on a real login host.
+    paths = ("/services/oauth2/nothing", "/services/data/vX/limits", "/services/apexrest/anything")
+    for path in (*paths, "/services/async/59.0/job"):
         response = org.http.get(f"{org.url}{path}")
         assert response.status_code == 404
         assert response.json()[0]["errorCode"] == "NOT_FOUND"
