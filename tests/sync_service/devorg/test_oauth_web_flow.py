@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import lxml.html
 import pytest
@@ -292,7 +292,7 @@ def test_authorize_refusals_are_shown_on_the_page_or_redirected(app_org: Running
     }
 
 
-def test_a_wrong_password_shows_the_form_again_and_deny_is_access_denied(
+def test_a_wrong_password_or_a_partner_user_shows_the_form_again_and_deny_is_access_denied(
     app_org: RunningOrg, rep: dict[str, Any]
 ) -> None:
     org, http = app_org, browser(app_org)
@@ -302,6 +302,9 @@ def test_a_wrong_password_shows_the_form_again_and_deny_is_access_denied(
     wrong = submit(http, page, "Login", username=rep["Username"], password="not-the-password")
     assert wrong.status_code == 200 and "Check your username and password" in wrong.text
     assert "Set-Cookie" not in wrong.headers
+    partner = org.salesforce().query("SELECT Username FROM User WHERE UserType = 'PowerPartner' LIMIT 1")["records"]
+    refused_partner = submit(http, page, "Login", username=partner[0]["Username"], password=DEMO_PASSWORD)
+    assert refused_partner.status_code == 200 and "Check your username and password" in refused_partner.text
     signed_in = submit(http, page, "Login", username=rep["Username"], password=DEMO_PASSWORD)
     approval = http.get(urljoin(org.url, signed_in.headers["Location"]))
     denied = callback_params(submit(http, approval, "oadeny"))
@@ -465,3 +468,31 @@ def test_bad_connected_app_settings_are_named(app_org: RunningOrg) -> None:
     assert response.status_code == 400
     assert "callback_urls must be a non-empty list of absolute URLs" in response.json()["error"]
     assert app_org.admin("GET", "connected-app")["callback_urls"] == [CALLBACK]
+
+
+# ---------------------------------------------------------------------------------------------- in a browser
+
+
+def test_a_rep_signs_in_on_the_login_page_in_chromium(app_org: RunningOrg, rep: dict[str, Any], chromium: Any) -> None:
+    """Chromium goes through the pages by the ids real drivers use (#username, #password, Login, #oaapprove).
+    The org's certificate comes from a CA generated for the test run, which this browser context is told to
+    accept; the callback is answered in the browser (its host does not exist)."""
+    org, pkce = app_org, new_pkce()
+    params = authorize_params(org, pkce, prompt="consent")  # the rep may have approved the app in another test
+    context = chromium.new_context(ignore_https_errors=True)
+    try:
+        page = context.new_page()
+        page.route(f"{CALLBACK}?**", lambda route: route.fulfill(status=200, body="signed in"))
+        page.goto(f"{org.url}/services/oauth2/authorize?{urlencode(params)}")
+        page.fill("#username", rep["Username"])
+        page.fill("#password", DEMO_PASSWORD)
+        page.click("[name=Login]")
+        page.click("#oaapprove")
+        page.wait_for_url(f"{CALLBACK}?**")
+        back = {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
+    finally:
+        context.close()
+    assert back["state"] == params["state"]
+    answer = exchange(org, back["code"], pkce)
+    assert answer.status_code == 200
+    assert answer.json()["id"].endswith("/" + rep["Id"])
