@@ -16,6 +16,13 @@ def devorg() -> None:
     """The local stand-in Salesforce org (REST, SOAP/OAuth login, Bulk 2.0) for the demo and the tests."""
 
 
+def _absolute_urls(urls: tuple[str, ...]) -> tuple[str, ...]:
+    for url in urls:
+        if not url.startswith(("https://", "http://")):
+            raise click.BadParameter(f"{url!r} is not an absolute http(s) URL")
+    return urls
+
+
 @devorg.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -88,6 +95,13 @@ def devorg() -> None:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Certificate that verifies JWT bearer assertions (default: the generated key pair's).",
 )
+@click.option(
+    "--callback-url",
+    "callback_urls",
+    multiple=True,
+    callback=lambda ctx, param, value: _absolute_urls(value),
+    help="A callback URL of the connected app's web server flow (repeat for several); replaces the stored ones.",
+)
 def serve(
     host: str,
     port: int,
@@ -102,6 +116,7 @@ def serve(
     error_kind: str,
     latency_ms: float,
     jwt_cert: Path | None,
+    callback_urls: tuple[str, ...],
 ) -> None:
     """Serve the org over HTTPS; the first stdout line is a JSON object with how to connect."""
     from sync_service.devorg.serve import ServeOptions
@@ -118,6 +133,7 @@ def serve(
             seed=seed,
             task_external_id=task_external_id,
             session_seconds=session_seconds,
+            callback_urls=list(callback_urls),
             daily_api_limit=daily_api_limit,
             faults=faults if error_rate or latency_ms else None,
             jwt_certificate=jwt_cert,

@@ -10,7 +10,7 @@ import gc
 import json
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -37,6 +37,7 @@ class ServeOptions:
     daily_api_limit: int | None = None
     faults: dict[str, Any] | None = None
     jwt_certificate: Path | None = None
+    callback_urls: list[str] = field(default_factory=list)  # none: keep the stored (or default) ones
 
 
 def open_org(options: ServeOptions, progress: Any = None) -> Org:
@@ -47,6 +48,9 @@ def open_org(options: ServeOptions, progress: Any = None) -> Org:
         org.set_daily_api_limit(options.daily_api_limit)
     if options.faults:
         org.faults.configure(options.faults)
+    if options.callback_urls:
+        org.oauth.app.configure({"callback_urls": options.callback_urls})
+        org.oauth.save_app(org.store)
     if options.seed_contracts and org.store.get_meta("seeded") is None:
         from sync_service.devorg.seed import seed_org
 

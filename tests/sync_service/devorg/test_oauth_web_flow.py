@@ -8,8 +8,10 @@ import base64
 import hashlib
 import hmac
 import secrets
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
@@ -17,7 +19,8 @@ import lxml.html
 import pytest
 import requests
 
-from tests.standin_org import RunningOrg
+from tests.processes import renewals_command
+from tests.standin_org import RunningOrg, start_org
 
 CALLBACK = "https://app.example.test/auth/salesforce/callback"
 DEMO_PASSWORD = "Renewals-demo-1"
@@ -258,6 +261,22 @@ def test_the_login_page_prefills_login_hint_and_a_second_authorize_skips_login_a
     assert forced.headers["Location"].startswith("/?ec=302&startURL=")
 
 
+def test_immediate_succeeds_only_for_a_signed_in_user_who_approved_before(
+    app_org: RunningOrg, rep: dict[str, Any]
+) -> None:
+    org, http = app_org, browser(app_org)
+    url = f"{org.url}/services/oauth2/authorize"
+    params = authorize_params(org, None, immediate="true")
+    cold = callback_params(http.get(url, params=params, allow_redirects=False))
+    assert cold == {
+        "error": "immediate_unsuccessful",
+        "error_description": "immediate authorization failed",
+        "state": params["state"],
+    }
+    sign_in(org, http, authorize_params(org, None), rep["Username"])
+    assert "code" in callback_params(http.get(url, params=params, allow_redirects=False))
+
+
 # ---------------------------------------------------------------------------------------------- authorize refusals
 
 
@@ -424,7 +443,9 @@ def test_revoking_a_refresh_token_ends_its_access_tokens(app_org: RunningOrg, re
     )
 
 
-def test_revoking_an_access_token_ends_only_it(app_org: RunningOrg, rep: dict[str, Any]) -> None:
+def test_revoking_an_access_token_ends_only_it_and_refresh_refusals_are_named(
+    app_org: RunningOrg, rep: dict[str, Any]
+) -> None:
     org, pkce = app_org, new_pkce()
     token = exchange(org, fresh_code(org, rep, pkce), pkce).json()
     assert org.http.get(f"{org.url}/services/oauth2/revoke", params={"token": token["access_token"]}).status_code == 200
@@ -441,6 +462,33 @@ def test_revoking_an_access_token_ends_only_it(app_org: RunningOrg, rep: dict[st
         },
     )
     assert refreshed.status_code == 200
+    refused(
+        org.http.post(
+            f"{org.url}/services/oauth2/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": token["refresh_token"],
+                "client_id": org.info["client_id"],
+                "client_secret": "0" * 64,
+            },
+        ),
+        "invalid_client",
+        "invalid client credentials",
+    )
+    refused(
+        org.http.post(
+            f"{org.url}/services/oauth2/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": token["refresh_token"],
+                "client_id": org.info["client_id"],
+                "client_secret": org.info["client_secret"],
+                "code_verifier": pkce.verifier,
+            },
+        ),
+        "invalid_grant",
+        "unexpected code verifier",
+    )
 
 
 def test_identity_url_refuses_unknown_tokens_and_ids(app_org: RunningOrg, rep: dict[str, Any]) -> None:
@@ -496,3 +544,17 @@ def test_a_rep_signs_in_on_the_login_page_in_chromium(app_org: RunningOrg, rep: 
     answer = exchange(org, back["code"], pkce)
     assert answer.status_code == 200
     assert answer.json()["id"].endswith("/" + rep["Id"])
+
+
+def test_serve_takes_callback_urls_and_names_a_bad_one(tmp_path: Path) -> None:
+    with start_org(tmp_path / "org", "--callback-url", CALLBACK, "--callback-url", CALLBACK + "2") as org:
+        assert org.info["callback_urls"] == [CALLBACK, CALLBACK + "2"]
+        assert org.info["user_password"] == DEMO_PASSWORD
+    bad = subprocess.run(
+        [renewals_command(), "devorg", "serve", "--port", "0", "--data", str(tmp_path / "bad"), "--callback-url", "cb"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2
+    assert "'cb' is not an absolute http(s) URL" in bad.stderr
