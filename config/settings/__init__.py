@@ -284,6 +284,29 @@ class Settings:
         "whatever happens).",
         default=30,
     )
+    portal_idle_minutes: int = _setting(
+        parse_int,
+        "Minutes without a request after which a customer portal session (opened by an email's Review link) ends; "
+        "the customer opens the link again. Its own cookie: the admin console's and the rep portal's limits do not "
+        "apply to it.",
+        default=30,
+    )
+    portal_max_hours: int = _setting(
+        parse_int,
+        "Hours after its email link was opened that a customer portal session ends, however active.",
+        default=4,
+    )
+    rep_idle_minutes: int = _setting(
+        parse_int,
+        "Minutes without a request after which a rep portal session ends (its own cookie, beside the customer "
+        "portal's and the admin console's).",
+        default=30,
+    )
+    rep_max_hours: int = _setting(
+        parse_int,
+        "Hours after it was opened that a rep portal session ends, however active.",
+        default=4,
+    )
     cadence_file: Path = _setting(
         parse_existing_file,
         "YAML file of the reminder cadence: the days before and after a contract's end date that reminders "
@@ -304,7 +327,16 @@ class Settings:
         problems = []
         if not 1 <= self.web_port <= 65535:
             problems.append(f"{ENV_PREFIX}WEB_PORT must be between 1 and 65535, not {self.web_port}.")
-        for name in ("web_workers", "api_daily_budget", "ses_daily_quota", "admin_idle_minutes"):
+        for name in (
+            "web_workers",
+            "api_daily_budget",
+            "ses_daily_quota",
+            "admin_idle_minutes",
+            "portal_idle_minutes",
+            "portal_max_hours",
+            "rep_idle_minutes",
+            "rep_max_hours",
+        ):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 problems.append(f"{env_name(name)} must be at least 1.")
         if self.web_proxy_hops < 0:

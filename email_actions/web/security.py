@@ -11,7 +11,9 @@
   address; token views add limits keyed by the decoded email id (:func:`limit_key_for_message`), never by
   the token string (it has several spellings).
 - **Cookies**: the session cookie is `__Host-renewals` (Secure, Path=/, no Domain) when the public URL is
-  https; HttpOnly and SameSite=Lax always.
+  https; HttpOnly and SameSite=Lax always. The customer portal, the rep portal and the admin console each keep
+  their session in a cookie of its own beside it (`-portal`, `-rep`, `-admin` appended to that name), with
+  their own limits (:mod:`~email_actions.web.session_cookies`).
 - **Hosts**: only the public URL's host (and localhost, for health checks) is answered; link URLs come from
   settings, never from the request.
 """
@@ -19,7 +21,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -30,6 +31,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.settings import Settings
+from email_actions.web.session_cookies import SplitCookieSessions, parts_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,7 +46,6 @@ TOKEN_PREFIXES = ("/a/", "/u/", "/q/", "/o/", "/rep/", "/links/")
 SESSION_PREFIXES = ("/portal", "/rep/contracts/", "/admin")
 SESSION_PATHS = ("/rep",)
 MAX_CONTENT_LENGTH = 1024 * 1024
-PORTAL_SESSION = timedelta(minutes=30)
 
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, strategy="moving-window", headers_enabled=True)
@@ -73,8 +74,8 @@ def init_app(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SECURE=https,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        # The signed cookie must outlive the longest session kept in it; each kind checks its own age.
-        PERMANENT_SESSION_LIFETIME=max(PORTAL_SESSION, timedelta(minutes=settings.admin_idle_minutes + 1)),
+        # The base cookie (CSRF token, notices) lives as long as the longest session beside it.
+        PERMANENT_SESSION_LIFETIME=max(part.lifetime for part in parts_of(settings)),
         PREFERRED_URL_SCHEME=public.scheme,
         WTF_CSRF_TIME_LIMIT=3600,
         WTF_CSRF_SSL_STRICT=https,
@@ -87,6 +88,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         # Exactly the configured number of proxies: a larger count would let clients spoof their address.
         hops = settings.web_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore[method-assign]
+    app.session_interface = SplitCookieSessions(parts_of(settings))
     csrf.init_app(app)
     limiter.init_app(app)
 

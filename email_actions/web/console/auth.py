@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
+from email_actions.web.session_cookies import ADMIN_KEY
 from sync_service.store.db import current_session, use_read_only_session
 from sync_service.store.models import ADMIN_ROLES, AdminSession, AdminUser, utcnow
 
@@ -41,7 +42,7 @@ USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,79}$")
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 ABSOLUTE_LIFETIME = timedelta(hours=12)
-COOKIE_KEY = "admin"
+COOKIE_KEY = ADMIN_KEY  # kept in a cookie of its own (email_actions.web.session_cookies)
 # Views anyone may reach: the sign-in form itself.
 PUBLIC_ENDPOINTS = frozenset({"admin.login"})
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -176,7 +177,8 @@ def start_session(db: Session, user: AdminUser, ip: str | None) -> None:
     token = secrets.token_urlsafe(32)
     db.add(AdminSession(token_hash=_token_hash(token), user_id=user.id, ip=ip))
     user.last_login_at = utcnow()
-    session.clear()
+    # Only the console's own cookie starts afresh: a portal session beside it is another cookie and stays.
+    session.pop(COOKIE_KEY, None)
     session[COOKIE_KEY] = {"t": token, "seen": _clock()}
 
 

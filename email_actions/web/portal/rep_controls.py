@@ -8,15 +8,16 @@ the error beside its field, 400, nothing saved), then applied in one transaction
 the push writes it only while Salesforce still holds that value (a Hold sets one field, never the others); a
 write-back the store cannot resolve, or no active mapping, refuses the change (409), nothing saved. The push is
 queued after the commit. Holding cancels the contract's planned reminders at once; resuming lets the next planner
-run plan again. *Do not remind* is a status flag written to Salesforce like the others; it does not stop
-reminders: holding does.
+run plan again. Each audit entry names who made the change under ``after["by"]`` (the rep, their address, the
+client's address and the portal session). *Do not remind* is a status flag written to Salesforce like the others;
+it does not stop reminders: holding does.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect
+from flask import flash, redirect, request
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -110,6 +111,20 @@ def _write_back(db: Session, contract: models.Contract, changed: dict[str, Any])
         raise Refused(f"Salesforce has no record to write this change to ({exc.missing}).") from None
 
 
+def _who(scope: Scope) -> dict[str, Any]:
+    """Who made a change, as its audit entry records it (under ``after["by"]``: the JSON column holds it, no
+    migration): the rep's Salesforce id, name and email address, the client's address and the portal session."""
+    assert scope.rep is not None
+    return {
+        "rep_sf_id": scope.rep.sf_id,
+        "rep_name": scope.rep.name,
+        "rep_email": scope.rep.email,
+        "ip": request.remote_addr,
+        "session": scope.session_id,
+        "email_message_id": scope.message.id,
+    }
+
+
 def _audit(
     db: Session,
     scope: Scope,
@@ -126,7 +141,7 @@ def _audit(
             action=action,
             contract_id=contract.id,
             before={key: before.get(key) for key in changed},
-            after={key: after[key] for key in changed},
+            after={**{key: after[key] for key in changed}, "by": _who(scope)},
             reason=reason,
             at=utcnow(),
         )

@@ -1,16 +1,17 @@
 """The customer portal and the rep portal: every contract of one account, reached from an email link.
 
 - **Opening.** ``GET /a/review/<token>`` (the customer's Review link) and ``GET /rep/<token>`` (the rep's link)
-  open a session scoped to the email's account (and rep), then 303 to ``/portal`` or ``/rep``
-  (:mod:`~email_actions.web.portal.scope`: the cookie, its ages, one account at a time).
-- **Customer portal** (``/portal``, here): every contract of the account (deleted ones aside), most urgent
+  open a session scoped to what the email's recipient may see, then 303 to ``/portal`` or ``/rep``
+  (:mod:`~email_actions.web.portal.scope`: who sees what, the cookies, their ages).
+- **Customer portal** (``/portal``, here): every contract in scope (deleted ones aside), most urgent
   first, each with its state in colour *and* words (:mod:`~email_actions.web.portal.states`), its quote
   download and, when it can be renewed, a Renew button leading to the confirmation page whose POST renews
   (:mod:`~email_actions.web.portal.renew`).
 - **Rep portal** (``/rep``): the contracts the rep owns at that account, with the rep's controls
   (:mod:`~email_actions.web.portal.rep_controls`, forms in :mod:`~email_actions.web.portal.forms`).
-- **Access control.** Every contract id in a path is looked up together with the session's account (and
-  rep): another account's contract, or another rep's, is the same 404 as one that does not exist. Quote
+- **Access control.** Every contract id in a path is looked up together with the session's scope: a
+  contract outside it (another account's, a direct deal for a reseller's buyer, another rep's) is the same
+  404 as one that does not exist. Quote
   downloads go through the same check before anything is fetched. Every POST carries the CSRF token. No GET
   changes anything but the click an email link records.
 

@@ -4,6 +4,7 @@ reading, and refuses a post without its CSRF token — for routes added later to
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text as sqlalchemy_text
 from werkzeug.routing import Rule
 
+from email_actions.web.session_cookies import CUSTOMER_KEY, REP_KEY
 from tests.email_actions.web.console.conftest import csrf_of
 
 READ = {"GET", "HEAD"}
@@ -39,9 +41,19 @@ def test_the_console_has_routes_of_every_section(app: Flask) -> None:
         assert section in endpoints
 
 
-def test_every_console_route_refuses_an_anonymous_request(app: Flask) -> None:
+@pytest.mark.parametrize("portal_sessions", [False, True], ids=["no-session", "portal-sessions"])
+def test_every_console_route_refuses_an_anonymous_request(app: Flask, portal_sessions: bool) -> None:
+    """Also from a browser holding a customer and a rep portal session (their own cookies): they open nothing
+    in the console."""
     client = app.test_client()
     token = csrf_of(client)  # a genuine token: the refusal must come from the sign-in check, not CSRF
+    if portal_sessions:
+        now = int(time.time())
+        with client.session_transaction() as flask_session:
+            for key, kind in ((CUSTOMER_KEY, "customer"), (REP_KEY, "rep")):
+                scope = {"kind": kind, "email_message_id": 1, "opened_at": now, "seen": now, "sid": "s"}
+                flask_session[key] = scope
+        assert {"renewals-portal", "renewals-rep"} <= {cookie.key for cookie in client._cookies.values()}
     checked = 0
     for rule in console_rules(app):
         url = url_of(rule)

@@ -14,11 +14,12 @@ from rq import Queue
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from email_actions.web.portal.scope import SCOPE_KEY
+from email_actions.web.session_cookies import REP_KEY
 from mappings.loader import preset_text
 from sync_service.planning.planner import CANCEL_HELD
 from sync_service.store import mapping_versions, models
 from tests.email_actions.web.portal.portal_site import (
+    Accounts,
     Portal,
     add_reminders,
     numbers_in_order,
@@ -31,13 +32,27 @@ from tests.processes import free_port
 # --- The rep portal ----------------------------------------------------------------------------------------------
 
 
+def rep_by(site: Portal, data: Accounts) -> dict[str, object]:
+    """Who a change of the seeded rep's session is audited as: the rep, their address, the client, the session."""
+    with site.client.session_transaction() as flask_session:
+        session_id = flask_session[REP_KEY]["sid"]
+    return {
+        "rep_sf_id": data.rep_sf_id,
+        "rep_name": "Riley Rep",
+        "rep_email": "riley.rep@vendor.example",
+        "ip": "127.0.0.1",
+        "session": session_id,
+        "email_message_id": data.rep_message,
+    }
+
+
 def test_the_rep_sees_only_their_own_contracts_at_the_account(site: Portal) -> None:
     data = seed(site)
     response = site.open_rep(data.rep_message)
     assert response.status_code == 303 and response.headers["Location"] == "/rep"
     with site.client.session_transaction() as flask_session:
-        scope = flask_session[SCOPE_KEY]
-    assert scope["kind"] == "rep" and scope["account_id"] == site.contract(data.emailed).account_id
+        scope = flask_session[REP_KEY]
+    assert scope["kind"] == "rep" and scope["email_message_id"] == data.rep_message
     assert [(e.kind, e.purpose) for e in site.rows(models.EmailEvent)] == [("click", "rep")]
     html = site.client.get("/rep").get_data(as_text=True)
     numbers = numbers_in_order(html)
@@ -81,6 +96,7 @@ def test_changing_the_controls_updates_the_contract_audits_and_writes_back(site:
         "price_adjustment_pct": "-5.50",
         "price_override": "9000.00",
         "price_override_reason": "Multi-year commitment agreed on the call",
+        "by": rep_by(site, data),
     }
     assert audit.reason == "Multi-year commitment agreed on the call"
     [item] = site.rows(models.OutboxItem)
@@ -209,7 +225,7 @@ def test_hold_cancels_planned_reminders_and_resume_lifts_the_hold(site: Portal, 
         "Negotiating a consolidation",
     )
     assert audit.before == {"is_held": False, "reminders_cancelled": None}
-    assert audit.after == {"is_held": True, "reminders_cancelled": 2}
+    assert audit.after == {"is_held": True, "reminders_cancelled": 2, "by": rep_by(site, data)}
     [item] = site.rows(models.OutboxItem)
     assert item.payload["values"] == {"Renewal_Reminders_Held__c": True}  # the one field a Hold sets
     assert item.payload["seen"] == {"Renewal_Reminders_Held__c": False}
@@ -227,7 +243,7 @@ def test_hold_cancels_planned_reminders_and_resume_lifts_the_hold(site: Portal, 
     assert not site.contract(data.emailed).is_held
     audits = site.rows(models.AuditEntry)
     assert [a.action for a in audits] == ["rep.hold", "rep.resume"]
-    assert (audits[1].before, audits[1].after) == ({"is_held": True}, {"is_held": False})
+    assert (audits[1].before, audits[1].after) == ({"is_held": True}, {"is_held": False, "by": rep_by(site, data)})
     [item] = site.rows(models.OutboxItem)
     assert item.payload["values"]["Renewal_Reminders_Held__c"] is False and item.status == "pending"
 
