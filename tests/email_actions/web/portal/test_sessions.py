@@ -7,11 +7,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import Browser
 
 from config.settings import SettingsError, load_settings
 from email_actions.web.console.auth import create_user
 from email_actions.web.session_cookies import ADMIN_KEY, CUSTOMER_KEY, REP_KEY
 from tests.email_actions.web.portal.portal_site import Portal, numbers_in_order, seed
+from tests.processes import serve_wsgi
 
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -56,8 +58,8 @@ def test_admin_customer_and_rep_sessions_side_by_side_do_not_end_each_other(site
     site.open_rep(data.rep_message)
     assert status(site) == (200, 200, 200)
     # Three cookies beside the base one (CSRF token): one per kind of session.
-    names = {cookie.key for cookie in site.client._cookies.values()}
-    assert {"renewals-admin", "renewals-portal", "renewals-rep"} <= names
+    for name in ("renewals-admin", "renewals-portal", "renewals-rep"):
+        assert site.client.get_cookie(name) is not None, name
     # Opening another customer link replaces only the customer's scope.
     site.open_customer(data.other_message)
     assert status(site) == (200, 200, 200)
@@ -129,3 +131,30 @@ def test_a_bad_session_limit_is_named(name: str, raw: str, message: str) -> None
     with pytest.raises(SettingsError) as caught:
         load_settings({"RENEWALS_SECRET_KEYS": "k" * 64, f"RENEWALS_{name}": raw})
     assert message in str(caught.value)
+
+
+def test_in_one_chromium_context_the_three_sessions_do_not_end_each_other(site: Portal, chromium: Browser) -> None:
+    data = seed(site)
+    context = chromium.new_context()
+    page = context.new_page()
+    try:
+        with site.app.extensions["renewals.database"].session_scope() as session:
+            create_user(session, "alice", PASSWORD, "admin")
+        with serve_wsgi(site.app) as base:
+            page.goto(f"{base}/admin/login")
+            page.fill("input[name=username]", "alice")
+            page.fill("input[name=password]", PASSWORD)
+            page.press("input[name=password]", "Enter")
+            page.wait_for_url(re.compile(r".*/admin/operations.*"))
+            page.goto(f"{base}/a/review/{site.token('review', data.customer_message)}")
+            assert page.url == f"{base}/portal" and "A-EMAILED" in page.content()
+            page.goto(f"{base}/rep/{site.token('rep', data.rep_message)}")
+            assert page.url == f"{base}/rep" and "A-EMAILED" in page.content()
+            for path in ("/admin/operations", "/portal", "/rep"):
+                response = page.goto(f"{base}{path}")
+                assert response is not None and response.status == 200, path
+                assert page.url == f"{base}{path}"
+            names = {cookie["name"] for cookie in page.context.cookies()}
+            assert {"renewals-admin", "renewals-portal", "renewals-rep"} <= names
+    finally:
+        context.close()
