@@ -72,6 +72,20 @@ def test_admin_customer_and_rep_sessions_side_by_side_do_not_end_each_other(site
     assert status(site) == (302, 200, 200)
 
 
+def test_a_rep_change_appears_in_the_admin_audit_log_with_the_reps_address_and_session(site: Portal) -> None:
+    data = seed(site)
+    sign_in_admin(site)
+    site.open_rep(data.rep_message)
+    with site.client.session_transaction() as flask_session:
+        session_id = flask_session[REP_KEY]["sid"]
+    held = site.client.post(
+        f"/rep/contracts/{data.emailed}/hold", data={"csrf_token": csrf_on(site, "/rep"), "note": "On a call"}
+    )
+    assert held.status_code == 303
+    html = site.client.get("/admin/audit?actor=rep:" + data.rep_sf_id).get_data(as_text=True)
+    assert "rep.hold" in html and "riley.rep@vendor.example" in html and session_id in html
+
+
 def test_each_kind_ends_by_its_own_idle_limit(site: Portal) -> None:
     data = seed(site)
     sign_in_admin(site)
