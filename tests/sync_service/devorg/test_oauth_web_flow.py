@@ -138,6 +138,18 @@ def fresh_code(org: RunningOrg, rep: dict[str, Any], pkce: Pkce | None = None, *
     return sign_in(org, browser(org), authorize_params(org, pkce, **extra), rep["Username"])["code"]
 
 
+def refresh(org: RunningOrg, refresh_token: str, **overrides: str) -> requests.Response:
+    """The refresh_token grant with the connected app's credentials (`overrides` replace or add fields)."""
+    body = {
+        "grant_type": "refresh_token",
+        "refresh_token": refresh_token,
+        "client_id": org.info["client_id"],
+        "client_secret": org.info["client_secret"],
+        **overrides,
+    }
+    return org.http.post(f"{org.url}/services/oauth2/token", data=body)
+
+
 def refused(response: requests.Response, error: str, description: str) -> None:
     assert response.status_code == 400
     assert response.json() == {"error": error, "error_description": description}
@@ -218,15 +230,7 @@ def test_a_rep_signs_in_and_the_tokens_work(app_org: RunningOrg, rep: dict[str, 
     )
 
     # Refresh: a new access token, no new refresh token, signed the same way.
-    refreshed = org.http.post(
-        f"{org.url}/services/oauth2/token",
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": token["refresh_token"],
-            "client_id": org.info["client_id"],
-            "client_secret": org.info["client_secret"],
-        },
-    )
+    refreshed = refresh(org, token["refresh_token"])
     assert refreshed.status_code == 200, refreshed.text
     again = refreshed.json()
     assert "refresh_token" not in again
@@ -418,13 +422,7 @@ def test_client_authentication_by_http_basic_works(app_org: RunningOrg, rep: dic
 def test_revoking_a_refresh_token_ends_its_access_tokens(app_org: RunningOrg, rep: dict[str, Any]) -> None:
     org, pkce = app_org, new_pkce()
     token = exchange(org, fresh_code(org, rep, pkce), pkce).json()
-    refresh_body = {
-        "grant_type": "refresh_token",
-        "refresh_token": token["refresh_token"],
-        "client_id": org.info["client_id"],
-        "client_secret": org.info["client_secret"],
-    }
-    second = org.http.post(f"{org.url}/services/oauth2/token", data=refresh_body).json()["access_token"]
+    second = refresh(org, token["refresh_token"]).json()["access_token"]
     revoked = org.http.post(f"{org.url}/services/oauth2/revoke", data={"token": token["refresh_token"]})
     assert revoked.status_code == 200
     for access in (token["access_token"], second):
@@ -432,7 +430,7 @@ def test_revoking_a_refresh_token_ends_its_access_tokens(app_org: RunningOrg, re
         gone = org.http.get(f"{org.url}/services/oauth2/userinfo", headers={"Authorization": f"Bearer {access}"})
         assert (gone.status_code, gone.text) == (403, "Bad_OAuth_Token")
     refused(
-        org.http.post(f"{org.url}/services/oauth2/token", data=refresh_body),
+        refresh(org, token["refresh_token"]),
         "invalid_grant",
         "expired access/refresh token",
     )
@@ -452,40 +450,15 @@ def test_revoking_an_access_token_ends_only_it_and_refresh_refusals_are_named(
     assert org.rest("GET", "limits", token["access_token"]).status_code == 401
     identity = org.http.get(token["id"], params={"oauth_token": token["access_token"]})
     assert (identity.status_code, identity.text) == (403, "Bad_OAuth_Token")
-    refreshed = org.http.post(
-        f"{org.url}/services/oauth2/token",
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": token["refresh_token"],
-            "client_id": org.info["client_id"],
-            "client_secret": org.info["client_secret"],
-        },
-    )
+    refreshed = refresh(org, token["refresh_token"])
     assert refreshed.status_code == 200
     refused(
-        org.http.post(
-            f"{org.url}/services/oauth2/token",
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": token["refresh_token"],
-                "client_id": org.info["client_id"],
-                "client_secret": "0" * 64,
-            },
-        ),
+        refresh(org, token["refresh_token"], client_secret="0" * 64),
         "invalid_client",
         "invalid client credentials",
     )
     refused(
-        org.http.post(
-            f"{org.url}/services/oauth2/token",
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": token["refresh_token"],
-                "client_id": org.info["client_id"],
-                "client_secret": org.info["client_secret"],
-                "code_verifier": pkce.verifier,
-            },
-        ),
+        refresh(org, token["refresh_token"], code_verifier=pkce.verifier),
         "invalid_grant",
         "unexpected code verifier",
     )
