@@ -19,12 +19,17 @@ from config.commands.cli import settings_from_environment
 from config.settings import Settings
 from config.settings.logs import configure_logging
 from email_actions.web.app import create_app
+from email_actions.web.rep_sign_in import CALLBACK_PATH
 
 WSGI_APP = "email_actions.web.wsgi:app"
 
 # Gunicorn's default access line without its own timestamp (ours leads the line) and with the request id the app
 # answered with (email_actions/web/request_ids.py), to find the app's lines of that request.
 ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(L)ss request_id=%({x-request-id}o)s'
+# Paths whose query string is never written to the access log: the Salesforce sign-in callback's carries a
+# one-time authorization code (and the state), which no log may hold.
+REDACTED_QUERY_PATHS = frozenset({CALLBACK_PATH})
+REDACTED = "[redacted]"
 
 
 class RoutedGunicornLogger(GunicornLogger):
@@ -39,6 +44,16 @@ class RoutedGunicornLogger(GunicornLogger):
             for handler in list(log.handlers):
                 log.removeHandler(handler)
             log.propagate = True
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        path, _, query = str(environ.get("RAW_URI", "")).partition("?")
+        if query and path in REDACTED_QUERY_PATHS:
+            atoms["r"] = f"{environ.get('REQUEST_METHOD')} {path}?{REDACTED} {environ.get('SERVER_PROTOCOL')}"
+            for key in ("q", "{raw_uri}e", "{query_string}e"):
+                if key in atoms:
+                    atoms[key] = REDACTED
+        return atoms
 
 
 class GunicornServer(BaseApplication):

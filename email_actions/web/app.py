@@ -15,6 +15,7 @@ from email_actions.web import (
     console,
     dev_outbox,
     errors,
+    rep_sign_in,
     request_ids,
     security,
     sns_intake,
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     sns_intake.init_app(app)
     actions.init_app(app)
     portal.init_app(app)
+    rep_sign_in.init_app(app)
     console.init_app(app)
     errors.init_app(app)
     return app
