@@ -2,9 +2,38 @@
 
 from __future__ import annotations
 
+import threading
+
+import requests
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceError
+
 from config.settings import Settings
 from config.settings.secret import Secret
-from sync_service.salesforce.client import Connection
+from sync_service.salesforce.client import Connection, SalesforceNotConfigured, connect
+
+
+class SignInFailed(Exception):
+    """Signing in to the org the settings describe failed (not configured, refused, or no answer)."""
+
+
+class SignedInClient:
+    """One signed-in simple-salesforce client per process for the web app's own org calls (live quote reads,
+    quote downloads), made on first use and made again when a caller finds its session expired."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._client: Salesforce | None = None
+        self._lock = threading.Lock()
+
+    def get(self, *, fresh: bool = False) -> Salesforce:
+        with self._lock:
+            if self._client is None or fresh:
+                try:
+                    self._client = connect(connection_from_settings(self.settings))
+                except (SalesforceNotConfigured, SalesforceError, requests.RequestException, OSError) as exc:
+                    raise SignInFailed(exc.__class__.__name__) from exc
+            return self._client
 
 
 def connection_from_settings(settings: Settings) -> Connection:

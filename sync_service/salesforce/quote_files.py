@@ -19,7 +19,6 @@ import hashlib
 import os
 import re
 import tempfile
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -27,15 +26,13 @@ from typing import BinaryIO
 import requests
 import structlog
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceError
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from sync_service import console_settings
 from sync_service.salesforce.budget import add_api_usage
-from sync_service.salesforce.client import SalesforceNotConfigured, connect
-from sync_service.salesforce.connect_settings import connection_from_settings
+from sync_service.salesforce.connect_settings import SignedInClient, SignInFailed
 from sync_service.salesforce.errors import BudgetPaused
 from sync_service.salesforce.transport import meter_of
 from sync_service.store import models
@@ -106,8 +103,7 @@ class QuoteFiles:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.directory = cache_directory(settings)
-        self._client: Salesforce | None = None
-        self._lock = threading.Lock()
+        self._client = SignedInClient(settings)
 
     def cache_path(self, quote: models.RenewalQuote, document: models.QuoteDocument) -> Path:
         blob = document.blob_sf_id or ""
@@ -175,13 +171,10 @@ class QuoteFiles:
         return sf.session.get(url, headers=sf.headers, stream=True)
 
     def _signed_in(self, *, fresh: bool = False) -> Salesforce:
-        with self._lock:
-            if self._client is None or fresh:
-                try:
-                    self._client = connect(connection_from_settings(self.settings))
-                except (SalesforceNotConfigured, SalesforceError, requests.RequestException, OSError) as exc:
-                    raise OrgUnavailable(f"could not sign in to Salesforce: {exc.__class__.__name__}") from exc
-            return self._client
+        try:
+            return self._client.get(fresh=fresh)
+        except SignInFailed as exc:
+            raise OrgUnavailable(f"could not sign in to Salesforce: {exc}") from exc
 
     # ------------------------------------------------------------------ the disk
 

@@ -20,7 +20,6 @@ Nothing here retries: the one layer that retries is the caller's (the intents jo
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,8 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 from sync_service import console_settings
 from sync_service.salesforce.budget import add_api_usage
-from sync_service.salesforce.client import SalesforceNotConfigured, connect
-from sync_service.salesforce.connect_settings import connection_from_settings
+from sync_service.salesforce.connect_settings import SignedInClient, SignInFailed
 from sync_service.salesforce.errors import BudgetPaused
 from sync_service.salesforce.transport import meter_of
 
@@ -73,8 +71,7 @@ class RecordReader:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._client: Salesforce | None = None
-        self._lock = threading.Lock()
+        self._client = SignedInClient(settings)
 
     def read(self, sessions: sessionmaker[Session], sobject: str, sf_id: str, fields: Sequence[str]) -> dict[str, Any]:
         """The record's `fields` as the org holds them now (Salesforce field name → JSON value)."""
@@ -120,13 +117,10 @@ class RecordReader:
         return {key: value for key, value in result.items() if key != "attributes"}
 
     def _signed_in(self, *, fresh: bool = False) -> Salesforce:
-        with self._lock:
-            if self._client is None or fresh:
-                try:
-                    self._client = connect(connection_from_settings(self.settings))
-                except (SalesforceNotConfigured, SalesforceError, requests.RequestException, OSError) as exc:
-                    raise OrgUnavailable(f"could not sign in to Salesforce: {exc}") from exc
-            return self._client
+        try:
+            return self._client.get(fresh=fresh)
+        except SignInFailed as exc:
+            raise OrgUnavailable(f"could not sign in to Salesforce: {exc}") from exc
 
     @staticmethod
     def _count(sessions: sessionmaker[Session], calls: int) -> None:
