@@ -633,3 +633,29 @@ class RenewalIntent(Base):
     settled_at: Mapped[datetime | None]
 
     contract: Mapped[Contract] = relationship()
+
+
+class RepSignInCode(Base):
+    """A one-time sign-in code emailed to a partner rep's address on file (issue 14). Only a salted SHA-256 of
+    the code is kept; ``challenge`` is the PKCE S256 challenge of the browser that asked for it (only that
+    browser can use the code), ``address`` the address it went to (a code is good only for the rep at that
+    address). Used once (``used_at``), dead after ``expires_at`` or too many wrong guesses."""
+
+    __tablename__ = "rep_sign_in_codes"
+    __table_args__ = (Index("ix_rep_sign_in_codes_address_created_at", "address", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), index=True)
+    address: Mapped[str] = mapped_column(String(320))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    salt: Mapped[str] = mapped_column(String(32))
+    challenge: Mapped[str] = mapped_column(String(64))
+    email_message_id: Mapped[int | None] = mapped_column(ForeignKey("email_messages.id"))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    ses_message_id: Mapped[str | None] = mapped_column(String(100))
+
+    rep: Mapped[Rep] = relationship()
