@@ -9,10 +9,11 @@ rep (``Rep.sf_id``) and opens the rep session for that rep.
 
 Decisions where the issue is silent:
 
-- The rep portal is scoped to one email's account today (:mod:`email_actions.web.portal.scope`), so the sign-in
-  opens the same session the rep link opens, for the **latest sent email of that rep** (``EmailMessage.rep``);
-  a rep with no sent email yet is told so (403). The session also records the sign-in (``signed_in``: how, the
-  Salesforce user id, when) for the next session's gate on rep links.
+- The rep portal is scoped to one email's account (:mod:`email_actions.web.portal.scope`), so the sign-in opens
+  the session for the email whose rep link this browser opened before signing in, when that email is the
+  signed-in rep's; otherwise for the **latest sent email of that rep** (``EmailMessage.rep``); a rep with no
+  sent email yet is told so (403). The session records the sign-in (``signed_in``: how, the rep, the Salesforce
+  user id, when): rep pages require it (:func:`email_actions.web.portal.scope.current_scope`).
 - A pending sign-in lapses after ``PENDING_SECONDS`` (the org's code lives 15 minutes; 10 is plenty for a login).
 - ``next`` is honoured only as a same-site relative path (``/...``, not ``//host`` or ``/\\host``); otherwise the
   rep lands on ``/rep``.
@@ -31,7 +32,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from config.settings import Settings
-from email_actions.web.portal.scope import REP
+from email_actions.web.portal.scope import open_rep_session, wanted_message
 from email_actions.web.session_cookies import REP_KEY
 from sync_service.salesforce.web_sign_in import (
     SignInRefused,
@@ -129,23 +130,18 @@ def callback() -> Response | tuple[str, int]:
         return _refuse(403, "Not a rep here", "Your Salesforce user is not a sales rep of this renewals service.")
     if not rep.is_active or not identity.active:
         return _refuse(403, "Rep inactive", "Your Salesforce user is inactive here; ask an admin.")
-    message = db.scalars(
-        select(models.EmailMessage)
-        .where(models.EmailMessage.rep_id == rep.id, models.EmailMessage.sent_at.is_not(None))
-        .order_by(models.EmailMessage.sent_at.desc(), models.EmailMessage.id.desc())
-    ).first()
+    wanted = wanted_message(db)
+    if wanted is not None and (wanted.rep_id or wanted.contract.rep_id) == rep.id:
+        message: models.EmailMessage | None = wanted
+    else:
+        message = db.scalars(
+            select(models.EmailMessage)
+            .where(models.EmailMessage.rep_id == rep.id, models.EmailMessage.sent_at.is_not(None))
+            .order_by(models.EmailMessage.sent_at.desc(), models.EmailMessage.id.desc())
+        ).first()
     if message is None:
         return _refuse(403, "Nothing to show yet", "No renewal email has been sent to you yet; your portal opens then.")
-    now = int(time.time())
-    session.permanent = True
-    session[REP_KEY] = {
-        "kind": REP,
-        "email_message_id": message.id,
-        "opened_at": now,
-        "seen": now,
-        "sid": secrets.token_urlsafe(12),
-        "signed_in": {"via": "salesforce", "sf_user_id": identity.user_id, "at": now},
-    }
+    open_rep_session(message, {"via": "salesforce", "rep_id": rep.id, "sf_user_id": identity.user_id})
     return redirect(str(pending.get("next") or "/rep"), code=303)
 
 

@@ -1,5 +1,6 @@
 """The portals' blueprint and what all their pages share: the page frame (scope, legend) and the two refusals,
-no session (403, "use the link in your email") and a contract out of scope (404, whatever the reason).
+no session (403, "use the link in your email"; a rep page without a signed-in rep goes to the sign-in, a rep's
+change without one is 403, nothing changed) and a contract out of scope (404, whatever the reason).
 
 The views that use it live in :mod:`~email_actions.web.portal.views`, :mod:`~email_actions.web.portal.renew`
 and :mod:`~email_actions.web.portal.rep_controls`; ``views.init_app`` registers it.
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, get_flashed_messages
+from flask import Blueprint, get_flashed_messages, redirect, request
+from werkzeug.wrappers import Response
 
-from email_actions.web.portal.scope import NoScope, NotInScope, Scope
+from email_actions.web.portal.scope import NoScope, NotInScope, Scope, SignInRequired
 from email_actions.web.portal.states import LEGEND
 from email_actions.web.token_pages import brand_of, render_page
 
@@ -31,6 +33,14 @@ def flashes() -> list[str]:
 @bp.errorhandler(NoScope)
 def _no_scope(error: NoScope) -> tuple[str, int]:
     return render_page("portal/no_session.html", brand=brand_of(None), status=403, kind=error.kind)
+
+
+@bp.errorhandler(SignInRequired)
+def _sign_in_required(error: SignInRequired) -> Response | tuple[str, int]:
+    """A rep page without a signed-in rep: a page goes to the sign-in; a change is refused, nothing changed."""
+    if request.method in ("GET", "HEAD"):
+        return redirect("/rep/sign-in", code=303)
+    return render_page("portal/sign_in_required.html", brand=brand_of(None), status=403)
 
 
 @bp.errorhandler(NotInScope)

@@ -22,6 +22,15 @@ afresh on every request (so a contact moved to another account in Salesforce see
 - a rep sees the contracts they own at the email's account, and a partner rep (one with a reseller account)
   only those sold through their reseller.
 
+**A rep signs in before anything is shown** (issue 14): a rep link in an email is a bearer credential that a
+quoted reply or a forward hands to someone else, so opening it only records the click and remembers which email
+it was (``wanted``), then sends the browser to the sign-in (Sign in with Salesforce, or a code emailed to the
+rep's address on file: :mod:`email_actions.web.portal.rep_access`). A rep page, read or write, needs a session
+whose ``signed_in`` rep is the email's rep; a browser already signed in as that rep goes straight to the portal.
+The absolute limit of a rep session runs from the sign-in. Decision where the issue is silent: no read-only list
+before the sign-in either, since a reseller's buyer quoted a direct rep's reply would see that rep's direct deals
+at their customer.
+
 Every contract id is looked up together with the scope, never on its own: a contract outside it is the same
 :class:`NotInScope` (404) as one that does not exist. The email's own action links (Renew, Contact rep, the
 quote download) act only on the contract that email was about, which its recipient was sent.
@@ -63,6 +72,13 @@ class NoScope(Exception):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         super().__init__(f"no {kind} portal session")
+
+
+class SignInRequired(NoScope):
+    """A rep page asked for without a signed-in rep (the rep link alone opens nothing): the sign-in page."""
+
+    def __init__(self) -> None:
+        super().__init__(REP)
 
 
 class NotInScope(LookupError):
@@ -122,45 +138,96 @@ def recipient_scope(message: models.EmailMessage, kind: str) -> tuple[int, int |
 
 
 def open_scope(purpose: Purpose, token: str, kind: str) -> Response:
-    """Verify the link, record the click, and open the kind's session for the email's recipient."""
+    """Verify the link, record the click, and open the kind's session for the email's recipient (a rep's only
+    when this browser is signed in as that rep; otherwise the rep is sent to the sign-in)."""
     db = current_session()
     opened = open_link(purpose, token)
     message = opened.message
-    recipient_scope(message, kind)  # a recipient who may see nothing gets the "use your link" page, no session
+    _, _, rep = recipient_scope(message, kind)  # a recipient who may see nothing gets the "use your link" page
+    record_event(db, message, kind="click", purpose=purpose)
+    db.commit()
+    session.permanent = True
     now = int(time.time())
-    scope: dict[str, Any] = {
+    if kind == REP:
+        assert rep is not None
+        raw = session.get(REP_KEY)
+        signed_in = _signed_in(raw if isinstance(raw, dict) else {}, rep.id, now)
+        if signed_in is None:
+            session[REP_KEY] = {"wanted": {"email_message_id": message.id, "at": now}}
+            return redirect("/rep/sign-in", code=303)
+        assert isinstance(raw, dict)
+        session[REP_KEY] = {**raw, "email_message_id": message.id, "seen": now}
+        return redirect("/rep", code=303)
+    session[KEYS[kind]] = {
         "kind": kind,
         "email_message_id": message.id,
         "opened_at": now,
         "seen": now,
         "sid": secrets.token_urlsafe(12),
     }
-    record_event(db, message, kind="click", purpose=purpose)
-    db.commit()
+    return redirect("/portal", code=303)
+
+
+def _signed_in(raw: dict[str, Any], rep_id: int, now: float) -> dict[str, Any] | None:
+    """The browser's rep sign-in if it is `rep_id`'s and within the rep limits (idle, absolute from the sign-in)."""
+    signed_in, opened_at, seen = raw.get("signed_in"), raw.get("opened_at"), raw.get("seen")
+    if raw.get("kind") != REP or not isinstance(signed_in, dict) or signed_in.get("rep_id") != rep_id:
+        return None
+    if not isinstance(opened_at, int) or not isinstance(seen, int) or not isinstance(raw.get("sid"), str):
+        return None
+    idle, absolute = _limits(REP)
+    if not (0 <= now - opened_at <= absolute and now - seen <= idle):
+        return None
+    return signed_in
+
+
+def open_rep_session(message: models.EmailMessage, signed_in: dict[str, Any]) -> None:
+    """Start a signed-in rep session scoped to `message` (a new session id; whatever the cookie held goes)."""
+    now = int(time.time())
     session.permanent = True
-    session[KEYS[kind]] = scope
-    return redirect("/rep" if kind == REP else "/portal", code=303)
+    session[REP_KEY] = {
+        "kind": REP,
+        "email_message_id": message.id,
+        "opened_at": now,
+        "seen": now,
+        "sid": secrets.token_urlsafe(12),
+        "signed_in": {**signed_in, "at": now},
+    }
+
+
+def wanted_message(db: Session) -> models.EmailMessage | None:
+    """The email whose rep link this browser opened before signing in, if any."""
+    raw = session.get(REP_KEY)
+    wanted = raw.get("wanted") if isinstance(raw, dict) else None
+    message_id = wanted.get("email_message_id") if isinstance(wanted, dict) else None
+    return db.get(models.EmailMessage, message_id) if isinstance(message_id, int) else None
 
 
 def current_scope(kind: str) -> Scope:
-    """The session's scope if it is of `kind` and still valid; otherwise NoScope (the "use your link" page)."""
+    """The session's scope if it is of `kind` and still valid; otherwise NoScope (the "use your link" page), or
+    for a rep SignInRequired (the sign-in page)."""
     key = KEYS[kind]
     raw = session.get(key)
+    missing: NoScope = SignInRequired() if kind == REP else NoScope(kind)
     if not isinstance(raw, dict) or raw.get("kind") != kind:
-        raise NoScope(kind)
+        raise missing
     message_id, opened_at, seen, sid = (raw.get(name) for name in ("email_message_id", "opened_at", "seen", "sid"))
     if not all(isinstance(value, int) for value in (message_id, opened_at, seen)) or not isinstance(sid, str):
-        raise NoScope(kind)
+        raise missing
     assert isinstance(message_id, int) and isinstance(opened_at, int) and isinstance(seen, int)
     idle, absolute = _limits(kind)
     now = time.time()
     if not (0 <= now - opened_at <= absolute and now - seen <= idle):
         session.pop(key, None)
-        raise NoScope(kind)
+        raise missing
     message = current_session().get(models.EmailMessage, message_id)
     if message is None:
-        raise NoScope(kind)
+        raise missing
     account_id, reseller_account_id, rep = recipient_scope(message, kind)
+    if kind == REP:
+        assert rep is not None
+        if _signed_in(raw, rep.id, now) is None:
+            raise missing
     if now - seen > SEEN_GRANULARITY:
         session[key] = {**raw, "seen": int(now)}
     return Scope(kind, account_id, reseller_account_id, message, brand_of(message), rep, sid)

@@ -1,7 +1,8 @@
 """The customer portal and the rep portal: every contract of one account, reached from an email link.
 
-- **Opening.** ``GET /a/review/<token>`` (the customer's Review link) and ``GET /rep/<token>`` (the rep's link)
-  open a session scoped to what the email's recipient may see, then 303 to ``/portal`` or ``/rep``
+- **Opening.** ``GET /a/review/<token>`` (the customer's Review link) opens a session scoped to what the
+  email's recipient may see, then 303 to ``/portal``; ``GET /rep/<token>`` (the rep's link) does so only in a
+  browser signed in as that rep, and otherwise 303 to the sign-in (:mod:`~email_actions.web.portal.rep_access`)
   (:mod:`~email_actions.web.portal.scope`: who sees what, the cookies, their ages).
 - **Customer portal** (``/portal``, here): every contract in scope (deleted ones aside), most urgent
   first, each with its state in colour *and* words (:mod:`~email_actions.web.portal.states`), its quote
@@ -24,7 +25,7 @@ from flask import Flask
 from werkzeug.wrappers import Response
 
 from email_actions.web.act.pixel_and_quote import quote_pdf_response
-from email_actions.web.portal import renew, rep_controls  # noqa: F401 - imported for the views they add to `bp`
+from email_actions.web.portal import renew, rep_access, rep_controls  # noqa: F401 - imported for the views they add to `bp`
 from email_actions.web.portal.blueprint import bp, flashes, page
 from email_actions.web.portal.scope import (
     CUSTOMER,

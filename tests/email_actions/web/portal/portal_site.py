@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,6 +20,7 @@ from werkzeug.test import TestResponse
 from config.settings import Settings
 from email_actions.mail.links import Links
 from email_actions.web.app import create_app
+from email_actions.web.session_cookies import REP_KEY
 from sync_service.store import mapping_versions, models
 from tests.factories import make_contract, make_email, make_reminder, sf_id
 from tests.org_quotes import org_settings, put_quote
@@ -56,8 +58,16 @@ class Portal:
     def open_customer(self, message_id: int) -> TestResponse:
         return self.client.get(f"/a/review/{self.token('review', message_id)}")
 
-    def open_rep(self, message_id: int) -> TestResponse:
-        return self.client.get(f"/rep/{self.token('rep', message_id)}")
+    def sign_in_rep(self, message_id: int, client: FlaskClient | None = None) -> None:
+        """Mark `client` (default: the site's own) signed in as the email's rep."""
+        mark_rep_signed_in(client or self.client, self.sessions, message_id)
+
+    def open_rep(self, message_id: int, *, sign_in: bool = True, client: FlaskClient | None = None) -> TestResponse:
+        """The rep link of the email, opened by its rep signed in (`sign_in`) or by whoever holds the link, in
+        `client` (default: the site's own)."""
+        if sign_in:
+            self.sign_in_rep(message_id, client)
+        return (client or self.client).get(f"/rep/{self.token('rep', message_id)}")
 
     def csrf(self, path: str) -> str:
         match = CSRF.search(self.client.get(path).get_data(as_text=True))
@@ -79,6 +89,25 @@ class Portal:
     def rows(self, model: type[models.Base]) -> list[Any]:
         with self.sessions() as session:
             return list(session.scalars(select(model).order_by(model.id)))  # type: ignore[attr-defined]
+
+
+def mark_rep_signed_in(client: FlaskClient, sessions: sessionmaker[Session], message_id: int) -> None:
+    """Leave `client`'s rep cookie as a sign-in leaves it, for the rep of the email `message_id` (the sign-ins
+    themselves are tested in test_rep_sign_in.py and test_rep_codes.py)."""
+    with sessions() as session:
+        message = session.get(models.EmailMessage, message_id)
+        assert message is not None
+        rep_id = message.rep_id or message.contract.rep_id
+    now = int(time.time())
+    with client.session_transaction() as cookie:
+        cookie[REP_KEY] = {
+            "kind": "rep",
+            "email_message_id": message_id,
+            "opened_at": now,
+            "seen": now,
+            "sid": "signed-in-by-test",
+            "signed_in": {"via": "test", "rep_id": rep_id, "at": now},
+        }
 
 
 def start_portal(settings: Settings, url: str, org: RunningOrg | None = None) -> Portal:

@@ -35,7 +35,7 @@ def test_a_pricing_request_makes_renew_wait_until_the_quote_changes_in_salesforc
     site.open_customer(data.customer_message)
     token = site.csrf(f"/portal/contracts/{data.emailed}/renew")  # the confirm page, taken before the request
     rep = site.app.test_client()  # the rep, in a browser of their own
-    rep.get(f"/rep/{site.token('rep', data.rep_message)}")
+    site.open_rep(data.rep_message, client=rep)
     match = CSRF.search(rep.get("/rep").get_data(as_text=True))
     assert match is not None
     response = rep.post(

@@ -106,8 +106,9 @@ def test_without_a_session_the_pages_say_to_use_the_link_in_the_email(site: Port
         response = site.client.get(path)
         assert response.status_code == 403
         assert "Please use the link in your email" in response.get_data(as_text=True)
-    for path in ("/rep", f"/rep/contracts/{data.emailed}/quote"):
-        assert site.client.get(path).status_code == 403
+    for path in ("/rep", f"/rep/contracts/{data.emailed}/quote"):  # a rep page without a signed-in rep
+        response = site.client.get(path)
+        assert response.status_code == 303 and response.headers["Location"] == "/rep/sign-in"
 
 
 def test_one_kind_of_session_does_not_open_the_other_portal(site: Portal) -> None:
