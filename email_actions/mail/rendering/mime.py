@@ -54,12 +54,13 @@ def compose(
 
 
 def reply_to_for(context: EmailContext) -> str | None:
-    """Where replies go: the brand's reply-to when it names one, else for customer mail the contract's rep
-    and for a contact request the customer who asked (so the rep can answer straight away)."""
+    """Where replies go: for a contact request the customer who asked (so the rep can answer straight away;
+    whatever the brand says), else the brand's reply-to when it names one, else for customer mail the
+    contract's rep."""
+    if context.kind == "contact_request" and context.contact_email:
+        return context.contact_email
     if context.brand.reply_to:
         return context.brand.reply_to
-    if context.kind == "contact_request":
-        return context.contact_email
     if context.kind in REP_KINDS:
         return None
     return context.rep_email
