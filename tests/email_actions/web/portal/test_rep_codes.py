@@ -244,3 +244,21 @@ def test_an_in_house_rep_is_sent_to_salesforce_not_offered_a_code(site: Portal) 
     # A forged request for a code anyway (the CSRF token of another page of the site): refused, nothing sent.
     refused = site.client.post("/rep/sign-in/code", data={"csrf_token": site.csrf("/admin/login")})
     assert refused.status_code == 403 and site.rows(models.RepSignInCode) == []
+
+
+def test_a_rep_signed_in_is_not_signed_in_as_another_rep(site: Portal) -> None:
+    partners = seed(site)
+    site.sign_in_rep(partners.quinn_message)
+    assert site.client.get("/rep").status_code == 200
+    # Quinn opens Pat's link (forwarded to them): the sign-in, as Pat, not Pat's portal under Quinn's sign-in.
+    opened = site.open_rep(partners.pat_message, sign_in=False)
+    assert opened.headers["Location"] == "/rep/sign-in"
+    assert site.client.get("/rep").headers["Location"] == "/rep/sign-in"
+    # A cookie naming Pat's email under Quinn's sign-in (as if edited) opens nothing either.
+    site.sign_in_rep(partners.quinn_message)
+    with site.client.session_transaction() as cookie:
+        cookie[REP_KEY] = {**cookie[REP_KEY], "email_message_id": partners.pat_message}
+    assert site.client.get("/rep").headers["Location"] == "/rep/sign-in"
+    csrf = site.csrf("/admin/login")
+    assert site.client.post(f"/rep/contracts/{partners.contract}/hold", data={"csrf_token": csrf}).status_code == 403
+    assert site.rows(models.AuditEntry) == []
