@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -215,3 +216,42 @@ def admin(
         progress=lambda message: click.echo(message, err=True),  # stderr: stdout is the figures alone
     )
     _emit(figures, as_json)
+
+
+@bench.command("email-links")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def email_links(as_json: bool) -> None:
+    """Email links that can change state without a sign-in, other than the customer's own Renew (after its confirm
+    POST), Contact rep and unsubscribe (target 0): one email of every kind sent to moto's SES, each link opened in
+    a fresh client and every form it leads to submitted, the store compared before and after each step; beside
+    the number of links tried."""
+    from tests.bench.email_links import allowed_lines, email_link_figures, not_allowed_lines
+
+    figures = email_link_figures()
+    if as_json:
+        _emit(figures, as_json)
+        return
+    _emit({key: value for key, value in figures.items() if key not in ("allowed", "not_allowed")}, as_json)
+    for line in allowed_lines(figures):
+        click.echo(f"allowed: {line}")
+    for line in not_allowed_lines(figures):
+        click.echo(f"not allowed: {line}")
+
+
+@bench.command("sign-in")
+@click.option("--rounds", default=50, show_default=True, type=click.IntRange(min=1), help="Sign-ins timed.")
+@click.option(
+    "--server",
+    type=click.Choice(["gunicorn", "in-process"]),
+    default="gunicorn",
+    show_default=True,
+    help="`renewals web`, or werkzeug's threaded server in the bench's process.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def sign_in(rounds: int, server: Literal["gunicorn", "in-process"], as_json: bool) -> None:
+    """A rep's "Sign in with Salesforce" round trip against the stand-in org (our login route, the org's login
+    page, our callback, the rep portal) with a fresh browser session each round: median and p95, beside a plain
+    authenticated REST GET against the same org and the ratio."""
+    from tests.bench.sign_in import sign_in_figures
+
+    _emit(sign_in_figures(rounds, server=server), as_json)
