@@ -30,10 +30,10 @@ import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, Any
 
 import boto3
 import click
@@ -58,6 +58,8 @@ DEMO_FIRST_SENDS = 25
 # Dummy credentials: the demo talks to moto only (every AWS client gets its endpoint URL).
 DEMO_AWS_ENV = {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": "us-east-1"}
 ORG_STARTUP_TIMEOUT_SECONDS = 900
+# Where Sign in with Salesforce returns: the rep portal's and the admin console's callbacks.
+CALLBACK_PATHS = ("/auth/salesforce/callback", "/admin/auth/salesforce/callback")
 STOP_TIMEOUT_SECONDS = 10
 
 
@@ -76,6 +78,7 @@ class OrgInfo:
     security_token: str
     client_id: str
     client_secret: str
+    user_password: str  # every seeded Salesforce user's (the reps'), for Sign in with Salesforce
 
     @classmethod
     def from_line(cls, line: str) -> OrgInfo:
@@ -369,6 +372,9 @@ def salesforce_changes(renewals: str, env: Mapping[str, str], demo_dir: Path, lo
         {"attributes": {"type": "Contract"}, "id": held["Id"], "Renewal_Reminders_Held__c": True},
         {"attributes": {"type": "Contact"}, "id": opted_out["CustomerSignedId"], "HasOptedOutOfEmail": True},
     ]
+    partner = _partner_deal(sf, today, {row["Id"] for row in rows})
+    if partner is not None:
+        records.append({"attributes": {"type": "Contract"}, "id": partner["Id"], "OwnerId": partner["partner_user"]})
     answers = sf.restful("composite/sobjects", method="PATCH", json={"allOrNone": True, "records": records})
     if not isinstance(answers, list) or not all(answer.get("success") for answer in answers):
         raise DemoError(f"The stand-in org refused the demo's changes: {answers}")
@@ -377,17 +383,41 @@ def salesforce_changes(renewals: str, env: Mapping[str, str], demo_dir: Path, lo
         file.write(done.stdout + done.stderr)
     if done.returncode != 0:
         raise DemoError(f"`sync` failed; see {log}.")
-    summary = "\n".join(
-        [
-            "Changed in the stand-in org as a rep would in Salesforce, then pulled (Salesforce wins):",
-            f"  contract {won['ContractNumber']}: its renewal opportunity is Closed Won: the store marks it renewed",
-            "    in Salesforce (no reminders; the portal shows Renewed; the reports count it under 'in Salesforce')",
-            f"  contract {held['ContractNumber']}: Renewal Reminders Held set in Salesforce: no reminders",
-            f"  contract {opted_out['ContractNumber']}: its customer opted out of email in Salesforce: no reminders",
+    lines = [
+        "Changed in the stand-in org as a rep would in Salesforce, then pulled (Salesforce wins):",
+        f"  contract {won['ContractNumber']}: its renewal opportunity is Closed Won: the store marks it renewed",
+        "    in Salesforce (no reminders; the portal shows Renewed; the reports count it under 'in Salesforce')",
+        f"  contract {held['ContractNumber']}: Renewal Reminders Held set in Salesforce: no reminders",
+        f"  contract {opted_out['ContractNumber']}: its customer opted out of email in Salesforce: no reminders",
+    ]
+    if partner is not None:
+        lines += [
+            f"  contract {partner['ContractNumber']}: handed to {partner['partner_username']}, a partner rep at",
+            "    its reseller (not a Salesforce user who can sign in): their rep notice's link offers an emailed code",
         ]
-    )
+    summary = "\n".join(lines)
     marker.write_text(summary)
     return summary
+
+
+def _partner_deal(sf: Any, today: date, taken: set[str]) -> dict[str, Any] | None:
+    """The reseller's contract ending soonest (within 45 days, not among `taken`) whose reseller has an active
+    partner user, with that user's id and username; None if the org has none."""
+    soon = (today + timedelta(days=45)).isoformat()
+    deals = sf.query(
+        "SELECT Id, ContractNumber, Reseller__c FROM Contract WHERE Status = 'Activated' "
+        f"AND EndDate >= {today.isoformat()} AND EndDate <= {soon} AND Reseller__c != null ORDER BY EndDate LIMIT 20"
+    )["records"]
+    for deal in deals:
+        if deal["Id"] in taken:
+            continue
+        users = sf.query(
+            "SELECT Id, Username FROM User WHERE IsActive = true AND UserType = 'PowerPartner' "
+            f"AND AccountId = '{deal['Reseller__c']}' ORDER BY Username LIMIT 1"
+        )["records"]
+        if users:
+            return {**deal, "partner_user": users[0]["Id"], "partner_username": users[0]["Username"]}
+    return None
 
 
 def where_to_click(org: OrgInfo, log_dir: Path, demo_dir: Path = Path("var/demo")) -> str:
@@ -401,6 +431,11 @@ def where_to_click(org: OrgInfo, log_dir: Path, demo_dir: Path = Path("var/demo"
             f"  Admin console:         http://{WEB_HOST}:{WEB_PORT}/admin/  (reports, operations, mappings, settings)",
             f"    sign in as admin (password in {demo_dir / 'admin-password'})",
             f"    or as viewer, who reads only (password in {demo_dir / 'viewer-password'})",
+            "  Rep portal:            open a rep notice in the outbox and click its link: the rep signs in first.",
+            "    In-house reps: Sign in with Salesforce, as the rep the notice went to (its To: address is the",
+            f"    rep's Salesforce username), password {org.user_password}",
+            "    Partner reps (at a reseller; the demo hands them one contract, above): Email me a sign-in code;",
+            "    the code's email shows in the outbox",
             f"  Stand-in org web view: {org.instance_url}/_devorg/",
             f"    its certificate is signed by the demo CA in {org.ca_cert}",
             f"  Stand-in org sign-in:  username {org.username}",
@@ -446,6 +481,8 @@ def demo(demo_dir: Path, contracts: int) -> None:
 
         org_argv = [renewals, "devorg", "serve", "--port", str(ORG_PORT), "--data", str(demo_dir / "org")]
         org_argv += ["--seed-contracts", str(contracts), "--flavour", "salesforce_cpq"]
+        for callback in CALLBACK_PATHS:  # Sign in with Salesforce comes back to the demo's web app
+            org_argv += ["--callback-url", f"http://{WEB_HOST}:{WEB_PORT}{callback}"]
         click.echo(f"Starting the stand-in org (first start seeds {contracts} contracts)...")
         org_process = supervisor.start("devorg", org_argv, base_env, pipe_stdout=True)
         first_line = read_first_line(org_process, ORG_STARTUP_TIMEOUT_SECONDS, supervisor.log_path("devorg"))

@@ -21,6 +21,7 @@ ORG_LINE = json.dumps(
         "security_token": "demo-token",
         "client_id": "demo-client",
         "client_secret": "demo-client-secret",
+        "user_password": "Renewals-demo-1",
         "extra": "ignored",
     }
 )
@@ -114,7 +115,7 @@ def test_the_demo_changes_three_contracts_in_salesforce_once_and_the_store_follo
     from sqlalchemy import create_engine, select
 
     from config.commands.demo import salesforce_changes
-    from sync_service.store.models import Contact, Contract
+    from sync_service.store.models import Contact, Contract, Rep
     from tests.standin_org import start_org
 
     renewals = str(Path(sys.executable).with_name("renewals"))
@@ -131,8 +132,8 @@ def test_the_demo_changes_three_contracts_in_salesforce_once_and_the_store_follo
         # A restart finds the marker: the same summary, nothing changed again.
         assert salesforce_changes(renewals, env, tmp_path, tmp_path / "sync.log") == summary
     numbers = re.findall(r"contract (\S+):", summary)
-    assert len(numbers) == 3, summary
-    won, held, opted_out = numbers
+    assert len(numbers) == 4, summary
+    won, held, opted_out, partnered = numbers
     engine = create_engine(settings.database_url)
     with engine.connect() as connection:
         contracts = {
@@ -143,7 +144,13 @@ def test_the_demo_changes_three_contracts_in_salesforce_once_and_the_store_follo
                 .where(Contract.number.in_(numbers))
             )
         }
+        partner_rep = connection.execute(
+            select(Rep.reseller_account_id, Rep.email)
+            .join(Contract, Contract.rep_id == Rep.id)
+            .where(Contract.number == partnered)
+        ).one()
     engine.dispose()
+    assert partner_rep[0] is not None and partner_rep[1]  # a partner rep, with an address for the sign-in code
     assert contracts[won][0] == "salesforce"
     assert contracts[held][0] is None and contracts[held][1] is True
     assert contracts[opted_out][0] is None and contracts[opted_out][2] is True
