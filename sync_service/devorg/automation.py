@@ -1,7 +1,9 @@
-"""What the org computes by itself on save: formula and roll-up fields, auto numbers, Files plumbing.
+"""What the org computes by itself on save: formula and roll-up fields, auto numbers, Files plumbing, the
+permission set each profile owns.
 
 These mirror standard Salesforce behaviour (Contract.EndDate, Task.AccountId, ContentVersion creating its
-ContentDocument) and the managed packages' formula fields the service reads (CPQ net totals). The store
+ContentDocument, a profile's own permission set and its assignment to the profile's users, one assignment per
+user and permission set) and the managed packages' formula fields the service reads (CPQ net totals). The store
 calls `before_write` on the record about to be saved and `after_write` once it is in place.
 """
 
@@ -43,6 +45,7 @@ INDEXED_LOOKUPS = (
     ("SBQQ__QuoteLine__c", "SBQQ__Quote__c"),
     ("OpportunityLineItem", "OpportunityId"),
     ("ContentVersion", "ContentDocumentId"),
+    ("PermissionSetAssignment", "AssigneeId"),
 )
 _BLOB_LENGTH = {
     ("Document", "Body"): "BodyLength",
@@ -135,6 +138,8 @@ def before_write(store: OrgStore, obj: ObjectDef, record: Record, before: Record
         record["ListPrice"] = record.get("UnitPrice")
         qty, unit = record.get("Quantity"), record.get("UnitPrice")
         record["TotalPrice"] = None if qty is None or unit is None else round(qty * unit, 2)
+    elif name == "PermissionSetAssignment":
+        _check_assignment(store, record, before)
     elif name == "ContentVersion" and before is None:
         path = record.get("PathOnClient") or ""
         ext = path.rsplit(".", 1)[-1].lower() if "." in path else ""
@@ -160,6 +165,70 @@ def after_write(store: OrgStore, obj: ObjectDef, record: Record, before: Record 
         _roll_up(store, "OpportunityLineItem", "OpportunityId", record.get("OpportunityId"), "TotalPrice", ("Amount",))
     elif name == "ContentVersion" and before is None:
         _publish_version(store, record)
+    elif name == "Profile" and before is None:
+        _profile_permission_set(store, record)
+    elif name == "User" and (before is None or before.get("ProfileId") != record.get("ProfileId")):
+        _assign_profile_permission_set(store, record, before)
+
+
+def profile_permission_set(store: OrgStore, profile_id: Any) -> Record | None:
+    """The permission set a profile owns (every profile has one in Salesforce), if the org holds it."""
+    if not isinstance(profile_id, str):
+        return None
+    for row in store.find_by("PermissionSet", "ProfileId", profile_id):
+        if row.get("IsOwnedByProfile"):
+            return row
+    return None
+
+
+def _profile_permission_set(store: OrgStore, profile: Record) -> None:
+    # Salesforce names a profile's own permission set "X" + an id and labels it with the id; users never see it.
+    store.insert(
+        "PermissionSet",
+        {
+            "Name": f"X{profile['Id']}",
+            "Label": profile["Id"],
+            "IsOwnedByProfile": True,
+            "IsCustom": False,
+            "ProfileId": profile["Id"],
+        },
+        system=True,
+    )
+
+
+def _assign_profile_permission_set(store: OrgStore, user: Record, before: Record | None) -> None:
+    """A user is assigned their profile's own permission set; a new profile moves that assignment."""
+    new_set = profile_permission_set(store, user.get("ProfileId"))
+    old_set = None if before is None else profile_permission_set(store, before.get("ProfileId"))
+    if old_set is not None:
+        for row in store.children_of("PermissionSetAssignment", "AssigneeId", user["Id"]):
+            if row.get("PermissionSetId") == old_set["Id"]:
+                if new_set is None:
+                    store.delete(row["Id"])
+                else:
+                    store.update(None, row["Id"], {"PermissionSetId": new_set["Id"]}, system=True)
+                return
+    if new_set is not None:
+        store.insert(
+            "PermissionSetAssignment", {"AssigneeId": user["Id"], "PermissionSetId": new_set["Id"]}, system=True
+        )
+
+
+def _check_assignment(store: OrgStore, record: Record, before: Record | None) -> None:
+    """A user holds a permission set at most once (Salesforce refuses the second assignment)."""
+    if before is not None and before.get("PermissionSetId") == record.get("PermissionSetId"):
+        return
+    assignee, permission_set = record.get("AssigneeId"), record.get("PermissionSetId")
+    if not isinstance(assignee, str):
+        return
+    for row in store.children_of("PermissionSetAssignment", "AssigneeId", assignee):
+        if row["Id"] != record["Id"] and row.get("PermissionSetId") == permission_set:
+            raise ApiError(
+                400,
+                "DUPLICATE_VALUE",
+                f"Duplicate PermissionSetAssignment. Assignee: {assignee}; Permission Set: {permission_set}",
+                [],
+            )
 
 
 def _roll_up(

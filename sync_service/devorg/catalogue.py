@@ -45,6 +45,7 @@ WHAT_TARGETS = (
     "Apttus_Proposal__Proposal__c",
 )
 TASK_EXTERNAL_ID_FIELD = "Renewals_Event_Key__c"
+USER_TYPES = ("Standard", "PowerPartner", "CsnOnly")
 
 
 def _name(length: int = 255) -> FieldDef:
@@ -110,7 +111,7 @@ def standard_objects(task_external_id: bool) -> list[ObjectDef]:
             text("Title", 80),
             phone("Phone"),
             check("IsActive", default=True),
-            pick("UserType", ("Standard", "PowerPartner", "CsnOnly"), default="Standard"),
+            pick("UserType", USER_TYPES, default="Standard"),
             ref("ManagerId", "User"),
             ref("ContactId", "Contact"),
             readonly(ref("AccountId", "Account")),
@@ -137,8 +138,10 @@ def standard_objects(task_external_id: bool) -> list[ObjectDef]:
                 )
             ),
             required(pick("DefaultCurrencyIsoCode", CURRENCIES, default="USD")),
+            required(ref("ProfileId", "Profile")),
             owner=False,
         ),
+        *access_objects(),
         sobject(
             "Account",
             "001",
@@ -408,6 +411,51 @@ def standard_objects(task_external_id: bool) -> list[ObjectDef]:
             required(
                 pick("Visibility", ("AllUsers", "InternalUsers", "SharedUsers"), restricted=True, default="AllUsers")
             ),
+            owner=False,
+            currency=False,
+        ),
+    ]
+
+
+def access_objects() -> list[ObjectDef]:
+    """Who may do what in the org: profiles, permission sets and their assignments to users (the fields the
+    Object Reference lists, minus the Permissions* flags and the licence lookups, which nothing here reads).
+
+    As in Salesforce, every profile owns a permission set (``IsOwnedByProfile``; named ``X`` + the profile's
+    id) and every user is assigned the one of their profile; :mod:`sync_service.devorg.automation` keeps both.
+    """
+    return [
+        sobject(
+            "Profile",
+            "00e",
+            readonly(pick("UserType", USER_TYPES, restricted=True), calculated=False),
+            text("Description", 255),
+            check("IsSsoEnabled"),
+            name_field=required(text("Name", 255, name_field=True, unique=True)),
+            owner=False,
+            currency=False,
+        ),
+        sobject(
+            "PermissionSet",
+            "0PS",
+            required(text("Label", 80, label="Permission Set Label")),
+            text("Description", 255),
+            readonly(check("IsOwnedByProfile"), calculated=False),
+            readonly(check("IsCustom", default=True), calculated=False),
+            readonly(ref("ProfileId", "Profile"), calculated=False),
+            readonly(text("NamespacePrefix", 15), calculated=False),
+            name_field=required(text("Name", 80, name_field=True, unique=True, label="Permission Set Name")),
+            label="Permission Set",
+            owner=False,
+            currency=False,
+        ),
+        sobject(
+            "PermissionSetAssignment",
+            "0Pa",
+            required(replace(ref("AssigneeId", "User", rel="Assignee"), updateable=False)),
+            required(replace(ref("PermissionSetId", "PermissionSet", cascade_delete=True), updateable=False)),
+            moment("ExpirationDate", label="Expires On"),
+            label="Permission Set Assignment",
             owner=False,
             currency=False,
         ),

@@ -102,6 +102,13 @@ def _absolute_urls(urls: tuple[str, ...]) -> tuple[str, ...]:
     callback=lambda ctx, param, value: _absolute_urls(value),
     help="A callback URL of the connected app's web server flow (repeat for several); replaces the stored ones.",
 )
+@click.option(
+    "--org-number",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Which org this is: its id is the N-th 00D id (default 1, kept with the data); start two stand-ins with "
+    "different numbers to have two orgs.",
+)
 def serve(
     host: str,
     port: int,
@@ -117,6 +124,7 @@ def serve(
     latency_ms: float,
     jwt_cert: Path | None,
     callback_urls: tuple[str, ...],
+    org_number: int | None,
 ) -> None:
     """Serve the org over HTTPS; the first stdout line is a JSON object with how to connect."""
     from sync_service.devorg.serve import ServeOptions
@@ -134,6 +142,7 @@ def serve(
             task_external_id=task_external_id,
             session_seconds=session_seconds,
             callback_urls=list(callback_urls),
+            org_number=org_number,
             daily_api_limit=daily_api_limit,
             faults=faults if error_rate or latency_ms else None,
             jwt_certificate=jwt_cert,

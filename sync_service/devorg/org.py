@@ -23,9 +23,17 @@ from sync_service.devorg.clock import OrgClock
 from sync_service.devorg.errors import ApiError, invalid_session, request_limit_exceeded
 from sync_service.devorg.faults import Faults
 from sync_service.devorg.oauth import OAuthState
+from sync_service.devorg.profiles import SYSTEM_ADMINISTRATOR, stamp_creator, standard_profiles
 from sync_service.devorg.store import OrgStore
 
-ORG_ID = ids.make_id("00D", 1)
+ORG_ID = ids.make_id("00D", 1)  # the org's id unless it was started with another number (`org_id_for`)
+
+
+def org_id_for(number: int) -> str:
+    """The id of the stand-in org started with `--org-number number`."""
+    return ids.make_id("00D", number)
+
+
 # Token characters simple-salesforce can take out of the SOAP envelope unescaped (no &, <, >).
 _TOKEN_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._"  # noqa: S105
 
@@ -72,6 +80,7 @@ class Org:
         task_external_id: bool = True,
         tz: tzinfo | None = None,
         clock: Callable[[], datetime] | None = None,
+        org_number: int | None = None,
     ):
         self.data_dir = data_dir
         self.schema = build_schema(task_external_id=task_external_id)
@@ -93,12 +102,31 @@ class Org:
         self.static_pages: list[bytes] = []  # benchmark baseline: pages served verbatim by the same stack
         self._api_minutes: dict[int, int] = {}
         self._apply_schema_changes()
+        self.org_id = self._load_org_id(org_number)
         self.credentials = self._load_credentials()
         self.oauth = OAuthState.load(self.store)
         self._load_api_usage()
         self._load_clock()
 
-    # ------------------------------------------------------------------ credentials and sessions
+    # ------------------------------------------------------------------ identity, credentials and sessions
+
+    def _load_org_id(self, number: int | None) -> str:
+        """The org's id: the `number`-th 00D id (1 unless asked), kept with the data. Two stand-ins started with
+        different numbers are two orgs, as a user of one is not a user of the other."""
+        stored = self.store.get_meta("org_number")
+        if stored is not None:
+            if number is not None and number != int(stored):
+                raise ValueError(f"this data directory holds org number {stored}, not {number}")
+            number = int(stored)
+        else:
+            number = number or 1
+            if number < 1:
+                raise ValueError("the org number is 1 or more")
+            self.store.set_meta("org_number", str(number))
+        if not self.store.count("Organization"):
+            # The Organization record the seeder writes then carries the org's id.
+            self.store.skip_to("00D", number)
+        return org_id_for(number)
 
     def _load_credentials(self) -> Credentials:
         stored = self.store.get_meta("credentials")
@@ -113,6 +141,7 @@ class Org:
         if found:
             return str(found[0]["Id"])
         with self.store.transaction():
+            profiles = standard_profiles(self.store)
             user = self.store.insert(
                 "User",
                 {
@@ -121,14 +150,16 @@ class Org:
                     "FirstName": "Renewals",
                     "Alias": "integ",
                     "Email": "integration@renewals.devorg",
+                    "ProfileId": profiles[SYSTEM_ADMINISTRATOR],
                 },
                 system=True,
             )
+            stamp_creator(self.store, str(user["Id"]))
         return str(user["Id"])
 
     def open_session(self, user_id: str | None = None) -> Session:
         """A new API session for `user_id` (the API user when None)."""
-        token = f"{ORG_ID[:15]}!AQ" + "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(90))
+        token = f"{self.org_id[:15]}!AQ" + "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(90))
         now = self.clock.monotonic()
         session = Session(token, user_id or self.api_user_id(), now, now)
         with self.lock:

@@ -319,6 +319,7 @@ _CHILD_NAMES: dict[tuple[str, str], str] = {
     ("Attachment", "ParentId"): "Attachments",
     ("Account", "ParentId"): "ChildAccounts",
     ("User", "ManagerId"): "ManagedUsers",
+    ("PermissionSetAssignment", "PermissionSetId"): "Assignments",
     ("SBQQ__QuoteLine__c", "SBQQ__Quote__c"): "SBQQ__LineItems__r",
     ("SBQQ__Subscription__c", "SBQQ__Contract__c"): "SBQQ__Subscriptions__r",
     ("SBQQ__QuoteDocument__c", "SBQQ__Quote__c"): "SBQQ__R00N70000001lX7YEAU__r",

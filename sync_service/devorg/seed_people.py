@@ -1,4 +1,5 @@
-"""The org's people and catalogue for the seeder: users, reps, partners, accounts, contacts, products.
+"""The org's people and catalogue for the seeder: users (with their profiles), reps, partners, accounts,
+contacts, products.
 
 `Directory` writes these records and keeps the few lookup tables contracts need (reps by territory, resellers
 by currency, products and price book entries); accounts and contacts themselves are not kept.
@@ -9,6 +10,15 @@ from __future__ import annotations
 import random
 from datetime import date
 
+from sync_service.devorg.profiles import (
+    PARTNER_COMMUNITY_USER,
+    RENEWALS_ADMIN,
+    STANDARD_USER,
+    SYSTEM_ADMINISTRATOR,
+    add_permission_set,
+    stamp_creator,
+    standard_profiles,
+)
 from sync_service.devorg.seed_data import (
     COMPANY_STEMS,
     COMPANY_TAILS,
@@ -49,16 +59,25 @@ class Directory:
         self.all_resellers: list[AccountCtx] = []
         self.products: list[ProductCtx] = []
         self.api_id: str | None = None  # None until the integration user exists
+        self.profiles: dict[str, str] = {}  # profile name -> id
         self.country_weights = [c.weight for c in COUNTRIES]
 
     def build(self, contracts: int) -> SeedContext:
         """The org record, its users, catalogue and partners, sized for `contracts`; the context for contracts."""
+        self.profiles = standard_profiles(self.store)
         api = self._user(
-            self.api_username, "Integration", "User", "Integration User", COUNTRIES[0], email=self._api_email()
+            self.api_username,
+            "Integration",
+            "User",
+            "Integration User",
+            COUNTRIES[0],
+            email=self._api_email(),
+            profile=SYSTEM_ADMINISTRATOR,
         )
         self.api_id = api.id
         # The first user has nobody to be created by: it records itself, as an org's first admin does.
         self.store.update("User", api.id, {"CreatedById": api.id, "LastModifiedById": api.id}, api.id, system=True)
+        stamp_creator(self.store, api.id)
         self.store.insert(
             "Organization",
             {
@@ -72,7 +91,8 @@ class Directory:
             system=True,
         )
         admin = self._unique_username("admin", "", self.domain)
-        self._user(admin, "Alex", "Admin", "System Administrator", COUNTRIES[0])
+        alex = self._user(admin, "Alex", "Admin", "System Administrator", COUNTRIES[0], profile=SYSTEM_ADMINISTRATOR)
+        add_permission_set(self.store, *RENEWALS_ADMIN, assignees=[alex.id])
         vp = self._internal_user("VP Worldwide Sales", COUNTRIES[0], None)
         rep_count = max(5, round(contracts / 150))
         managers = [self._internal_user("Regional Sales Director", self._rep_country(), vp.id)]
@@ -132,6 +152,7 @@ class Directory:
         *,
         email: str | None = None,
         contact_id: str | None = None,
+        profile: str | None = None,
     ) -> Person:
         self.usernames.add(username)
         alias = (slug(first)[:1] + slug(last).replace("-", ""))[:8] or "user"
@@ -151,6 +172,8 @@ class Directory:
             "TimeZoneSidKey": self.rng.choice(country.time_zones),
             "DefaultCurrencyIsoCode": country.currency,
             "CurrencyIsoCode": country.currency,
+            # Partner users have the partner profile; the in-house team the standard one.
+            "ProfileId": self.profiles[profile or (PARTNER_COMMUNITY_USER if contact_id else STANDARD_USER)],
         }
         record = self.store.insert("User", values, self.api_id)
         return Person(record["Id"], f"{first} {last}", values["Email"] or username)

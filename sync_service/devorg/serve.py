@@ -19,7 +19,7 @@ from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from sync_service.devorg.oauth import DEMO_USER_PASSWORD
-from sync_service.devorg.org import ORG_ID, Org
+from sync_service.devorg.org import Org
 from sync_service.devorg.server.app import DevOrgApp
 from sync_service.devorg.tls import load_or_create_ca, load_or_create_jwt_pair, server_certificate
 
@@ -38,11 +38,12 @@ class ServeOptions:
     faults: dict[str, Any] | None = None
     jwt_certificate: Path | None = None
     callback_urls: list[str] = field(default_factory=list)  # none: keep the stored (or default) ones
+    org_number: int | None = None  # none: the stored one (1 for a new org)
 
 
 def open_org(options: ServeOptions, progress: Any = None) -> Org:
     options.data.mkdir(parents=True, exist_ok=True)
-    org = Org(options.data, task_external_id=options.task_external_id)
+    org = Org(options.data, task_external_id=options.task_external_id, org_number=options.org_number)
     org.session_seconds = options.session_seconds
     if options.daily_api_limit is not None:
         org.set_daily_api_limit(options.daily_api_limit)
@@ -85,7 +86,7 @@ def connection_info(
         "jwt_private_key": str(jwt_key.resolve()),
         "jwt_certificate": str(jwt_cert.resolve()),
         "admin_token": org.admin_token,
-        "org_id": ORG_ID,
+        "org_id": org.org_id,
         "flavour": seeded.get("flavour"),
         "contracts": seeded.get("contracts", 0),
         "data_dir": str(options.data.resolve()),

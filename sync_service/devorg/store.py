@@ -443,6 +443,10 @@ class OrgStore:
         self._seq[obj.key_prefix] = n
         return ids.make_id(obj.key_prefix, n)
 
+    def skip_to(self, key_prefix: str, sequence: int) -> None:
+        """Make the next id with `key_prefix` the `sequence`-th, unless ids beyond it were issued already."""
+        self._seq[key_prefix] = max(self._seq.get(key_prefix, 0), sequence - 1)
+
     def next_sequence(self, key: str) -> int:
         n = self._seq.get(key, 0) + 1
         self._seq[key] = n

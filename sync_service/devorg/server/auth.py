@@ -18,7 +18,6 @@ from defusedxml import DefusedXmlException
 from defusedxml.minidom import parseString
 from werkzeug.wrappers import Request
 
-from sync_service.devorg.org import ORG_ID
 from sync_service.devorg.server import web_auth
 from sync_service.devorg.server.reply import Reply, json_reply
 
@@ -54,15 +53,15 @@ def soap_login(org: Org, request: Request, version: str, base_url: str) -> Reply
     if not (_same(username, creds.username) and _same(password, creds.password + creds.security_token)):
         return Reply(500, _SOAP_FAULT, content_type="text/xml;charset=UTF-8")
     session = org.open_session()
-    server_url = f"{base_url}/services/Soap/u/{version}/{ORG_ID[:15]}"
+    server_url = f"{base_url}/services/Soap/u/{version}/{org.org_id[:15]}"
     body = (
         '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
         'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" '
         'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><loginResponse><result>'
-        f"<metadataServerUrl>{base_url}/services/Soap/m/{version}/{ORG_ID[:15]}</metadataServerUrl>"
+        f"<metadataServerUrl>{base_url}/services/Soap/m/{version}/{org.org_id[:15]}</metadataServerUrl>"
         "<passwordExpired>false</passwordExpired><sandbox>false</sandbox>"
         f"<serverUrl>{server_url}</serverUrl><sessionId>{session.token}</sessionId>"
-        f"<userId>{session.user_id}</userId><userInfo><organizationId>{ORG_ID}</organizationId>"
+        f"<userId>{session.user_id}</userId><userInfo><organizationId>{org.org_id}</organizationId>"
         f"<userEmail>{creds.username}</userEmail><userName>{creds.username}</userName>"
         f"<userTimeZone>{org.tz}</userTimeZone><sessionSecondsValid>{int(org.session_seconds)}"
         "</sessionSecondsValid></userInfo></result></loginResponse></soapenv:Body></soapenv:Envelope>"
@@ -110,7 +109,7 @@ def oauth_token(org: Org, request: Request, base_url: str) -> Reply:
         return _failure("unsupported grant type", "unsupported_grant_type")
     session = org.open_session()
     issued = str(int(time.time() * 1000))
-    identity_url = f"{base_url}/id/{ORG_ID}/{session.user_id}"
+    identity_url = f"{base_url}/id/{org.org_id}/{session.user_id}"
     return json_reply(
         200,
         {

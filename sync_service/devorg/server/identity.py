@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from werkzeug.wrappers import Request
 
 from sync_service.devorg.errors import ApiError
-from sync_service.devorg.org import ORG_ID
 from sync_service.devorg.server.reply import Reply, json_reply
 
 if TYPE_CHECKING:
@@ -43,9 +42,9 @@ def _bad_token() -> Reply:
     return Reply(403, "Bad_OAuth_Token", {"Cache-Control": "no-store"}, content_type="text/plain;charset=UTF-8")
 
 
-def _urls(base_url: str, user_id: str, version: str | None) -> dict[str, str]:
+def _urls(org: Org, base_url: str, user_id: str, version: str | None) -> dict[str, str]:
     v = version or "{version}"
-    org15 = ORG_ID[:15]
+    org15 = org.org_id[:15]
     data = f"{base_url}/services/data/v{v}"
     return {
         "enterprise": f"{base_url}/services/Soap/c/{v}/{org15}",
@@ -73,7 +72,7 @@ def _user_for(org: Org, request: Request, org_id: str, user_id: str) -> tuple[di
     if caller is None:
         return _bad_token()
     record = org.store.get(user_id)
-    if org_id[:15] != ORG_ID[:15] or record is None or org.store.object_of(user_id) != "User":
+    if org_id[:15] != org.org_id[:15] or record is None or org.store.object_of(user_id) != "User":
         return Reply(404, "Bad_Id", content_type="text/plain;charset=UTF-8")
     own = str(record["Id"]) == caller[0]
     if not own and not ({"api", "full"} & set(caller[1]) and record.get("UserType") == "Standard"):
@@ -90,10 +89,10 @@ def identity(org: Org, request: Request, base_url: str, org_id: str, user_id: st
     version = request.args.get("version")
     version = None if version in (None, "latest") else version
     body = {
-        "id": f"{base_url}/id/{ORG_ID}/{uid}",
+        "id": f"{base_url}/id/{org.org_id}/{uid}",
         "asserted_user": own,
         "user_id": uid,
-        "organization_id": ORG_ID,
+        "organization_id": org.org_id,
         "username": user["Username"],
         "nick_name": user.get("Alias"),
         "display_name": _name(user),
@@ -112,7 +111,7 @@ def identity(org: Org, request: Request, base_url: str, org_id: str, user_id: st
         "mobile_phone_verified": False,
         "is_lightning_login_user": False,
         "status": {"created_date": None, "body": None},
-        "urls": _urls(base_url, uid, version),
+        "urls": _urls(org, base_url, uid, version),
         "active": bool(user.get("IsActive")),
         "user_type": str(user.get("UserType") or "Standard").upper(),
         "language": user.get("LanguageLocaleKey"),
@@ -128,16 +127,16 @@ def userinfo(org: Org, request: Request, base_url: str) -> Reply:
     caller = _bearer(org, request)
     if caller is None:
         return _bad_token()
-    found = _user_for(org, request, ORG_ID, caller[0])
+    found = _user_for(org, request, org.org_id, caller[0])
     if isinstance(found, Reply):
         return found
     user, _ = found
     uid = str(user["Id"])
     photos = {"picture": f"{base_url}/profilephoto/005/F", "thumbnail": f"{base_url}/profilephoto/005/T"}
     body = {
-        "sub": f"{base_url}/id/{ORG_ID}/{uid}",
+        "sub": f"{base_url}/id/{org.org_id}/{uid}",
         "user_id": uid,
-        "organization_id": ORG_ID,
+        "organization_id": org.org_id,
         "preferred_username": user["Username"],
         "nickname": user.get("Alias"),
         "name": _name(user),
@@ -151,7 +150,7 @@ def userinfo(org: Org, request: Request, base_url: str) -> Reply:
         "picture": photos["picture"],
         "address": {"country": None},
         "is_salesforce_integration_user": False,
-        "urls": _urls(base_url, uid, None),
+        "urls": _urls(org, base_url, uid, None),
         "active": bool(user.get("IsActive")),
         "user_type": str(user.get("UserType") or "Standard").upper(),
         "language": user.get("LanguageLocaleKey"),

@@ -61,7 +61,6 @@ from sync_service.devorg.oauth import (
     Pending,
     RefreshToken,
 )
-from sync_service.devorg.org import ORG_ID
 from sync_service.devorg.server import identity
 from sync_service.devorg.server.reply import Reply, json_reply
 
@@ -347,7 +346,7 @@ def _client_problem(org: Org, request: Request) -> Reply | None:
 def token_response(org: Org, base_url: str, user_id: str, scopes: list[str], refresh: str | None) -> dict[str, Any]:
     """The token endpoint's answer (ref 2.7) for a new session of `user_id`."""
     session = org.open_session(user_id)
-    identity_url = f"{base_url}/id/{ORG_ID}/{user_id}"
+    identity_url = f"{base_url}/id/{org.org_id}/{user_id}"
     issued = str(int(time.time() * 1000))
     with org.lock:
         org.oauth.token_scopes[session.token] = scopes
