@@ -19,6 +19,7 @@ from config.commands.cli import settings_from_environment
 from config.settings import Settings
 from config.settings.logs import configure_logging
 from email_actions.web.app import create_app
+from email_actions.web.console.salesforce_sign_in import CALLBACK_PATH as ADMIN_CALLBACK_PATH
 from email_actions.web.rep_sign_in import CALLBACK_PATH
 
 WSGI_APP = "email_actions.web.wsgi:app"
@@ -26,9 +27,9 @@ WSGI_APP = "email_actions.web.wsgi:app"
 # Gunicorn's default access line without its own timestamp (ours leads the line) and with the request id the app
 # answered with (email_actions/web/request_ids.py), to find the app's lines of that request.
 ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(L)ss request_id=%({x-request-id}o)s'
-# Paths whose query string is never written to the access log: the Salesforce sign-in callback's carries a
-# one-time authorization code (and the state), which no log may hold.
-REDACTED_QUERY_PATHS = frozenset({CALLBACK_PATH})
+# Paths whose query string is never written to the access log: the Salesforce sign-in callbacks' (the reps' and the
+# console's) carry a one-time authorization code (and the state), which no log may hold.
+REDACTED_QUERY_PATHS = frozenset({CALLBACK_PATH, ADMIN_CALLBACK_PATH})
 REDACTED = "[redacted]"
 
 

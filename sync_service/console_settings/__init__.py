@@ -4,15 +4,21 @@ environment default it stands for until an admin resets it.
 Readers ask for the *effective* value here (never read the environment default directly when an override
 can exist), so a change in the console reaches the jobs and the web app on their next use, with no restart:
 
-=============  ==========================================  ==================================================
-setting        default                                     read by
-=============  ==========================================  ==================================================
-``cadence``    ``RENEWALS_CADENCE_FILE``                   :func:`cadence`: the planning job, ``renewals plan``
-``brands``     ``RENEWALS_BRANDS_FILE``                    :func:`email_actions.mail.brand_settings.brands`:
-                                                           sending, email previews, pages, logos
-``api_budget`` ``RENEWALS_API_DAILY_BUDGET``/``_RESERVE``  :func:`api_budget`: pulls, pushes, quote downloads
-``bot_rules``  ``RENEWALS_BOT_ADDRESS_RANGES`` + built-ins :func:`bot_rules`: every link hit (``events``)
-=============  ==========================================  ==================================================
+====================  ==========================================  ==========================================
+setting               default                                     read by
+====================  ==========================================  ==========================================
+``cadence``           ``RENEWALS_CADENCE_FILE``                   :func:`cadence`: the planning job,
+                                                                  ``renewals plan``
+``brands``            ``RENEWALS_BRANDS_FILE``                    :func:`email_actions.mail.brand_settings.
+                                                                  brands`: sending, email previews, pages,
+                                                                  logos
+``api_budget``        ``RENEWALS_API_DAILY_BUDGET``/``_RESERVE``  :func:`api_budget`: pulls, pushes, quote
+                                                                  downloads
+``bot_rules``         ``RENEWALS_BOT_ADDRESS_RANGES`` + built-ins :func:`bot_rules`: every link hit
+                                                                  (``events``)
+``salesforce_roles``  none: nobody signs in with Salesforce       :func:`salesforce_roles`: the console's
+                                                                  Sign in with Salesforce
+====================  ==========================================  ==========================================
 
 The package is split along its seams:
 
@@ -20,7 +26,8 @@ The package is split along its seams:
   :class:`SettingProblems`, :func:`stored`, :func:`row`, :func:`store`, :func:`reset`); it knows no value.
 - one module per setting held by the domain, with its reader and its ``check_*`` rules:
   :mod:`~sync_service.console_settings.cadence`, :mod:`~sync_service.console_settings.api_budget`,
-  :mod:`~sync_service.console_settings.bot_rules` (the classifier they feed is :mod:`sync_service.bot_classifier`);
+  :mod:`~sync_service.console_settings.bot_rules` (the classifier they feed is :mod:`sync_service.bot_classifier`),
+  :mod:`~sync_service.console_settings.salesforce_roles`;
   they read typed whole numbers alike (:mod:`~sync_service.console_settings.typed_numbers`).
 - the brands' reader and rules live in the email library (:mod:`email_actions.mail.brand_settings`), beside the
   brands they check, and store their value through :mod:`~sync_service.console_settings.store`: the domain
@@ -61,12 +68,21 @@ from sync_service.console_settings.cadence import (
     check_stages,
     stage_fields,
 )
+from sync_service.console_settings.salesforce_roles import (
+    RoleRule,
+    check_salesforce_roles,
+    role_for,
+    rules_text,
+    rules_value,
+    salesforce_roles,
+)
 from sync_service.console_settings.store import (
     API_BUDGET,
     BOT_RULES,
     BRANDS,
     CADENCE,
     NAMES,
+    SALESFORCE_ROLES,
     SettingProblems,
     reset,
     row,
@@ -84,7 +100,9 @@ __all__ = [
     "CADENCE_SOURCE",
     "MAX_API_CALLS",
     "NAMES",
+    "SALESFORCE_ROLES",
     "TOO_SOON_RANGE",
+    "RoleRule",
     "SettingProblems",
     "StageFields",
     "api_budget",
@@ -96,9 +114,14 @@ __all__ = [
     "check_bot_rules",
     "check_budget_in_force",
     "check_cadence_text",
+    "check_salesforce_roles",
     "check_stages",
     "reset",
+    "role_for",
     "row",
+    "rules_text",
+    "rules_value",
+    "salesforce_roles",
     "stage_fields",
     "store",
     "stored",

@@ -20,7 +20,8 @@ CADENCE = "cadence"
 BRANDS = "brands"
 API_BUDGET = "api_budget"
 BOT_RULES = "bot_rules"
-NAMES = (CADENCE, BRANDS, API_BUDGET, BOT_RULES)
+SALESFORCE_ROLES = "salesforce_roles"
+NAMES = (CADENCE, BRANDS, API_BUDGET, BOT_RULES, SALESFORCE_ROLES)
 
 
 class SettingProblems(ValueError):

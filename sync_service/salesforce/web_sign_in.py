@@ -1,9 +1,12 @@
-"""The client side of "Sign in with Salesforce": the OAuth 2.0 web server flow with PKCE, for reps (issue 14).
+"""The client side of "Sign in with Salesforce": the OAuth 2.0 web server flow with PKCE, for reps and for the
+admin console (issue 14).
 
-The web layer (:mod:`email_actions.web.rep_sign_in`) sends the browser to :func:`authorize_url` and hands the
-callback's code to :func:`identify`, which exchanges it (with the PKCE verifier), reads who signed in from the
-token's identity URL, and revokes the token at once: the service needs the Salesforce user id, never the rep's
-Salesforce session, so it keeps no token and asks only for the ``id`` scope
+The web layer (:mod:`email_actions.web.rep_sign_in`, :mod:`email_actions.web.console.salesforce_sign_in`, each
+with its own callback URL) sends the browser to :func:`authorize_url` and hands the callback's code to
+:func:`identify`, which exchanges it (with the PKCE verifier), reads who signed in from the token's identity URL,
+and revokes the token at once: the service needs the Salesforce user id, never the user's Salesforce session (what
+the console needs beyond it, the profile and permission sets, it reads with its own integration connection:
+:mod:`sync_service.salesforce.org_users`), so it keeps no token and asks only for the ``id`` scope
 (shared/reference/salesforce-oauth-identity-conditional.md, sections 2-4).
 
 Every call is plain ``requests`` through the service's Salesforce transport (its timeout and the extra CA of

@@ -541,15 +541,18 @@ ADMIN_ROLES = ("admin", "viewer")
 
 
 class AdminUser(Base):
-    """A person who signs in to the admin console (``renewals admin create-user``). ``admin`` edits,
-    ``viewer`` reads. The password is kept only as an Argon2id hash."""
+    """A person who signs in to the admin console: a local account (``renewals admin create-user``, its password
+    kept only as an Argon2id hash) or a Salesforce user who signed in with Salesforce (``salesforce_user_id``, the
+    18-character id; no password, the role recomputed from the console's rules at every such sign-in).
+    ``admin`` edits, ``viewer`` reads."""
 
     __tablename__ = "admin_users"
     __table_args__ = (CheckConstraint("role IN ('admin', 'viewer')", name="role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)  # lower case
-    password_hash: Mapped[str] = mapped_column(Text)
+    password_hash: Mapped[str | None] = mapped_column(Text)  # None: cannot sign in with a password
+    salesforce_user_id: Mapped[str | None] = mapped_column(String(18), unique=True)
     role: Mapped[str] = mapped_column(String(20))
     is_disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

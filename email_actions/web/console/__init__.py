@@ -16,6 +16,8 @@ from email_actions.web.console import (  # noqa: F401
     operations_outbox,
     operations_suppressions,
     reports,
+    salesforce_sign_in,
+    settings_sign_in,
     settings_views,
     views,
 )
@@ -24,3 +26,5 @@ from email_actions.web.console.blueprint import bp
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    # Sign in with Salesforce: a blueprint of its own, outside the console's guard (the sign-in itself).
+    salesforce_sign_in.init_app(app)

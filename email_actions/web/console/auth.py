@@ -9,6 +9,9 @@
   the store keeps only the token's SHA-256 (:class:`~sync_service.store.models.AdminSession`). A session ends
   on sign-out, after ``RENEWALS_ADMIN_IDLE_MINUTES`` without a request, 12 hours after sign-in, or when the
   user is disabled.
+- **Salesforce users** may sign in with Salesforce instead (:mod:`email_actions.web.console.salesforce_sign_in`):
+  their account is linked by Salesforce user id and has no password, so a password never signs them in and none
+  can be set; their session is the same as a local account's.
 - **Roles**: ``admin`` may change things, ``viewer`` only reads. Every request to the console goes through
   :func:`guard`: without a session, a page redirects to the sign-in form and anything else is 401; a viewer's
   request that is not a GET or HEAD is 403. Views need no decorator, so none can be forgotten.
@@ -118,8 +121,10 @@ def find_user(session: Session, username: str) -> AdminUser:
 
 
 def set_password(session: Session, username: str, password: str) -> AdminUser:
-    """A new password; every session of the user ends."""
+    """A new password; every session of the user ends. A Salesforce user gets none (they sign in there)."""
     user = find_user(session, username)
+    if user.salesforce_user_id is not None:
+        raise UserError(f"{user.username!r} signs in with Salesforce and has no password here")
     check_password_rules(password)
     user.password_hash = hash_password(password)
     end_all_sessions(session, user.id)
@@ -153,7 +158,7 @@ def authenticate(session: Session, username: str, password: str) -> AdminUser | 
     """The enabled user with this name and password, else None (after the same work either way)."""
     global _dummy_hash
     user = session.scalar(select(AdminUser).where(AdminUser.username == normalise_username(username)))
-    if user is None or user.is_disabled or len(password) > MAX_PASSWORD_LENGTH:
+    if user is None or user.is_disabled or user.password_hash is None or len(password) > MAX_PASSWORD_LENGTH:
         if _dummy_hash is None:
             _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
         with contextlib.suppress(VerificationError):
@@ -200,7 +205,7 @@ def _idle_limit() -> float:
 def load_signed_in(db: Session) -> SignedIn | None:
     """The user of this request's session, or None (and `g.admin_expired` when a session just timed out)."""
     data = session.get(COOKIE_KEY)
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or "t" not in data:  # none, or only a Salesforce sign-in under way
         return None
     token, seen = data.get("t"), data.get("seen")
     now = _clock()
@@ -223,7 +228,7 @@ def load_signed_in(db: Session) -> SignedIn | None:
         g.admin_expired = True
         return None
     if now - seen > 30:  # refresh the idle clock, without rewriting the cookie on every request
-        session[COOKIE_KEY] = {"t": token, "seen": now}
+        session[COOKIE_KEY] = {**data, "t": token, "seen": now}
     session_id, user_id, username, role = row
     return SignedIn(id=user_id, username=username, role=role, session_id=session_id)
 

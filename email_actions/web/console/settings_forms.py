@@ -1,4 +1,5 @@
-"""The console's fixed settings forms, each declared once (WTForms): a brand, the API budget and the bot rules.
+"""The console's fixed settings forms, each declared once (WTForms): a brand, the API budget, the bot rules and the
+Salesforce sign-in rules.
 
 A field's name is the one its page posts and the one the setting's check names a problem by (``daily_budget``,
 ``colours.primary``); its label, help and size are declared here too, so a page lays the fields out without
@@ -34,9 +35,12 @@ from sync_service.console_settings import (
     BURST_LINKS_RANGE,
     BURST_SECONDS_RANGE,
     TOO_SOON_RANGE,
+    RoleRule,
     SettingProblems,
     check_api_budget,
     check_bot_rules,
+    check_salesforce_roles,
+    rules_text,
 )
 from sync_service.salesforce.budget import Budget
 
@@ -106,6 +110,26 @@ class ApiBudgetForm(SettingForm):
     def value(self) -> dict[str, Any] | None:
         """The value to store, or None with the problems bound to the fields."""
         return self.checked(lambda: check_api_budget(self.daily_budget.data, self.reserve.data))
+
+
+# --- Salesforce sign-in -------------------------------------------------------------------------------------
+
+
+class SalesforceRolesForm(SettingForm):
+    """Who may sign in with Salesforce, as what (:func:`sync_service.console_settings.check_salesforce_roles`)."""
+
+    rules = TextAreaField(
+        "Rules (one a line: kind, value, role)", default="", render_kw={"rows": 8, "data-kind": "code"}
+    )
+
+    @classmethod
+    def of(cls, rules: tuple[RoleRule, ...]) -> SalesforceRolesForm:
+        """The form showing the rules in force."""
+        return cls(formdata=None, data={"rules": rules_text(rules)})
+
+    def value(self) -> dict[str, Any] | None:
+        """The value to store, or None with the problems bound to the field."""
+        return self.checked(lambda: check_salesforce_roles(self.rules.data or ""))
 
 
 # --- bot rules ---------------------------------------------------------------------------------------------

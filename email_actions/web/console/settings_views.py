@@ -11,6 +11,8 @@
 - **API budget** (``/admin/settings/api-budget``): the daily budget (at least 1) and the reserve (at least 0).
 - **Bot rules** (``/admin/settings/bot-rules``): scanner address ranges, extra user-agent substrings and the
   timing and burst thresholds of the classifier.
+- **Salesforce sign-in** (``/admin/settings/salesforce-sign-in``): which Salesforce users may sign in to the
+  console with Salesforce, and with which role (its page: :mod:`email_actions.web.console.settings_sign_in`).
 
 Every change is a CSRF-protected POST by an admin (viewers are refused centrally, 403), validated by the
 setting's rules (:mod:`sync_service.console_settings`; the brands' in :mod:`email_actions.mail.brand_settings`);
@@ -45,13 +47,26 @@ from sync_service.store.db import current_session
 
 MAX_REASON = 500
 # URL names of the settings, and the audit action prefix of each.
-SLUGS = {"cadence": cs.CADENCE, "brands": cs.BRANDS, "api-budget": cs.API_BUDGET, "bot-rules": cs.BOT_RULES}
-TITLES = {cs.CADENCE: "Cadence", cs.BRANDS: "Brands", cs.API_BUDGET: "API budget", cs.BOT_RULES: "Bot rules"}
+SLUGS = {
+    "cadence": cs.CADENCE,
+    "brands": cs.BRANDS,
+    "api-budget": cs.API_BUDGET,
+    "bot-rules": cs.BOT_RULES,
+    "salesforce-sign-in": cs.SALESFORCE_ROLES,
+}
+TITLES = {
+    cs.CADENCE: "Cadence",
+    cs.BRANDS: "Brands",
+    cs.API_BUDGET: "API budget",
+    cs.BOT_RULES: "Bot rules",
+    cs.SALESFORCE_ROLES: "Salesforce sign-in",
+}
 PAGES = {
     cs.CADENCE: "admin.settings_cadence",
     cs.BRANDS: "admin.settings_brands",
     cs.API_BUDGET: "admin.settings_api_budget",
     cs.BOT_RULES: "admin.settings_bot_rules",
+    cs.SALESFORCE_ROLES: "admin.settings_salesforce_sign_in",
 }
 REFUSED = 422
 
@@ -83,6 +98,7 @@ def _default_source(name: str, settings: Settings) -> str:
         cs.BRANDS: f"file {settings.brands_file}",
         cs.API_BUDGET: "environment (RENEWALS_API_DAILY_BUDGET, RENEWALS_API_RESERVE)",
         cs.BOT_RULES: "environment (RENEWALS_BOT_ADDRESS_RANGES) and built-in rules",
+        cs.SALESFORCE_ROLES: "no rules: nobody signs in with Salesforce",
     }[name]
 
 
@@ -136,6 +152,9 @@ def _summary(session: Session, name: str, config: Settings) -> tuple[str, str | 
         if name == cs.API_BUDGET:
             budget = cs.api_budget(session, config)
             return f"{budget.daily_budget:,} calls a day; {budget.reserve:,} of the org's kept in reserve", None
+        if name == cs.SALESFORCE_ROLES:
+            texts = [rule.text for rule in cs.salesforce_roles(session)]
+            return "; ".join(texts) or "no rules: nobody signs in with Salesforce", None
         rules = cs.bot_rules(session, config)
         return (
             f"{len(rules.ranges)} address range(s), {len(rules.agent_substrings)} extra user agent(s); too soon "

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, request, url_for
+from typing import cast
+
+from flask import current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_limiter.util import get_remote_address
 
+from config.settings import Settings
 from email_actions.web.console.auth import authenticate, end_session, normalise_username, safe_next, start_session
 from email_actions.web.console.blueprint import bp
+from email_actions.web.console.salesforce_sign_in import configured
 from email_actions.web.security import limiter
 from sync_service.store.db import current_session
 
@@ -24,6 +28,11 @@ def _failed(response: object) -> bool:
     return getattr(response, "status_code", 200) == 401
 
 
+def _salesforce() -> bool:
+    """Whether the page offers Sign in with Salesforce (the connected app is configured)."""
+    return configured(cast(Settings, current_app.extensions["renewals.settings"]))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(LOGIN_LIMIT_PER_ADDRESS, methods=["POST"], deduct_when=_failed)
 @limiter.limit(LOGIN_LIMIT_PER_USER, key_func=_username_key, methods=["POST"], deduct_when=_failed)
@@ -31,7 +40,14 @@ def login() -> ResponseReturnValue:
     next_path = safe_next(request.values.get("next"))
     if request.method == "GET":
         expired = g.get("admin_expired", False) or request.args.get("expired") == "1"
-        return render_template("admin/login.html", next_path=next_path, expired=expired, error=None, username="")
+        return render_template(
+            "admin/login.html",
+            next_path=next_path,
+            expired=expired,
+            error=None,
+            username="",
+            salesforce=_salesforce(),
+        )
     username = request.form.get("username", "")
     password = request.form.get("password", "")
     db = current_session()
@@ -44,6 +60,7 @@ def login() -> ResponseReturnValue:
             expired=False,
             error="Wrong user name or password.",
             username=username[:80],
+            salesforce=_salesforce(),
         )
         return page, 401
     start_session(db, user, get_remote_address())

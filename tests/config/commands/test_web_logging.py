@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from gunicorn.config import Config
 
 from config.commands.web import ACCESS_LOG_FORMAT, GunicornServer, RoutedGunicornLogger
@@ -61,18 +62,19 @@ def test_the_server_is_configured_with_the_routed_logger(settings: Settings) -> 
     assert cfg.access_log_format == ACCESS_LOG_FORMAT
 
 
-def test_the_sign_in_callback_access_line_never_holds_its_code(tmp_path: Path) -> None:
+@pytest.mark.parametrize("path", ["/auth/salesforce/callback", "/admin/auth/salesforce/callback"])
+def test_the_sign_in_callback_access_line_never_holds_its_code(tmp_path: Path, path: str) -> None:
     with captured_log(tmp_path / "web.log", level="INFO") as log:
         cfg = gunicorn_config()
         response = SimpleNamespace(status="303 SEE OTHER", sent=0, headers=[("X-Request-ID", "abc-123")])
         environ = {
             "REQUEST_METHOD": "GET",
-            "RAW_URI": "/auth/salesforce/callback?code=aPrxSECRETCODE%3D%3D&state=STATE123",
+            "RAW_URI": f"{path}?code=aPrxSECRETCODE%3D%3D&state=STATE123",
             "QUERY_STRING": "code=aPrxSECRETCODE%3D%3D&state=STATE123",
             "SERVER_PROTOCOL": "HTTP/1.1",
             "REMOTE_ADDR": "127.0.0.1",
         }
         cfg.logger_class(cfg).access(response, SimpleNamespace(headers=[]), environ, datetime.timedelta(0))
     (access,) = log.lines()
-    assert "GET /auth/salesforce/callback?[redacted] HTTP/1.1" in access
+    assert f"GET {path}?[redacted] HTTP/1.1" in access
     assert "SECRETCODE" not in access and "STATE123" not in access
