@@ -298,6 +298,27 @@ def console_users(renewals: str, env: Mapping[str, str], demo_dir: Path, log: Pa
             raise DemoError(f"`admin create-user {name}` failed; see {log}.")
 
 
+# Who signs in to the console with Salesforce in the demo (the stand-in org's admin holds Renewals_Admin).
+DEMO_ROLE_RULES = "permission_set Renewals_Admin admin\nprofile Standard User viewer"
+
+
+def console_salesforce_roles(env: Mapping[str, str]) -> None:
+    """Give the console's Sign in with Salesforce its demo rules, unless an admin has written some."""
+    from sqlalchemy.orm import Session
+
+    from sync_service.console_settings.salesforce_roles import check_salesforce_roles, salesforce_roles
+    from sync_service.console_settings.store import SALESFORCE_ROLES, store
+    from sync_service.store.db import make_engine
+
+    engine = make_engine(load_settings(env).database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            if not salesforce_roles(session):
+                store(session, SALESFORCE_ROLES, check_salesforce_roles(DEMO_ROLE_RULES), actor="demo")
+    finally:
+        engine.dispose()
+
+
 def _web_answers() -> bool:
     with urllib.request.urlopen(f"http://{WEB_HOST}:{WEB_PORT}/healthz", timeout=2) as response:
         return bool(response.status == 200)
@@ -431,6 +452,7 @@ def where_to_click(org: OrgInfo, log_dir: Path, demo_dir: Path = Path("var/demo"
             f"  Admin console:         http://{WEB_HOST}:{WEB_PORT}/admin/  (reports, operations, mappings, settings)",
             f"    sign in as admin (password in {demo_dir / 'admin-password'})",
             f"    or as viewer, who reads only (password in {demo_dir / 'viewer-password'})",
+            f"    or Sign in with Salesforce as admin@renewals.devorg (an admin), password {org.user_password}",
             "  Rep portal:            open a rep notice in the outbox and click its link: the rep signs in first.",
             "    In-house reps: Sign in with Salesforce, as the rep the notice went to (its To: address is the",
             f"    rep's Salesforce username), password {org.user_password}",
@@ -498,6 +520,7 @@ def demo(demo_dir: Path, contracts: int) -> None:
         click.echo(first_pull(renewals, env, supervisor.log_path("sync")))
         click.echo(salesforce_changes(renewals, env, demo_dir, supervisor.log_path("sync")))
         console_users(renewals, env, demo_dir, supervisor.log_path("admin"))
+        console_salesforce_roles(env)
         supervisor.start("web", [renewals, "web"], env)
         wait_until(_web_answers, "The web app", 60)
         # Plan and the first sends before the worker starts: on a store a previous demo left with emails

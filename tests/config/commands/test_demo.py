@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from config.commands.demo import DemoError, OrgInfo, demo_environment, ensure_secret, where_to_click
-from config.settings import load_settings
+from config.settings import Settings, load_settings
 
 ORG_LINE = json.dumps(
     {
@@ -154,3 +154,27 @@ def test_the_demo_changes_three_contracts_in_salesforce_once_and_the_store_follo
     assert contracts[won][0] == "salesforce"
     assert contracts[held][0] is None and contracts[held][1] is True
     assert contracts[opted_out][0] is None and contracts[opted_out][2] is True
+
+
+def test_the_demo_gives_sign_in_with_salesforce_its_rules_once_and_never_over_an_admins(settings: Settings) -> None:
+    from sqlalchemy.orm import Session
+
+    from config.commands.demo import console_salesforce_roles
+    from sync_service.console_settings.salesforce_roles import check_salesforce_roles, salesforce_roles
+    from sync_service.console_settings.store import SALESFORCE_ROLES, store
+    from sync_service.store.db import make_engine
+
+    env = {"RENEWALS_DATABASE_URL": settings.database_url, "RENEWALS_SECRET_KEYS": "k" * 43}
+    console_salesforce_roles(env)
+    engine = make_engine(settings.database_url)
+    with Session(engine) as session:
+        assert [rule.text for rule in salesforce_roles(session)] == [
+            "permission_set Renewals_Admin admin",
+            "profile Standard User viewer",
+        ]
+    with Session(engine) as session, session.begin():
+        store(session, SALESFORCE_ROLES, check_salesforce_roles("profile Standard User admin"), actor="admin:alice")
+    console_salesforce_roles(env)
+    with Session(engine) as session:
+        assert [rule.text for rule in salesforce_roles(session)] == ["profile Standard User admin"]
+    engine.dispose()
