@@ -9,7 +9,9 @@ import json
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
+import lxml.html
 import requests
 from simple_salesforce import Salesforce
 
@@ -131,3 +133,33 @@ def start_org(data: Path, *args: str) -> RunningOrg:
 
 def stop_org(org: RunningOrg) -> None:
     org.stop()
+
+
+# --- A browser at the org's login and approval pages ----------------------------------------------------------
+
+
+def org_browser(org: RunningOrg) -> requests.Session:
+    """A requests session that trusts the org's test CA (and nothing from the environment)."""
+    http = requests.Session()
+    http.verify = str(org.ca)
+    http.trust_env = False
+    return http
+
+
+def submit_form(
+    http: requests.Session, page: requests.Response, button: str, *, follow: bool = False, **fields: str
+) -> requests.Response:
+    """Post the page's first form as a browser would after clicking the button with id `button`, with `fields`
+    typed in; redirects are followed only when `follow`."""
+    doc = lxml.html.fromstring(page.text)
+    form = doc.forms[0]
+    data = {
+        element.name: element.value or ""
+        for element in form.inputs
+        if element.name and element.get("type", "text") in ("hidden", "text", "email", "password")
+    }
+    pressed = doc.get_element_by_id(button)
+    if pressed.get("name"):
+        data[str(pressed.get("name"))] = pressed.get("value") or ""
+    data.update(fields)
+    return http.post(urljoin(page.url, form.get("action") or page.url), data=data, allow_redirects=follow, timeout=30)

@@ -38,10 +38,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
-import lxml.html
-import requests
 from redis import Redis
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -52,7 +50,7 @@ from sync_service.store.db import Database
 from sync_service.store.models import utcnow
 from tests.factories import make_contract, make_email, make_rep
 from tests.processes import LateApp, RestartableRedis, free_port, renewals_env, start_web, stop_process
-from tests.standin_org import RunningOrg, start_org
+from tests.standin_org import RunningOrg, org_browser, start_org, submit_form
 
 CALLBACK_PATH = "/auth/salesforce/callback"
 CONTRACT_NUMBER = "C-BENCH-SSO-1"
@@ -71,39 +69,16 @@ class Round:
     org_requests: int  # requests the org served meanwhile (the browser's and our app's)
 
 
-def _browser(org: RunningOrg) -> requests.Session:
-    http = requests.Session()
-    http.verify = str(org.ca)
-    http.trust_env = False
-    return http
-
-
-def _post_form(http: requests.Session, page: requests.Response, button: str, **fields: str) -> requests.Response:
-    """Submit the page's first form as its button `button` (by id) would, with `fields` typed in."""
-    doc = lxml.html.fromstring(page.text)
-    form = doc.forms[0]
-    data = {
-        element.name: element.value or ""
-        for element in form.inputs
-        if element.name and element.get("type", "text") in ("hidden", "text", "email", "password")
-    }
-    pressed = doc.get_element_by_id(button)
-    if pressed.get("name"):
-        data[str(pressed.get("name"))] = pressed.get("value") or ""
-    data.update(fields)
-    return http.post(urljoin(page.url, form.get("action") or page.url), data=data, timeout=TIMEOUT)
-
-
 def sign_in_round(base_url: str, org: RunningOrg, username: str, password: str) -> Round:
     """One browser's sign-in, from our login route to the rep portal."""
     since = time.time()
-    with _browser(org) as http:
+    with org_browser(org) as http:
         started = time.perf_counter()
         login_page = http.get(f"{base_url}/auth/salesforce/login", params={"next": "/rep"}, timeout=TIMEOUT)
-        answer = _post_form(http, login_page, "Login", username=username, password=password)
+        answer = submit_form(http, login_page, "Login", username=username, password=password, follow=True)
         approved = urlsplit(answer.url).netloc == urlsplit(org.url).netloc and "oaapprove" in answer.text
         if approved:
-            answer = _post_form(http, answer, "oaapprove")
+            answer = submit_form(http, answer, "oaapprove", follow=True)
         seconds = time.perf_counter() - started
         made = sum(1 + len(response.history) for response in (login_page, answer)) + (1 if approved else 0)
     signed_in = answer.status_code == 200 and answer.url == f"{base_url}/rep" and CONTRACT_NUMBER in answer.text
@@ -114,11 +89,11 @@ def _rest_get_seconds(org: RunningOrg, token: str, runs: int, *, keep_alive: boo
     url = f"{org.url}/services/data/v59.0/limits"
     headers = {"Authorization": f"Bearer {token}"}
     times = []
-    shared = _browser(org)
+    shared = org_browser(org)
     try:
         shared.get(url, headers=headers, timeout=TIMEOUT).raise_for_status()  # the connection, opened untimed
         for _ in range(runs):
-            http = shared if keep_alive else _browser(org)
+            http = shared if keep_alive else org_browser(org)
             started = time.perf_counter()
             http.get(url, headers=headers, timeout=TIMEOUT).raise_for_status()
             times.append(time.perf_counter() - started)

@@ -1,11 +1,10 @@
 """The admin console's "Sign in with Salesforce" (issue 14, part 2): ``/admin/auth/salesforce/login`` and its
 callback, beside the console's local accounts.
 
-The flow is the reps' (:mod:`email_actions.web.rep_sign_in`) with the console's own state: the login route keeps a
-random ``state``, the PKCE verifier, the console page to return to and the time under ``sign_in`` in the console's
-own cookie value (:data:`~email_actions.web.session_cookies.ADMIN_KEY`, beside a session it may hold) and sends the
-browser to the org's authorize page (scope ``id`` only). The callback takes that pending sign-in out of the cookie
-first — whatever the outcome, so a state is used at most once — checks the state and its age (10 minutes), and
+The flow is the reps' (:mod:`email_actions.web.rep_sign_in`) with the console's own state: the pending sign-in
+(state, PKCE verifier, the console page to return to, time) waits in the console's own cookie value
+(:data:`~email_actions.web.session_cookies.ADMIN_KEY`, beside a session it may hold) and is used once, within 10
+minutes (:mod:`email_actions.web.salesforce_redirect`); the authorize page asks for scope ``id`` only. The callback
 has :mod:`sync_service.salesforce.web_sign_in` exchange the code and read the identity (the token is revoked
 there; nothing of it is kept). Then, with the service's own integration connection
 (:mod:`sync_service.salesforce.org_users`), it checks that the user belongs to the org the service is connected to
@@ -31,10 +30,9 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
-from typing import Any, cast
+from typing import cast
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_limiter.util import get_remote_address
 from sqlalchemy import select
@@ -42,16 +40,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
+from email_actions.web import salesforce_redirect
 from email_actions.web.console.auth import normalise_username, safe_next, start_session
 from email_actions.web.session_cookies import ADMIN_KEY
 from sync_service import console_settings as cs
 from sync_service.salesforce.org_users import OrgUnavailable, OrgUser, OrgUsers
-from sync_service.salesforce.web_sign_in import SignInRefused, SignInUnavailable, authorize_url, identify, new_pkce
+from sync_service.salesforce.web_sign_in import SignInRefused, SignInUnavailable, identify
 from sync_service.store.db import current_database, current_session
 from sync_service.store.models import AdminUser, AuditEntry
 
-PENDING = "sign_in"
-PENDING_SECONDS = 600
 LOGIN_PATH = "/admin/auth/salesforce/login"
 CALLBACK_PATH = "/admin/auth/salesforce/callback"
 NO_ROLE = "Your Salesforce user has no role in this console; ask an admin."
@@ -97,55 +94,26 @@ def _refuse(code: int, message: str) -> ResponseReturnValue:
     return page, code
 
 
-def _admin_value() -> dict[str, Any]:
-    raw = session.get(ADMIN_KEY)
-    return dict(raw) if isinstance(raw, dict) else {}
-
-
 @blueprint.get("/login")
 def login() -> ResponseReturnValue:
-    settings = _settings()
-    pkce = new_pkce()
-    state = secrets.token_urlsafe(24)
     try:
-        target = authorize_url(settings, redirect_uri=callback_url(settings), state=state, challenge=pkce.challenge)
+        return salesforce_redirect.begin(
+            ADMIN_KEY, redirect_uri=callback_url(_settings()), next_path=safe_next(request.args.get("next"))
+        )
     except SignInUnavailable:
         return _refuse(404, "Sign in with Salesforce is not set up for this console; sign in with your password.")
-    pending = {
-        "state": state,
-        "verifier": pkce.verifier,
-        "next": safe_next(request.args.get("next")),
-        "at": int(time.time()),
-    }
-    session[ADMIN_KEY] = {**_admin_value(), PENDING: pending}
-    return redirect(target, code=303)
 
 
 @blueprint.get("/callback")
 def callback() -> ResponseReturnValue:
-    value = _admin_value()
-    pending = value.pop(PENDING, None)
-    if pending is not None:  # single use: gone from the cookie whatever happens next
-        if value:
-            session[ADMIN_KEY] = value
-        else:
-            session.pop(ADMIN_KEY, None)
-    if not isinstance(pending, dict):
-        return _refuse(400, "This sign-in was not started in this browser (or was used already): start again.")
-    state = request.args.get("state")
-    if not state or not secrets.compare_digest(state, str(pending.get("state", ""))):
-        return _refuse(400, "The sign-in answer does not match this browser's sign-in: start again.")
-    if not 0 <= time.time() - int(pending.get("at", 0)) <= PENDING_SECONDS:
-        return _refuse(400, "The sign-in took too long: start again.")
-    if request.args.get("error"):
-        return _refuse(403, "Salesforce did not sign you in; nothing was changed.")
-    code = request.args.get("code")
-    if not code:
-        return _refuse(400, "Salesforce sent no sign-in code: start again.")
+    try:
+        answered = salesforce_redirect.answer(ADMIN_KEY)
+    except salesforce_redirect.CallbackRefused as refused:
+        return _refuse(refused.status, refused.message)
     settings = _settings()
     try:
         identity = identify(
-            settings, code=code, verifier=str(pending.get("verifier", "")), redirect_uri=callback_url(settings)
+            settings, code=answered.code, verifier=answered.verifier, redirect_uri=callback_url(settings)
         )
     except SignInUnavailable:
         return _refuse(404, "Sign in with Salesforce is not set up for this console; sign in with your password.")
@@ -181,7 +149,7 @@ def callback() -> ResponseReturnValue:
         db.rollback()
         return _refuse(409, "Another sign-in of yours was under way at the same moment: start again.")
     flash(f"Signed in with Salesforce as {account.username} ({account.role}, by the rule “{rule.text}”).")
-    return redirect(str(pending.get("next") or url_for("admin.index")), code=303)
+    return redirect(answered.next_path or url_for("admin.index"), code=303)
 
 
 def _account(db: Session, user: OrgUser, rule: cs.RoleRule) -> AdminUser:

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from tests.processes import renewals_command
-from tests.standin_org import RunningOrg, start_org
+from tests.standin_org import RunningOrg, org_browser, start_org, submit_form
 
 CALLBACK = "https://app.example.test/auth/salesforce/callback"
 DEMO_PASSWORD = "Renewals-demo-1"
@@ -58,13 +58,6 @@ def app_org(org: RunningOrg) -> Iterator[RunningOrg]:
     org.admin("PUT", "connected-app", before)
 
 
-def browser(org: RunningOrg) -> requests.Session:
-    http = requests.Session()
-    http.verify = str(org.ca)
-    http.trust_env = False
-    return http
-
-
 def authorize_params(org: RunningOrg, pkce: Pkce | None, **extra: str) -> dict[str, str]:
     params = {
         "response_type": "code",
@@ -77,17 +70,6 @@ def authorize_params(org: RunningOrg, pkce: Pkce | None, **extra: str) -> dict[s
         params.update(code_challenge=pkce.challenge, code_challenge_method="S256")
     params.update(extra)
     return params
-
-
-def submit(http: requests.Session, page: requests.Response, button: str, **fields: str) -> requests.Response:
-    """Post the page's one form as a browser would after clicking `button` (a CSS id)."""
-    doc = lxml.html.fromstring(page.text)
-    form = doc.forms[0]
-    data = {i.name: i.value or "" for i in form.inputs if i.name and i.get("type") in ("hidden", None, "email")}
-    clicked = doc.get_element_by_id(button)
-    data[clicked.get("name")] = clicked.get("value") or ""
-    data.update(fields)
-    return http.post(urljoin(page.url, form.action), data=data, allow_redirects=False)
 
 
 def callback_params(response: requests.Response) -> dict[str, str]:
@@ -111,13 +93,13 @@ def sign_in(
     doc = lxml.html.fromstring(login_page.text)
     assert doc.get_element_by_id("username") is not None and doc.get_element_by_id("password") is not None
     assert doc.xpath("//input[@name='Login']")
-    signed_in = submit(http, login_page, "Login", username=username, password=password)
+    signed_in = submit_form(http, login_page, "Login", username=username, password=password)
     assert signed_in.status_code == 302, signed_in.text
     approval = http.get(urljoin(org.url, signed_in.headers["Location"]), allow_redirects=False)
     if approval.status_code == 302:  # approved before: straight back to the app
         return callback_params(approval)
     assert "oaapprove" in approval.text
-    return callback_params(submit(http, approval, "oaapprove"))
+    return callback_params(submit_form(http, approval, "oaapprove"))
 
 
 def exchange(org: RunningOrg, code: str, pkce: Pkce | None, **overrides: str) -> requests.Response:
@@ -135,7 +117,7 @@ def exchange(org: RunningOrg, code: str, pkce: Pkce | None, **overrides: str) ->
 
 
 def fresh_code(org: RunningOrg, rep: dict[str, Any], pkce: Pkce | None = None, **extra: str) -> str:
-    return sign_in(org, browser(org), authorize_params(org, pkce, **extra), rep["Username"])["code"]
+    return sign_in(org, org_browser(org), authorize_params(org, pkce, **extra), rep["Username"])["code"]
 
 
 def refresh(org: RunningOrg, refresh_token: str, **overrides: str) -> requests.Response:
@@ -161,7 +143,7 @@ def refused(response: requests.Response, error: str, description: str) -> None:
 def test_a_rep_signs_in_and_the_tokens_work(app_org: RunningOrg, rep: dict[str, Any]) -> None:
     org, pkce = app_org, new_pkce()
     params = authorize_params(org, pkce)
-    back = sign_in(org, browser(org), params, rep["Username"])
+    back = sign_in(org, org_browser(org), params, rep["Username"])
     assert back["state"] == params["state"]
     assert back["code"].startswith("aPrx")
 
@@ -242,7 +224,7 @@ def test_a_rep_signs_in_and_the_tokens_work(app_org: RunningOrg, rep: dict[str, 
 def test_the_login_page_prefills_login_hint_and_a_second_authorize_skips_login_and_approval(
     app_org: RunningOrg, rep: dict[str, Any]
 ) -> None:
-    org, http = app_org, browser(app_org)
+    org, http = app_org, org_browser(app_org)
     start = http.get(
         f"{org.url}/services/oauth2/authorize",
         params=authorize_params(org, None, login_hint=rep["Username"]),
@@ -268,7 +250,7 @@ def test_the_login_page_prefills_login_hint_and_a_second_authorize_skips_login_a
 def test_immediate_succeeds_only_for_a_signed_in_user_who_approved_before(
     app_org: RunningOrg, rep: dict[str, Any]
 ) -> None:
-    org, http = app_org, browser(app_org)
+    org, http = app_org, org_browser(app_org)
     url = f"{org.url}/services/oauth2/authorize"
     params = authorize_params(org, None, immediate="true")
     cold = callback_params(http.get(url, params=params, allow_redirects=False))
@@ -285,7 +267,7 @@ def test_immediate_succeeds_only_for_a_signed_in_user_who_approved_before(
 
 
 def test_authorize_refusals_are_shown_on_the_page_or_redirected(app_org: RunningOrg) -> None:
-    org, http = app_org, browser(app_org)
+    org, http = app_org, org_browser(app_org)
     url = f"{org.url}/services/oauth2/authorize"
     bad_client = http.get(url, params=authorize_params(org, None, client_id="3MVGnotours"), allow_redirects=False)
     assert bad_client.status_code == 400
@@ -318,19 +300,19 @@ def test_authorize_refusals_are_shown_on_the_page_or_redirected(app_org: Running
 def test_a_wrong_password_or_a_partner_user_shows_the_form_again_and_deny_is_access_denied(
     app_org: RunningOrg, rep: dict[str, Any]
 ) -> None:
-    org, http = app_org, browser(app_org)
+    org, http = app_org, org_browser(app_org)
     params = authorize_params(org, None, prompt="consent")
     start = http.get(f"{org.url}/services/oauth2/authorize", params=params, allow_redirects=False)
     page = http.get(urljoin(org.url, start.headers["Location"]))
-    wrong = submit(http, page, "Login", username=rep["Username"], password="not-the-password")
+    wrong = submit_form(http, page, "Login", username=rep["Username"], password="not-the-password")
     assert wrong.status_code == 200 and "Check your username and password" in wrong.text
     assert "Set-Cookie" not in wrong.headers
     partner = org.salesforce().query("SELECT Username FROM User WHERE UserType = 'PowerPartner' LIMIT 1")["records"]
-    refused_partner = submit(http, page, "Login", username=partner[0]["Username"], password=DEMO_PASSWORD)
+    refused_partner = submit_form(http, page, "Login", username=partner[0]["Username"], password=DEMO_PASSWORD)
     assert refused_partner.status_code == 200 and "Check your username and password" in refused_partner.text
-    signed_in = submit(http, page, "Login", username=rep["Username"], password=DEMO_PASSWORD)
+    signed_in = submit_form(http, page, "Login", username=rep["Username"], password=DEMO_PASSWORD)
     approval = http.get(urljoin(org.url, signed_in.headers["Location"]))
-    denied = callback_params(submit(http, approval, "oadeny"))
+    denied = callback_params(submit_form(http, approval, "oadeny"))
     assert denied == {
         "error": "access_denied",
         "error_description": "end-user denied authorization",

@@ -31,7 +31,7 @@ from sync_service import console_settings as cs
 from sync_service.store import models
 from tests.email_actions.web.console.conftest import add_user, csrf_of, post_form, sign_in
 from tests.org_quotes import org_settings
-from tests.standin_org import RunningOrg, start_org, stop_org
+from tests.standin_org import RunningOrg, start_org, stop_org, submit_form
 
 BASE = "http://localhost:5000"
 CALLBACK = BASE + "/admin/auth/salesforce/callback"
@@ -84,16 +84,6 @@ def app(settings: Settings, sso_org: RunningOrg) -> Iterator[Flask]:
 # --- the browser at the org ------------------------------------------------------------------------------------
 
 
-def submit(http: requests.Session, page: requests.Response, button: str, **fields: str) -> requests.Response:
-    doc = lxml.html.fromstring(page.text)
-    form = doc.forms[0]
-    data = {i.name: i.value or "" for i in form.inputs if i.name and i.get("type") in ("hidden", None, "email")}
-    clicked = doc.get_element_by_id(button)
-    data[clicked.get("name")] = clicked.get("value") or ""
-    data.update(fields)
-    return http.post(urljoin(page.url, form.action), data=data, allow_redirects=False)
-
-
 def at_org(org: RunningOrg, authorize: str, username: str, password: str | None = None) -> dict[str, str]:
     """authorize → the org's login page → (approval) → our callback's query parameters."""
     http = requests.Session()
@@ -101,11 +91,13 @@ def at_org(org: RunningOrg, authorize: str, username: str, password: str | None 
     first = http.get(authorize, allow_redirects=False)
     assert first.status_code == 302, first.text
     login_page = http.get(urljoin(org.url, first.headers["Location"]))
-    signed_in = submit(http, login_page, "Login", username=username, password=password or org.info["user_password"])
+    signed_in = submit_form(
+        http, login_page, "Login", username=username, password=password or org.info["user_password"]
+    )
     assert signed_in.status_code == 302, signed_in.text
     answer = http.get(urljoin(org.url, signed_in.headers["Location"]), allow_redirects=False)
     if answer.status_code != 302:  # the approval page, the first time this user signs in to the app
-        answer = submit(http, answer, "oaapprove")
+        answer = submit_form(http, answer, "oaapprove")
     location = answer.headers["Location"]
     assert location.startswith(CALLBACK + "?"), location
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}

@@ -10,9 +10,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-import lxml.html
 import pytest
-import requests
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
@@ -21,7 +19,7 @@ from email_actions.web.rep_sign_in import safe_next
 from email_actions.web.session_cookies import REP_KEY
 from tests.email_actions.web.portal.portal_site import TODAY, Portal, start_portal
 from tests.factories import make_contract, make_email, make_rep
-from tests.standin_org import RunningOrg
+from tests.standin_org import RunningOrg, org_browser, submit_form
 
 BASE = "http://localhost:5000"  # the connected app's default callback is this base's /auth/salesforce/callback
 CALLBACK = BASE + "/auth/salesforce/callback"
@@ -65,23 +63,6 @@ def add_rep(site: Portal, sf_id: str, *, active: bool = True, emailed: bool = Tr
         return str(contract.number)
 
 
-def browser(org: RunningOrg) -> requests.Session:
-    http = requests.Session()
-    http.verify = str(org.ca)
-    http.trust_env = False
-    return http
-
-
-def submit(http: requests.Session, page: requests.Response, button: str, **fields: str) -> requests.Response:
-    doc = lxml.html.fromstring(page.text)
-    form = doc.forms[0]
-    data = {i.name: i.value or "" for i in form.inputs if i.name and i.get("type") in ("hidden", None, "email")}
-    clicked = doc.get_element_by_id(button)
-    data[clicked.get("name")] = clicked.get("value") or ""
-    data.update(fields)
-    return http.post(urljoin(page.url, form.action), data=data, allow_redirects=False)
-
-
 def start(site: Portal, next_path: str = "/rep") -> str:
     """Our login route: the org's authorize URL it sends the browser to."""
     response = site.client.get("/auth/salesforce/login", query_string={"next": next_path})
@@ -91,15 +72,15 @@ def start(site: Portal, next_path: str = "/rep") -> str:
 
 def at_org(org: RunningOrg, authorize: str, username: str) -> dict[str, str]:
     """The browser at the org: authorize → login page → (approval) → our callback's query parameters."""
-    http = browser(org)
+    http = org_browser(org)
     first = http.get(authorize, allow_redirects=False)
     assert first.status_code == 302, first.text
     login_page = http.get(urljoin(org.url, first.headers["Location"]))
-    signed_in = submit(http, login_page, "Login", username=username, password=DEMO_PASSWORD)
+    signed_in = submit_form(http, login_page, "Login", username=username, password=DEMO_PASSWORD)
     assert signed_in.status_code == 302, signed_in.text
     answer = http.get(urljoin(org.url, signed_in.headers["Location"]), allow_redirects=False)
     if answer.status_code != 302:  # the approval page, the first time this user signs in to the app
-        answer = submit(http, answer, "oaapprove")
+        answer = submit_form(http, answer, "oaapprove")
     location = answer.headers["Location"]
     assert location.startswith(CALLBACK + "?"), location
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
@@ -133,7 +114,7 @@ def test_a_rep_signs_in_with_salesforce_and_lands_in_the_rep_portal(
     assert "sign_in" not in rep_session and params["code"] not in str(rep_session)
     # The same callback again: its state was single use.
     again = callback(site, params)
-    assert again.status_code == 400 and "Sign-in not started here" in again.get_data(as_text=True)
+    assert again.status_code == 400 and "not started in this browser" in again.get_data(as_text=True)
 
 
 def test_a_state_mismatch_is_refused_and_opens_no_session(
@@ -142,7 +123,7 @@ def test_a_state_mismatch_is_refused_and_opens_no_session(
     add_rep(site, sf_user["Id"])
     params = at_org(cpq_org, start(site), sf_user["Username"])
     refused = callback(site, {**params, "state": params["state"] + "x"})
-    assert refused.status_code == 400 and "Sign-in state mismatch" in refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "does not match this browser" in refused.get_data(as_text=True)
     missing = callback(site, {"code": params["code"]})
     assert missing.status_code == 400  # the mismatch used up the pending sign-in as well
     assert site.client.get("/rep").status_code != 200
