@@ -113,7 +113,8 @@ def _write_back(db: Session, contract: models.Contract, changed: dict[str, Any])
 
 def _who(scope: Scope) -> dict[str, Any]:
     """Who made a change, as its audit entry records it (under ``after["by"]``: the JSON column holds it, no
-    migration): the rep's Salesforce id, name and email address, the client's address and the portal session."""
+    migration): the rep's Salesforce id, name and email address, the client's address, the portal session and how
+    the rep signed in."""
     assert scope.rep is not None
     return {
         "rep_sf_id": scope.rep.sf_id,
@@ -121,6 +122,7 @@ def _who(scope: Scope) -> dict[str, Any]:
         "rep_email": scope.rep.email,
         "ip": request.remote_addr,
         "session": scope.session_id,
+        "signed_in_via": scope.signed_in_via,
         "email_message_id": scope.message.id,
     }
 

@@ -101,6 +101,7 @@ class Scope:
     brand: Brand
     rep: models.Rep | None
     session_id: str
+    signed_in_via: str | None = None  # a rep's: how they signed in ("salesforce" or "code")
 
     @property
     def fmt(self) -> Formatter:
@@ -224,13 +225,16 @@ def current_scope(kind: str) -> Scope:
     if message is None:
         raise missing
     account_id, reseller_account_id, rep = recipient_scope(message, kind)
+    via = None
     if kind == REP:
         assert rep is not None
-        if _signed_in(raw, rep.id, now) is None:
+        signed_in = _signed_in(raw, rep.id, now)
+        if signed_in is None:
             raise missing
+        via = str(signed_in.get("via"))
     if now - seen > SEEN_GRANULARITY:
         session[key] = {**raw, "seen": int(now)}
-    return Scope(kind, account_id, reseller_account_id, message, brand_of(message), rep, sid)
+    return Scope(kind, account_id, reseller_account_id, message, brand_of(message), rep, sid, via)
 
 
 def _contracts_query(scope: Scope) -> Select[models.Contract]:

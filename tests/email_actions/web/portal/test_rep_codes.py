@@ -132,6 +132,7 @@ def test_a_partner_rep_signs_in_with_an_emailed_code_and_changes_a_control(site:
     assert site.contract(partners.contract).is_held
     (entry,) = site.rows(models.AuditEntry)
     assert entry.after["by"]["rep_email"] == "Pat@Reseller-One.example"
+    assert entry.after["by"]["signed_in_via"] == "code"
     with site.client.session_transaction() as cookie:
         assert cookie[REP_KEY]["signed_in"]["via"] == "code"
     (row,) = site.rows(models.RepSignInCode)

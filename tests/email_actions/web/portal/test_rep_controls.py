@@ -42,6 +42,7 @@ def rep_by(site: Portal, data: Accounts) -> dict[str, object]:
         "rep_email": "riley.rep@vendor.example",
         "ip": "127.0.0.1",
         "session": session_id,
+        "signed_in_via": "test",  # how the test signed the rep in (portal_site.mark_rep_signed_in)
         "email_message_id": data.rep_message,
     }
 

@@ -165,5 +165,6 @@ def test_in_chromium_a_rep_signs_in_with_salesforce_from_the_notice_and_the_hold
             site.app.extensions["renewals.database"].dispose()
     (entry,) = site.rows(models.AuditEntry)
     assert entry.action == "rep.hold" and entry.after["by"]["rep_sf_id"] == rep_sf_id
+    assert entry.after["by"]["signed_in_via"] == "salesforce"
     _push(site, sf)
     assert _org_fields(sf, sf_id) == {**before, "Renewal_Reminders_Held__c": True}
