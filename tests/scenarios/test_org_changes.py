@@ -40,6 +40,7 @@ from sync_service.pull.run import Puller
 from sync_service.store import models
 from tests.conftest import sent_emails
 from tests.email_actions.web.console.conftest import add_user, sign_in
+from tests.email_actions.web.portal.portal_site import mark_rep_signed_in
 from tests.standin_org import RunningOrg, start_org, stop_org
 from tests.sync_service.pull.conftest import activate_preset, load_preset, make_puller
 
@@ -381,7 +382,9 @@ def test_a_hold_set_in_salesforce_stops_reminders_and_the_rep_portal_shows_the_c
     assert scene.reminders_to() == {"closed": 2, "control": 2, "held": 1}
     assert scene.planned("held") == 0
 
-    rep = scene.page(scene.app.test_client(), scene.link("held", "rep", kind="rep_notice"))
+    browser = scene.app.test_client()
+    mark_rep_signed_in(browser, scene.sessions, scene.message("held", kind="rep_notice").id)
+    rep = scene.page(browser, scene.link("held", "rep", kind="rep_notice"))
     section = re.search(rf'<section class="contract-controls" id="contract-{held.id}"(.*?)</section>', rep, re.S)
     assert section is not None, rep
     controls = section.group(1)
