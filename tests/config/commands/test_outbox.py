@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
 from config.commands.cli import main
-from sync_service.store import migrate, models
+from sync_service.store import models
 from sync_service.store.db import make_engine
 from tests.conftest import TEST_SECRET_KEY
 
@@ -28,9 +28,11 @@ def _dead(session: Session, key: str) -> models.OutboxItem:
     return item
 
 
-def test_list_retry_and_discard(cli_runner: CliRunner, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    migrate.upgrade(url)
+def test_list_retry_and_discard(cli_runner: CliRunner, migrated_database: Callable[[str], str]) -> None:
+    """On a freshly migrated store (a copy of one migrated once, see tests/conftest.py) with three dead letters:
+    `list` shows them with their errors, `retry <id>` and `discard <id>` act on that one, `retry` without ids
+    or --all is refused, `retry --all` takes the rest."""
+    url = migrated_database("sqlite")
     engine = make_engine(url)
     with Session(engine) as session:
         first, second, third = (_dead(session, f"rnw-{n}") for n in range(3))

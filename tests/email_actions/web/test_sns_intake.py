@@ -33,7 +33,7 @@ from email_actions.web.app import create_app
 from sync_service.outbox.record import event_key
 from sync_service.planning.cadence import load_cadence
 from sync_service.planning.planner import CANCEL_SUPPRESSED, plan_reminders
-from sync_service.store import migrate, models
+from sync_service.store import models
 from sync_service.store.db import make_engine
 from tests.conftest import TEST_SECRET_KEY
 from tests.email_actions.mail.test_sns_verify import (
@@ -101,11 +101,10 @@ def stop_intake(intake: Intake) -> None:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def intake(
-    request: pytest.FixtureRequest, settings: Settings, empty_database: Callable[[str], str], signer: Signer
+    request: pytest.FixtureRequest, settings: Settings, migrated_database: Callable[[str], str], signer: Signer
 ) -> Iterator[Intake]:
     """The endpoint over a freshly migrated store on each backend."""
-    url = empty_database(request.param)
-    migrate.upgrade(url)
+    url = migrated_database(request.param)
     running = start_intake(settings, url, signer)
     yield running
     stop_intake(running)

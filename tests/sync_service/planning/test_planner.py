@@ -41,7 +41,6 @@ from sync_service.planning.planner import (
     plan_reminders,
     skip_too_late,
 )
-from sync_service.store import migrate
 from sync_service.store.db import make_engine
 from sync_service.store.models import Account, Contact, Contract, Reminder
 
@@ -610,9 +609,11 @@ def test_sql_and_python_agree_on_every_contracts_segment(
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_two_planners_at_once_plan_each_reminder_once(backend: str, empty_database: Callable[[str], str]) -> None:
-    url = empty_database(backend)
-    migrate.upgrade(url)
+def test_two_planners_at_once_plan_each_reminder_once(backend: str, migrated_database: Callable[[str], str]) -> None:
+    """On a freshly migrated store of each backend (a copy of one migrated once, see tests/conftest.py), a
+    second planner running while the first has not committed waits for it, then plans nothing: every
+    reminder is planned once."""
+    url = migrated_database(backend)
     engine = make_engine(url)
     try:
         with Session(engine) as setup:

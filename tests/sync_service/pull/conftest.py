@@ -18,7 +18,7 @@ from sync_service.pull.run import Puller
 from sync_service.salesforce.budget import Budget
 from sync_service.salesforce.client import connect
 from sync_service.salesforce.transport import meter_of
-from sync_service.store import mapping_versions, migrate
+from sync_service.store import mapping_versions
 from sync_service.store.db import Database
 from tests.conftest import TEST_SECRET_KEY, orgs_by_flavour
 from tests.paths import PRESETS
@@ -47,10 +47,9 @@ def mutable_org(tmp_path: Path) -> Iterator[RunningOrg]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, empty_database: Callable[[str], str]) -> Iterator[Database]:
+def database(request: pytest.FixtureRequest, migrated_database: Callable[[str], str]) -> Iterator[Database]:
     """A freshly migrated store per test, on SQLite and PostgreSQL, as the Database the scheduled pull takes."""
-    url = empty_database(request.param)
-    migrate.upgrade(url)
+    url = migrated_database(request.param)
     db = Database(url)
     yield db
     db.dispose()

@@ -4,7 +4,6 @@ that failed permanently is not retried on every tick."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -14,17 +13,15 @@ from config.commands.cli import main
 from config.settings import Settings
 from sync_service.pull.run import PullResult
 from sync_service.pull.service import NothingToPull, Skipped, pull_all
-from sync_service.store import mapping_versions, migrate, models
+from sync_service.store import mapping_versions, models
 from sync_service.store.db import Database
 from tests.standin_org import RunningOrg
 from tests.sync_service.pull.conftest import activate_preset, org_environment, org_settings
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    migrate.upgrade(url)
-    return url
+def database_url(migrated_database: Callable[[str], str]) -> str:
+    return migrated_database("sqlite")
 
 
 def test_sync_without_an_active_mapping_says_how_to_make_one(
