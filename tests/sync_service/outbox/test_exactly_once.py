@@ -2,12 +2,14 @@
 stand-in org that fails 20% of collections calls (503) and 20% of records (UNABLE_TO_LOCK_ROW) with latency,
 while the test SIGKILLs the worker twice in the middle of a batch and restarts Redis once. The org must end with
 exactly the expected Tasks: none missing, none duplicated. Run with and without the Task external-id field.
+
+The latency lasts until the Redis restart: it is there so that the test's loop sees pushes in flight to kill.
+The rest drains with the same failure rates and no added latency, which takes about 4 s off each run.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from mappings.loader import load
 from sync_service.outbox.push import LEASE
 from sync_service.outbox.record import event_key, record_task
 from sync_service.salesforce.client import connect
-from sync_service.store import migrate, models
+from sync_service.store import models
 from sync_service.store.db import make_engine
 from sync_service.store.models import utcnow
 from tests.conftest import TEST_SECRET_KEY
@@ -134,16 +136,8 @@ def fault_org(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runnin
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path, empty_database: Callable[[str], str]
-) -> str:
-    if request.param == "sqlite":
-        path = tmp_path / "renewals.db"
-        shutil.copyfile(sqlite_template, path)
-        return f"sqlite:///{path}"
-    url = empty_database("postgresql")
-    migrate.upgrade(url)
-    return url
+def store_url(request: pytest.FixtureRequest, migrated_database: Callable[[str], str]) -> str:
+    return migrated_database(request.param)
 
 
 @pytest.fixture
@@ -203,6 +197,10 @@ def _enqueue(redis_url: str) -> None:
 def test_every_event_lands_exactly_once_despite_kills_and_a_redis_restart(
     fault_org: RunningOrg, store_url: str, store: Store, own_redis: RestartableRedis, tmp_path: Path
 ) -> None:
+    """EVENTS Task events pushed by real workers against 503s, locked records and latency, the worker
+    SIGKILLed twice with a push in flight and Redis restarted once (then the latency lifted, the faults
+    kept): every row ends done, the org holds exactly one Task per event (none missing, none duplicated),
+    each row knows its Task's id, and every Task hangs on the contract, completed."""
     org = fault_org
     sf = connect(org.connection("password"))
     what_id = str(sf.query("SELECT Id FROM Contract LIMIT 1")["records"][0]["Id"])
@@ -254,6 +252,9 @@ def test_every_event_lands_exactly_once_despite_kills_and_a_redis_restart(
                 time.sleep(0.5)
                 own_redis.start()
                 redis_restarted_at = done
+                # Nothing is killed from here on: the latency was there to catch pushes in flight, so the rest
+                # drains without it (the 503s and the locked records go on).
+                org.faults(**{**FAULTS, "latency_ms": 0})
             workers.ensure_running()
             store.fast_forward(leases=False)
             _enqueue(own_redis.url)
