@@ -9,7 +9,7 @@ import json
 import subprocess
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import lxml.html
 import requests
@@ -163,3 +163,23 @@ def submit_form(
         data[str(pressed.get("name"))] = pressed.get("value") or ""
     data.update(fields)
     return http.post(urljoin(page.url, form.get("action") or page.url), data=data, allow_redirects=follow, timeout=30)
+
+
+def sign_in_at_org(
+    org: RunningOrg, authorize: str, username: str, callback: str, password: str | None = None
+) -> dict[str, str]:
+    """A browser at the org: `authorize` → the login page (`password` defaults to the seeded users') → the approval
+    page the first time a user signs in to the app → the query parameters the org sends to `callback`."""
+    http = org_browser(org)
+    first = http.get(authorize, allow_redirects=False)
+    assert first.status_code == 302, first.text
+    login_page = http.get(urljoin(org.url, first.headers["Location"]))
+    typed = password or org.info["user_password"]
+    signed_in = submit_form(http, login_page, "Login", username=username, password=typed)
+    assert signed_in.status_code == 302, signed_in.text
+    answer = http.get(urljoin(org.url, signed_in.headers["Location"]), allow_redirects=False)
+    if answer.status_code != 302:
+        answer = submit_form(http, answer, "oaapprove")
+    location = answer.headers["Location"]
+    assert location.startswith(callback + "?"), location
+    return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}

@@ -11,11 +11,10 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import lxml.html
 import pytest
-import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -31,7 +30,7 @@ from sync_service import console_settings as cs
 from sync_service.store import models
 from tests.email_actions.web.console.conftest import add_user, csrf_of, post_form, sign_in
 from tests.org_quotes import org_settings
-from tests.standin_org import RunningOrg, start_org, stop_org, submit_form
+from tests.standin_org import RunningOrg, sign_in_at_org, start_org, stop_org
 
 BASE = "http://localhost:5000"
 CALLBACK = BASE + "/admin/auth/salesforce/callback"
@@ -85,22 +84,7 @@ def app(settings: Settings, sso_org: RunningOrg) -> Iterator[Flask]:
 
 
 def at_org(org: RunningOrg, authorize: str, username: str, password: str | None = None) -> dict[str, str]:
-    """authorize → the org's login page → (approval) → our callback's query parameters."""
-    http = requests.Session()
-    http.verify, http.trust_env = str(org.ca), False
-    first = http.get(authorize, allow_redirects=False)
-    assert first.status_code == 302, first.text
-    login_page = http.get(urljoin(org.url, first.headers["Location"]))
-    signed_in = submit_form(
-        http, login_page, "Login", username=username, password=password or org.info["user_password"]
-    )
-    assert signed_in.status_code == 302, signed_in.text
-    answer = http.get(urljoin(org.url, signed_in.headers["Location"]), allow_redirects=False)
-    if answer.status_code != 302:  # the approval page, the first time this user signs in to the app
-        answer = submit_form(http, answer, "oaapprove")
-    location = answer.headers["Location"]
-    assert location.startswith(CALLBACK + "?"), location
-    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    return sign_in_at_org(org, authorize, username, CALLBACK, password)
 
 
 def start(client: FlaskClient, next_path: str | None = None) -> str:

@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,7 +19,7 @@ from email_actions.web.rep_sign_in import safe_next
 from email_actions.web.session_cookies import REP_KEY
 from tests.email_actions.web.portal.portal_site import TODAY, Portal, start_portal
 from tests.factories import make_contract, make_email, make_rep
-from tests.standin_org import RunningOrg, org_browser, submit_form
+from tests.standin_org import RunningOrg, sign_in_at_org
 
 BASE = "http://localhost:5000"  # the connected app's default callback is this base's /auth/salesforce/callback
 CALLBACK = BASE + "/auth/salesforce/callback"
@@ -71,19 +71,7 @@ def start(site: Portal, next_path: str = "/rep") -> str:
 
 
 def at_org(org: RunningOrg, authorize: str, username: str) -> dict[str, str]:
-    """The browser at the org: authorize → login page → (approval) → our callback's query parameters."""
-    http = org_browser(org)
-    first = http.get(authorize, allow_redirects=False)
-    assert first.status_code == 302, first.text
-    login_page = http.get(urljoin(org.url, first.headers["Location"]))
-    signed_in = submit_form(http, login_page, "Login", username=username, password=DEMO_PASSWORD)
-    assert signed_in.status_code == 302, signed_in.text
-    answer = http.get(urljoin(org.url, signed_in.headers["Location"]), allow_redirects=False)
-    if answer.status_code != 302:  # the approval page, the first time this user signs in to the app
-        answer = submit_form(http, answer, "oaapprove")
-    location = answer.headers["Location"]
-    assert location.startswith(CALLBACK + "?"), location
-    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    return sign_in_at_org(org, authorize, username, CALLBACK, DEMO_PASSWORD)
 
 
 def callback(site: Portal, params: dict[str, str]) -> Any:
