@@ -410,7 +410,9 @@ def test_the_rate_limiter_hands_out_one_token_per_interval_across_clients(redis:
     second = RateLimiter(Redis.from_url(_url(redis)), 1.0)
     assert first.try_take() == 0
     wait = second.try_take()
-    assert 0.5 < wait <= 1.0 / HEADROOM
+    # The other client waits, at most one interval (answered in whole milliseconds, rounded up); how much of it
+    # is left depends on how long this machine took between the two takes, so no lower bound beyond zero.
+    assert 0 < wait <= 1.0 / HEADROOM + 0.001
     assert first.try_take() > 0
 
 
