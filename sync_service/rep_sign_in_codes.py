@@ -22,7 +22,6 @@ libraries that offer one-time codes (pyotp and the like) implement TOTP/HOTP sha
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -32,6 +31,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from sync_service.salesforce.web_sign_in import s256_challenge
 from sync_service.store import models
 from sync_service.store.models import utcnow
 
@@ -58,11 +58,6 @@ class Issued:
 
 def normalise_address(address: str | None) -> str:
     return (address or "").strip().lower()
-
-
-def challenge_of(verifier: str) -> str:
-    """The S256 challenge of a PKCE verifier (RFC 7636, section 4.2)."""
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
 
 
 def _hash(code: str, salt: str) -> str:
@@ -130,7 +125,7 @@ def redeem(db: Session, code_id: int, *, code: str, verifier: str) -> models.Rep
         raise CodeRefused(f"This code has expired (codes work for {CODE_MINUTES} minutes): ask for a new code.")
     if row.failed_attempts >= MAX_FAILED_ATTEMPTS:
         raise CodeRefused("Too many wrong codes were tried: ask for a new code.")
-    if not hmac.compare_digest(challenge_of(verifier), row.challenge):
+    if not hmac.compare_digest(s256_challenge(verifier), row.challenge):
         raise CodeRefused("This code was asked for in another browser: ask for a new code here.")
     if not hmac.compare_digest(_hash(typed, row.salt), row.code_hash):
         db.execute(

@@ -60,8 +60,12 @@ class Identity:
 def new_pkce() -> Pkce:
     """A fresh verifier (128 characters of base64url) and its S256 challenge (RFC 7636)."""
     verifier = secrets.token_urlsafe(96)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
-    return Pkce(verifier, challenge)
+    return Pkce(verifier, s256_challenge(verifier))
+
+
+def s256_challenge(verifier: str) -> str:
+    """The S256 challenge of a PKCE verifier (RFC 7636, section 4.2)."""
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
 
 
 def _app(settings: Settings) -> tuple[str, str]:
