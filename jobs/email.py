@@ -5,6 +5,13 @@ rate limit they share in Redis.
 A batch job may run twice (an RQ retry, a worker killed and the job requeued): it only sends emails still
 `queued`, each claimed with a conditional update first, so nothing goes out twice.
 
+**Batch size from the rate.** A batch must end well inside the email queue's job timeout: a job that times
+out is killed with emails in flight, and those end `unknown`, never sent. Every worker on the email queue
+may be sending a batch at once, so a batch gets about ``rate / workers`` emails a second, and holds at most
+what that share sends in ``BATCH_TIME_SHARE`` of the timeout (at 1 email a second and two workers, 37). As a
+last guard a batch stops taking send slots at ``DEADLINE_SHARE`` of its timeout (more workers than counted,
+a slower rate): what it did not reach stays `queued` and goes in a batch of its own, queued at once.
+
 While the store's data is stale (:mod:`sync_service.freshness`) the send job queues no reminder and fans out only
 the queued emails that are not reminders or rep notices (confirmations, contact-request notices); its result
 says why in ``stale_pause``. The reminders wait in the queue until a pull succeeds.
@@ -12,22 +19,34 @@ says why in ``stale_pause``. The reminders wait in the queue until a pull succee
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import structlog
+from rq import Worker, get_current_job
 
 from config.settings import get_settings
 from email_actions.mail.sending import ratelimit
 from email_actions.mail.sending.pipeline import EmailSender, queue_due, queued_ids, sweep_stale_sending
-from jobs.base import enqueue, redis_connection
-from jobs.queues import EMAIL
+from email_actions.mail.sending.ses import read_quota
+from jobs.base import enqueue, get_queue, redis_connection
+from jobs.queues import EMAIL, queue_spec
 from sync_service.freshness import reminders_paused
 from sync_service.store.db import current_database
 from sync_service.store.models import utcnow
 
 log = structlog.get_logger(__name__)
 
-BATCH = 50
+BATCH = 50  # the most emails in one batch, however fast the rate
+BATCH_TIME_SHARE = 0.25  # a batch is sized to take at most this share of the queue's job timeout
+DEADLINE_SHARE = 0.8  # a batch takes no send slot after this share of its job's timeout
+
+
+def batch_size(rate: float, workers: int, timeout_seconds: float) -> int:
+    """How many emails a batch may hold so that it ends within ``BATCH_TIME_SHARE`` of `timeout_seconds`
+    when each of `workers` sends a batch at once at an equal share of `rate` (emails per second)."""
+    share = rate / max(1, workers)
+    return max(1, min(BATCH, int(share * timeout_seconds * BATCH_TIME_SHARE)))
 
 
 def send_due_job(limit: int | None = None) -> dict[str, Any]:
@@ -47,17 +66,40 @@ def send_due_job(limit: int | None = None) -> dict[str, Any]:
     if reason is not None:
         log.warning("sending paused", reason=reason, queued=len(ids))
         return {**result, "batches": 0, "paused": reason}
-    batches = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
+    size = BATCH
+    if ids:
+        rate = read_quota(get_settings(), redis).max_send_rate
+        size = batch_size(rate, Worker.count(queue=get_queue(EMAIL, redis)), queue_spec(EMAIL).timeout_seconds)
+    batches = [ids[i : i + size] for i in range(0, len(ids), size)]
     for batch in batches:
         enqueue(EMAIL, send_batch_job, batch)
     log.info("reminders queued", reminders=reminders, emails=len(ids), batches=len(batches), stale=stale)
-    return {**result, "batches": len(batches), "paused": None}
+    return {**result, "batches": len(batches), "batch_size": size, "paused": None}
 
 
 def send_batch_job(message_ids: list[int]) -> dict[str, Any]:
-    """Send these emails (those still queued)."""
+    """Send these emails (those still queued), taking no send slot past ``DEADLINE_SHARE`` of the job's
+    timeout; the emails not reached by then go in a new batch if this one sent anything (otherwise the
+    scheduler's next send job fans them out again, so a rate too slow for any slot never spins)."""
     db = current_database()
     sender = EmailSender(db.sessionmaker, get_settings(), redis_connection())
-    summary = sender.send(message_ids).as_dict()
-    log.info("email batch sent", **summary)
-    return summary
+    summary = sender.send(message_ids, deadline=_deadline())
+    result = summary.as_dict()
+    if (
+        summary.deferred_ids
+        and summary.paused is None
+        and summary.sent + summary.failed + sum(summary.skipped.values())
+    ):
+        enqueue(EMAIL, send_batch_job, summary.deferred_ids)
+        log.info("email batch out of time; the rest queued as a new batch", emails=summary.deferred)
+    log.info("email batch sent", **result)
+    return result
+
+
+def _deadline() -> float | None:
+    """When the running batch job must stop taking send slots (`time.monotonic()`); None outside a job or
+    for a job without a timeout."""
+    job = get_current_job()
+    if job is None or job.timeout is None or job.timeout <= 0:
+        return None
+    return time.monotonic() + job.timeout * DEADLINE_SHARE

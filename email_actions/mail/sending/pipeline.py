@@ -10,10 +10,17 @@ at once queue each email once).
 1. check it may still go (an address, not suppressed, not opted out of email in Salesforce, the contract not
    renewed, cancelled or held since planning, a usable brand) and render it; a problem marks *that* email
    ``skipped`` with the reason, and the batch goes on;
-2. take a token from the Redis rate limiter shared by every worker, and respect the daily quota;
-3. **claim** it: ``UPDATE … SET status='sending' WHERE id=… AND status='queued'``, committed *before* SES
-   is called. Whoever's update matched one row sends; everyone else moves on;
-4. call SES; record ``sent`` with the MessageId and the "sent" Task in the outbox in one transaction.
+2. respect the daily quota and reserve a send slot from the Redis rate limiter shared by every worker
+   (evenly spaced slots, ``ratelimit.py``);
+3. shortly before the slot, **claim** it: ``UPDATE … SET status='sending' WHERE id=… AND status='queued'``,
+   committed *before* SES is called. Whoever's update matched one row sends; everyone else moves on;
+4. call SES at the slot; record ``sent`` with the MessageId and the "sent" Task in the outbox in one
+   transaction.
+
+Several emails are in flight per sender (threads): while some wait for their slot or SES's answer, others
+render and claim, so SES's latency never leaves a slot unused. A run with a **deadline** (a batch job
+before its timeout) takes no slot after it: the emails it did not reach stay ``queued`` (``deferred``), a
+claimed one waiting for a slot goes back to ``queued``, and none is left ``sending`` by the timeout.
 
 The window that remains: a worker killed between step 3's commit and step 4's commit leaves the row in
 ``sending``. It is never resent automatically (SES may have taken it); after ``STALE_SENDING`` the sweep
@@ -30,6 +37,7 @@ contact-request notices answer what a customer just did and still go.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -52,7 +60,7 @@ from email_actions.mail.rendering.context import build_context
 from email_actions.mail.rendering.mime import compose
 from email_actions.mail.rendering.render import Renderer, TemplateProblem, default_renderer
 from email_actions.mail.sending import ratelimit
-from email_actions.mail.sending.ses import NotSent, OutcomeUnknown, Paused, Rejected, SesSender
+from email_actions.mail.sending.ses import Deferred, NotSent, OutcomeUnknown, Paused, Rejected, SesSender
 from sync_service.freshness import reminders_paused
 from sync_service.outbox.tasks import active_mapping, record_email_activity, task_conventions
 from sync_service.planning.planner import CANCEL_OPTED_OUT
@@ -83,6 +91,9 @@ class SendSummary:
     # Reminders and rep notices left queued because the data is stale, and why.
     waiting: int = 0
     stale: str | None = None
+    # Emails left queued because the run's deadline came first (which: `deferred_ids`).
+    deferred: int = 0
+    deferred_ids: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +108,7 @@ class SendSummary:
             "paused": self.paused,
             "waiting": self.waiting,
             "stale": self.stale,
+            "deferred": self.deferred,
         }
 
 
@@ -348,11 +360,19 @@ class EmailSender:
             book = brand_settings.brands(session, settings)
         self.composer = Composer(settings, renderer=renderer, today=today, book=book)
 
-    def send(self, message_ids: Iterable[int], *, progress: Callable[[int], None] | None = None) -> SendSummary:
+    def send(
+        self,
+        message_ids: Iterable[int],
+        *,
+        progress: Callable[[int], None] | None = None,
+        deadline: float | None = None,
+    ) -> SendSummary:
         """Send each queued email of `message_ids` at most once; returns what happened.
 
         `concurrency` emails are in flight at once (SES answers in tens of milliseconds; one at a time a
         worker would stay far below the account's rate); each is claimed, sent and recorded on its own.
+        Nothing is claimed for a slot after `deadline` (a `time.monotonic()` value): those emails stay
+        queued and are counted (and listed) as deferred.
         """
         summary = SendSummary()
         reason = ratelimit.paused(self.redis)
@@ -369,20 +389,28 @@ class EmailSender:
         def one(message_id: int) -> tuple[str, str] | None:
             if stop.is_set():
                 return None
+            if deadline is not None and time.monotonic() >= deadline:
+                return ("deferred", "")
             try:
-                return self._send_one(message_id, use_reseller_brand, conventions, stale=summary.stale)
+                return self._send_one(
+                    message_id, use_reseller_brand, conventions, stale=summary.stale, deadline=deadline
+                )
             except Paused as exc:
                 stop.set()
                 ratelimit.pause(self.redis, str(exc), seconds=exc.seconds)
                 summary.paused = str(exc)
                 return ("requeued", "")
 
+        ids = list(message_ids)
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="send") as pool:
-            for outcome in pool.map(one, list(message_ids)):
+            for message_id, outcome in zip(ids, pool.map(one, ids), strict=True):
                 if outcome is not None:
                     kind, detail = outcome
                     if kind == "skipped":
                         summary.skipped[detail] += 1
+                    elif kind == "deferred":
+                        summary.deferred += 1
+                        summary.deferred_ids.append(message_id)
                     else:
                         setattr(summary, kind, getattr(summary, kind) + 1)
                 if progress is not None:
@@ -391,7 +419,13 @@ class EmailSender:
         return summary
 
     def _send_one(
-        self, message_id: int, use_reseller_brand: bool, conventions: Any, *, stale: str | None = None
+        self,
+        message_id: int,
+        use_reseller_brand: bool,
+        conventions: Any,
+        *,
+        stale: str | None = None,
+        deadline: float | None = None,
     ) -> tuple[str, str] | None:
         with self.sessions() as session:
             message = session.get(
@@ -457,9 +491,15 @@ class EmailSender:
 
             tags = {"email_message_id": str(message_id), "kind": message.kind}
             try:
-                ses_id = self.ses.send(prepared.raw, sender=prepared.sender, tags=tags, before_call=claim)
+                ses_id = self.ses.send(
+                    prepared.raw, sender=prepared.sender, tags=tags, before_call=claim, deadline=deadline
+                )
             except _Claimed:
                 return None
+            except Deferred:
+                if claimed:
+                    self._set(session, message_id, "sending", status="queued", error=None)
+                return ("deferred", "")
             except NotSent as exc:
                 if claimed:
                     self._set(session, message_id, "sending", status="queued", error=str(exc))

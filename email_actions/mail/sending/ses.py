@@ -17,8 +17,18 @@ bad request
 read timeout / connection lost mid-request  :class:`OutcomeUnknown`  mark the email unknown: never resend
 ==========================================  ====================  =========================================
 
-At most ``SEND_ATTEMPTS`` calls are made for one email, each after a token from the shared rate limiter;
-with the RQ job's own retry (which only re-runs emails still queued) that bounds the calls per email.
+At most ``SEND_ATTEMPTS`` calls are made for one email, each in a slot from the shared rate limiter
+(``ratelimit.py``); with the RQ job's own retry (which only re-runs emails still queued) that bounds the calls
+per email.
+
+**Timing.** The slot is reserved first; the caller's ``before_call`` (the claim, a database commit) runs
+shortly before the slot comes (``lead``: twice what the claim and building the request took lately), and
+the request leaves at the slot itself: a botocore ``before-send`` hook, run after the request is built and
+signed, sleeps until the slot and gives it up (no request sent) if the slot has gone by too far, so the
+time the limiter spaced is the time the request goes on the wire. An email claimed ahead of its slot is
+claimed a fraction of a second before it goes, so a worker killed while it waits leaves little in
+``sending``. A caller with a deadline (a batch job before its timeout) gets :class:`Deferred` instead of a
+slot after it; SES was not called for that email then.
 """
 
 from __future__ import annotations
@@ -42,13 +52,18 @@ from botocore.exceptions import (
 from redis import Redis
 
 from config.settings import Settings
-from email_actions.mail.sending.ratelimit import SENT_SINCE_QUOTA_KEY, RateLimiter, SendQuota
+from email_actions.mail.sending.ratelimit import SENT_SINCE_QUOTA_KEY, RateLimiter, SendQuota, Slot
 
 SEND_ATTEMPTS = 4
 BACKOFF_BASE = 0.25  # seconds; full jitter, doubling per attempt
 BACKOFF_CAP = 5.0
 QUOTA_KEY = "renewals:email:quota"
 QUOTA_TTL = 300  # seconds between GetSendQuota reads (SES allows one a second)
+# How long before its slot an email is claimed, in seconds: adapted to what the claim took lately, within these.
+LEAD_MIN = 0.02
+LEAD_MAX = 1.0
+# A sender this many slots late in a row sends in the next one anyway (a throttling answer is retried).
+SLOT_MISSES = 5
 
 THROTTLE_CODES = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException"})
 PAUSE_CODES = frozenset({"LimitExceededException", "SendingPausedException", "AccountSuspendedException"})
@@ -68,6 +83,14 @@ class Paused(SendError):
     def __init__(self, message: str, *, seconds: int) -> None:
         self.seconds = seconds
         super().__init__(message)
+
+
+class Deferred(NotSent):
+    """No send slot before the caller's deadline; SES was not called for this email."""
+
+
+class _SlotMissed(Exception):
+    """The request was ready too late for its slot; it was not sent."""
 
 
 class Rejected(SendError):
@@ -110,6 +133,29 @@ def classify(error: Exception) -> SendError:
     return OutcomeUnknown(f"unexpected error while sending: {type(error).__name__}: {error}")
 
 
+def read_quota(settings: Settings, redis: Redis) -> SendQuota:
+    """The account's quota (GetSendQuota, cached in Redis for all workers), with the settings' overrides."""
+    cached = cast(bytes | None, redis.get(QUOTA_KEY))
+    if cached is not None:
+        raw = json.loads(cached)
+    else:
+        answer = ses_client(settings, "ses").get_send_quota()
+        raw = {
+            "max_24_hour_send": float(answer.get("Max24HourSend", -1)),
+            "max_send_rate": float(answer.get("MaxSendRate", 1)),
+            "sent_last_24_hours": float(answer.get("SentLast24Hours", 0)),
+        }
+        pipe = redis.pipeline()
+        pipe.set(QUOTA_KEY, json.dumps(raw), ex=QUOTA_TTL)
+        pipe.set(SENT_SINCE_QUOTA_KEY, 0)
+        pipe.execute()
+    if settings.ses_max_send_rate is not None:
+        raw["max_send_rate"] = settings.ses_max_send_rate
+    if settings.ses_daily_quota is not None:
+        raw["max_24_hour_send"] = float(settings.ses_daily_quota)
+    return SendQuota(**raw)
+
+
 def _retryable(error: SendError) -> bool:
     return isinstance(error, NotSent)
 
@@ -132,28 +178,14 @@ class SesSender:
         self.throttled = 0  # throttling answers seen, for the bench and the summary
         self._limiter: RateLimiter | None = None
         self._lock = threading.Lock()
+        self._lead = LEAD_MIN * 2
+        # The slot of the SendEmail call this thread is making, for the before-send hook.
+        self._local = threading.local()
+        self.client.meta.events.register("before-send.sesv2.SendEmail", self._at_slot)
 
     def quota(self) -> SendQuota:
         """The account's quota (GetSendQuota, cached in Redis for all workers), with the settings' overrides."""
-        cached = cast(bytes | None, self.redis.get(QUOTA_KEY))
-        if cached is not None:
-            raw = json.loads(cached)
-        else:
-            answer = ses_client(self.settings, "ses").get_send_quota()
-            raw = {
-                "max_24_hour_send": float(answer.get("Max24HourSend", -1)),
-                "max_send_rate": float(answer.get("MaxSendRate", 1)),
-                "sent_last_24_hours": float(answer.get("SentLast24Hours", 0)),
-            }
-            pipe = self.redis.pipeline()
-            pipe.set(QUOTA_KEY, json.dumps(raw), ex=QUOTA_TTL)
-            pipe.set(SENT_SINCE_QUOTA_KEY, 0)
-            pipe.execute()
-        if self.settings.ses_max_send_rate is not None:
-            raw["max_send_rate"] = self.settings.ses_max_send_rate
-        if self.settings.ses_daily_quota is not None:
-            raw["max_24_hour_send"] = float(self.settings.ses_daily_quota)
-        return SendQuota(**raw)
+        return read_quota(self.settings, self.redis)
 
     def limiter(self) -> RateLimiter:
         with self._lock:
@@ -161,12 +193,21 @@ class SesSender:
                 self._limiter = RateLimiter(self.redis, self.quota().max_send_rate)
             return self._limiter
 
-    def send(self, raw: bytes, *, sender: str, tags: dict[str, str], before_call: Callable[[], None]) -> str:
+    def send(
+        self,
+        raw: bytes,
+        *,
+        sender: str,
+        tags: dict[str, str],
+        before_call: Callable[[], None],
+        deadline: float | None = None,
+    ) -> str:
         """Send `raw` (a complete MIME message) and return SES's MessageId.
 
-        `before_call` runs right before each SES call, after the rate limiter granted a token: the caller
-        commits its "sending" record there, so an email is recorded before it can leave. Raises a
-        :class:`SendError` subclass otherwise.
+        `before_call` runs shortly before each SES call, once a slot is reserved: the caller commits its
+        "sending" record there, so an email is recorded before it can leave. No slot is taken after
+        `deadline` (a `time.monotonic()` value): :class:`Deferred` then. Raises a :class:`SendError`
+        subclass otherwise.
         """
         request: dict[str, Any] = {
             "FromEmailAddress": sender,
@@ -179,10 +220,10 @@ class SesSender:
         for attempt in range(SEND_ATTEMPTS):
             if attempt:
                 self._sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)))
-            self.limiter().take()
-            before_call()
             try:
-                answer = self.client.send_email(**request)
+                answer = self._call_in_a_slot(request, before_call, deadline)
+            except Deferred:
+                raise
             except Exception as exc:
                 last = classify(exc)
                 if isinstance(last, NotSent) and "throttled" in str(last):
@@ -194,3 +235,41 @@ class SesSender:
             return str(answer["MessageId"])
         assert last is not None
         raise last
+
+    def _call_in_a_slot(
+        self, request: dict[str, Any], before_call: Callable[[], None], deadline: float | None
+    ) -> dict[str, Any]:
+        """One SendEmail call, made in a slot of the shared limiter (another slot if it missed its own)."""
+        limiter = self.limiter()
+        for misses in range(SLOT_MISSES + 1):
+            slot = limiter.reserve(deadline=deadline)
+            if slot is None:
+                raise Deferred("no send slot before the batch's deadline; the email waits in the queue")
+            early = slot.at - self._lead - time.monotonic()
+            if early > 0:
+                time.sleep(early)
+            started = time.monotonic()
+            before_call()
+            self._local.slot = slot
+            self._local.started = started
+            # Past SLOT_MISSES the request goes late rather than never; SES's throttling answer is retried.
+            self._local.strict = misses < SLOT_MISSES
+            try:
+                return cast(dict[str, Any], self.client.send_email(**request))
+            except _SlotMissed:
+                continue
+            finally:
+                self._local.slot = None
+        raise AssertionError("unreachable: the last attempt goes without a slot check")
+
+    def _at_slot(self, request: Any, **_: Any) -> None:
+        """botocore's before-send hook: the request is built and signed; it leaves at its slot, or not at all."""
+        slot: Slot | None = getattr(self._local, "slot", None)
+        if slot is None:
+            return
+        took = time.monotonic() - self._local.started
+        with self._lock:
+            self._lead = min(LEAD_MAX, max(LEAD_MIN, 0.8 * self._lead + 0.2 * 2 * took))
+        slot.wait()
+        if self._local.strict and slot.missed():
+            raise _SlotMissed

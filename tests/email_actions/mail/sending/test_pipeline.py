@@ -8,6 +8,7 @@ import dataclasses
 import email
 import re
 import threading
+import time
 from collections import Counter
 from datetime import date, timedelta
 from email.message import EmailMessage as MimeMessage
@@ -405,15 +406,63 @@ def test_a_contract_renewed_after_queueing_gets_no_reminder(
     assert sent_emails(ses_endpoint) == []
 
 
-def test_the_rate_limiter_hands_out_one_token_per_interval_across_clients(redis: Redis) -> None:
-    first = RateLimiter(redis, 1.0)
-    second = RateLimiter(Redis.from_url(_url(redis)), 1.0)
-    assert first.try_take() == 0
-    wait = second.try_take()
-    # The other client waits, at most one interval (answered in whole milliseconds, rounded up); how much of it
-    # is left depends on how long this machine took between the two takes, so no lower bound beyond zero.
-    assert 0 < wait <= 1.0 / HEADROOM + 0.001
-    assert first.try_take() > 0
+def test_the_rate_limiter_spaces_slots_one_interval_apart_across_clients_and_reserves_none_past_a_deadline(
+    redis: Redis,
+) -> None:
+    # 0.1 email a second: slots 10.5 s apart, so a busy machine would have to stall for seconds to change this.
+    first = RateLimiter(redis, 0.1)
+    second = RateLimiter(Redis.from_url(_url(redis)), 0.1)
+    assert first.interval == pytest.approx(1 / (0.1 * HEADROOM))
+    now = time.monotonic()
+    opening = first.reserve()
+    assert opening is not None and opening.at <= time.monotonic()  # nothing sent yet: the first slot is now
+    # The next slot is an interval away, too late for a deadline 5 s out: refused, and nothing reserved.
+    assert second.reserve(deadline=now + 5) is None
+    following = second.reserve(deadline=now + 60)
+    assert following is not None and following.at > now + 5
+    last = first.reserve()
+    assert last is not None and last.at > following.at + 5  # one interval after the other client's slot
+    assert not first.take(deadline=time.monotonic() + 5)
+
+
+def test_a_run_past_its_deadline_claims_nothing_and_leaves_its_emails_queued(
+    store: sessionmaker[Session], settings: Settings, redis: Redis, ses_endpoint: str
+) -> None:
+    with store() as session:
+        add_due_reminder(session)
+        add_due_reminder(session)
+        session.commit()
+        queue_due(session, today=TODAY)
+        session.commit()
+        ids = queued_ids(session)
+    sender = EmailSender(store, send_settings(settings, ses_endpoint), redis, today=TODAY)
+    summary = sender.send(ids, deadline=time.monotonic())
+    assert summary.deferred == 4 and sorted(summary.deferred_ids) == sorted(ids) and summary.sent == 0
+    assert set(statuses(store).values()) == {"queued"} and sent_emails(ses_endpoint) == []
+
+
+def test_an_email_whose_slot_comes_after_the_deadline_stays_queued_and_goes_next_time(
+    store: sessionmaker[Session], settings: Settings, redis: Redis, ses_endpoint: str
+) -> None:
+    """At 0.1 email a second the first email takes the opening slot and the second's comes 10.5 s later, past
+    the run's deadline 5 s out: it is not claimed (or given back), never left `sending`, and the next run
+    sends it."""
+    with store() as session:
+        add_due_reminder(session)
+        session.commit()
+        queue_due(session, today=TODAY)
+        session.commit()
+        ids = queued_ids(session)
+    slow = send_settings(settings, ses_endpoint, ses_max_send_rate=0.1)
+    summary = EmailSender(store, slow, redis, today=TODAY).send(ids, deadline=time.monotonic() + 5)
+    assert summary.sent == 1 and summary.deferred == 1 and summary.requeued == 0
+    assert sorted(statuses(store).values()) == ["queued", "sent"]
+    with store() as session:
+        left = session.scalars(select(models.EmailMessage).where(models.EmailMessage.status == "queued")).one()
+        assert summary.deferred_ids == [left.id]
+    redis.delete(ratelimit.SLOT_KEY)  # the next run, a slot later
+    assert run_send(store, send_settings(settings, ses_endpoint), redis)["sent"] == 1
+    assert set(statuses(store).values()) == {"sent"} and set(per_email(ses_endpoint).values()) == {1}
 
 
 def _url(redis: Redis) -> str:
