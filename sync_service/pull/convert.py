@@ -3,10 +3,15 @@
 REST rows carry JSON types and Bulk rows carry text; both convert to the same canonical value, and a value
 that cannot be converted is a ValueProblem naming the Salesforce field and the value (the pull skips that
 record and reports it with the canonical field; nothing here guesses a value).
+
+The pull converts a page column by column (`convert_column`): the field map's kind and transform are looked
+at once per column and the values go through one tight loop; only a column holding a value that loop refuses
+is converted again value by value (`canonical_value`), to name the records and the reason.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -107,3 +112,77 @@ def sf_datetime(value: Any) -> datetime | None:
     if len(text) >= 5 and text[-5] in "+-" and text[-3] != ":":
         text = text[:-2] + ":" + text[-2:]
     return datetime.fromisoformat(text)
+
+
+def _fast_text(values: list[Any]) -> list[Any]:
+    return [(v or None) if v.__class__ is str else _text(v) for v in values]
+
+
+def _fast_decimal(values: list[Any]) -> list[Any]:
+    # A bool (a checkbox) is refused by the slow path; float(True) would not be.
+    return [None if v is None or v == "" else Decimal(v if v.__class__ is str else _number_text(v)) for v in values]
+
+
+def _number_text(value: Any) -> str:
+    if isinstance(value, bool):
+        raise ValueProblem("a checkbox is not a number")
+    return str(value)
+
+
+def _fast_date(values: list[Any]) -> list[Any]:
+    return [None if v is None or v == "" else date.fromisoformat(v[:10]) for v in values]
+
+
+def _fast_bool(values: list[Any]) -> list[Any]:
+    return [v if v.__class__ is bool else _bool(v) for v in values]
+
+
+def convert_column(values: list[Any], spec: FieldMap, canonical: CanonicalField) -> tuple[list[Any], dict[int, str]]:
+    """`values` (the raw values of `spec.field`, one per record; ignored for a constant) as canonical values,
+    and the problems by position: a value that cannot be converted is None there, with the ValueProblem's text
+    (as `canonical_value` words it) under its position."""
+    if spec.field is None:
+        try:
+            return [canonical_value({}, spec, canonical)] * len(values), {}
+        except ValueProblem as exc:
+            return [None] * len(values), dict.fromkeys(range(len(values)), str(exc))
+    transform = spec.transform
+    kind = canonical.type
+    fast: Callable[[list[Any]], list[Any]] | None = None
+    if transform is None or (transform.map is None and not transform.negate and not transform.date_format):
+        fast = {"date": _fast_date, "decimal": _fast_decimal, "bool": _fast_bool}.get(kind, _fast_text)
+    if fast is not None:
+        try:
+            return fast(values), {}
+        except (ValueError, TypeError, ArithmeticError, AttributeError):
+            pass  # some value needs a closer look: convert value by value below
+    out: list[Any] = []
+    problems: dict[int, str] = {}
+    row: dict[str, Any] = {}
+    for i, value in enumerate(values):
+        row[spec.field] = value
+        try:
+            out.append(canonical_value(row, spec, canonical))
+        except ValueProblem as exc:
+            out.append(None)
+            problems[i] = str(exc)
+    return out, problems
+
+
+def modstamps(columns: list[list[Any]], size: int) -> list[datetime | None]:
+    """Per record, the newest of its SystemModstamp columns (the record's and its parents', see `modstamp`)."""
+    parsed = [[_stamp(v) for v in column] for column in columns]
+    if not parsed:
+        return [None] * size
+    if len(parsed) == 1:
+        return parsed[0]
+    return [max((s for s in stamps if s is not None), default=None) for stamps in zip(*parsed, strict=True)]
+
+
+def _stamp(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)  # 3.11 reads `...000+0000` and `...000Z` as they come
+    except (TypeError, ValueError):
+        return sf_datetime(value)

@@ -1,6 +1,15 @@
 """Reading rows from the org: REST query paging below the mapping's bulk threshold, a Bulk API 2.0 query
-job above it. Both are streamed page by page and yield flat rows `{field path: value}`, so memory does not
-grow with the number of records.
+job above it. Both are streamed page by page, so memory does not grow with the number of records: `rows`
+yields flat rows `{field path: value}` (previews, write-back checks), `pages` yields `Page`s, the same
+records as columns (`Page.column(path)`), which is what the pull converts and writes column by column.
+
+`prefetched` reads the next pages in a thread while the caller converts and writes the current one (a bounded
+queue: memory stays at a few pages); `composite_queries` runs up to five small queries in one Composite call,
+which counts as one API call (reference 2.9).
+
+REST pages are decoded with the plain `json` decoder (simple-salesforce's `query` decodes every record
+into an OrderedDict through a Python hook, most of a big read's client time); the request itself still goes
+through simple-salesforce (`_call_salesforce`: its headers, error classes and session handling).
 
 Salesforce exceptions are sorted here, in one place, into transient (retried by the caller) and permanent
 ones (shown to the admin with Salesforce's own message).
@@ -10,8 +19,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import queue
+import threading
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from itertools import islice
+from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
 
 import requests
 from simple_salesforce import Salesforce
@@ -30,6 +44,8 @@ Row = dict[str, Any]
 T = TypeVar("T")
 # How long a Bulk query job is given before each status poll; small jobs finish in a second or two.
 BULK_POLL_SECONDS = 1
+# Records per Bulk page handed on at a time: a 50,000-record result page is cut into pages of this many.
+BULK_SLICE = 5000
 _TRANSIENT_CODES = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "QUERY_TIMEOUT", "UNKNOWN_EXCEPTION"}
 
 
@@ -115,3 +131,186 @@ def bulk_rows(sf: Salesforce, object_name: str, soql: str) -> Iterator[Row]:
 
 def rows(sf: Salesforce, object_name: str, soql: str, *, use_bulk: bool) -> Iterator[Row]:
     return bulk_rows(sf, object_name, soql) if use_bulk else rest_rows(sf, soql)
+
+
+class Page(Protocol):
+    """Records of one page as columns: `column("Account.Name")` is that path's value for each record, in order
+    (None where a parent is missing). Field names are matched case-insensitively, as SOQL does."""
+
+    size: int
+
+    def column(self, path: str) -> list[Any]: ...
+
+
+class RestPage:
+    """A REST query page: records with their parents nested (`{"Account": {"Name": ...}}` or None)."""
+
+    def __init__(self, records: list[dict[str, Any]]):
+        self.records = records
+        self.size = len(records)
+
+    def column(self, path: str) -> list[Any]:
+        values: list[Any] = self.records
+        for part in path.split("."):
+            key = _key_in(values, part)
+            values = [v.get(key) if v is not None else None for v in values]
+        return values
+
+
+def _key_in(records: list[Any], name: str) -> str:
+    """`name` as the records spell it (REST answers with the field's own case, the query may use another)."""
+    first = next((r for r in records if r is not None), None)
+    if first is None or name in first:
+        return name
+    lowered = name.lower()
+    return next((k for k in first if k.lower() == lowered), name)
+
+
+class BulkPage:
+    """Rows of a Bulk API CSV result under its header; empty cells are nulls (reference 2.10)."""
+
+    def __init__(self, header: list[str], rows: list[list[str]]):
+        self.index = {name.lower(): i for i, name in enumerate(header)}
+        self.rows = rows
+        self.size = len(rows)
+
+    def column(self, path: str) -> list[Any]:
+        i = self.index.get(path.lower())
+        if i is None:
+            return [None] * self.size
+        return [row[i] or None for row in self.rows]
+
+
+def rest_pages(sf: Salesforce, soql: str, *, include_deleted: bool = False) -> Iterator[RestPage]:
+    """The query's pages as they come (one API call each)."""
+    url = sf.base_url + ("queryAll/" if include_deleted else "query/")
+    result = classify(lambda: _json(sf._call_salesforce("GET", url, name="query", params={"q": soql})))
+    while True:
+        yield RestPage(result["records"])
+        if result.get("done", True):
+            return
+        result = _query_more(sf, result["nextRecordsUrl"])
+
+
+def _json(response: requests.Response) -> Any:
+    return json.loads(response.content)
+
+
+def _query_more(sf: Salesforce, next_records_url: str) -> Any:
+    url = f"https://{sf.sf_instance}{next_records_url}"
+    return classify(lambda: _json(sf._call_salesforce("GET", url, name="query_more")))
+
+
+def _post_json(sf: Salesforce, url: str, body: Any) -> Any:
+    return classify(lambda: _json(sf._call_salesforce("POST", url, name="composite", data=json.dumps(body))))
+
+
+def bulk_pages(sf: Salesforce, object_name: str, soql: str) -> Iterator[BulkPage]:
+    """The pages of a Bulk API 2.0 query job, each result page cut into pages of at most BULK_SLICE rows."""
+    handler = getattr(sf.bulk2, object_name)  # takes the session id current now: a retry gets a renewed one
+    renew = lambda: renew_session(sf)  # noqa: E731
+    results = classify(lambda: handler.query(soql, max_records=50_000, wait=BULK_POLL_SECONDS), renew_session=renew)
+    while True:
+        text = classify(lambda: next(results, None), renew_session=renew)
+        if text is None:
+            return
+        reader = csv.reader(io.StringIO(text))
+        header = next(reader, None)
+        if header is None:
+            continue
+        while rows := list(islice(reader, BULK_SLICE)):
+            yield BulkPage(header, rows)
+
+
+def pages(sf: Salesforce, object_name: str, soql: str, *, use_bulk: bool) -> Iterator[Page]:
+    return bulk_pages(sf, object_name, soql) if use_bulk else rest_pages(sf, soql)
+
+
+_END = object()
+
+
+def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """`items`, produced by a thread of their own up to `depth` ahead of the consumer, so reading the org
+    overlaps converting and writing. An exception in the thread is raised here, at its place in the sequence;
+    when the consumer stops early the thread stops after the item it is producing."""
+    handoff: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+        except BaseException as exc:  # handed to the consumer, who raises it
+            put((_END, exc))
+            return
+        put((_END, None))
+
+    thread = threading.Thread(target=produce, name="pull-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = handoff.get()
+            if item is _END:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+# Query subrequests the Composite resource takes in one call.
+COMPOSITE_QUERIES = 5
+
+
+def composite_queries(sf: Salesforce, queries: list[tuple[str, bool]]) -> list[list[dict[str, Any]]]:
+    """The records of each `(soql, include_deleted)` query, the first pages of up to COMPOSITE_QUERIES of them
+    fetched in one Composite call (one API call for all; reference 2.9), further pages as usual."""
+    out: list[list[dict[str, Any]]] = []
+    for start in range(0, len(queries), COMPOSITE_QUERIES):
+        group = queries[start : start + COMPOSITE_QUERIES]
+        body = {
+            "allOrNone": False,
+            "compositeRequest": [
+                {
+                    "method": "GET",
+                    "url": f"/services/data/v{sf.sf_version}/{'queryAll' if deleted else 'query'}/?q={quote(soql)}",
+                    "referenceId": f"q{i}",
+                }
+                for i, (soql, deleted) in enumerate(group)
+            ],
+        }
+        answer = _post_json(sf, f"{sf.base_url}composite", body)
+        for sub in answer["compositeResponse"]:
+            result = sub.get("body")
+            if int(sub.get("httpStatusCode", 500)) >= 300 or not isinstance(result, dict):
+                _raise_sub_error(int(sub.get("httpStatusCode", 500)), result)
+            records = list(result.get("records") or [])
+            while not result.get("done", True):
+                result = _query_more(sf, result["nextRecordsUrl"])
+                records += result["records"]
+            out.append(records)
+    return out
+
+
+def _raise_sub_error(status: int, body: Any) -> None:
+    """A failed Composite subrequest sorted as `classify` sorts a failed call."""
+    first = body[0] if isinstance(body, list) and body and isinstance(body[0], dict) else {}
+    code = str(first.get("errorCode", ""))
+    message = f"{code}: {str(first.get('message', '')).strip()}" if first else str(body)
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        raise BudgetPaused("Salesforce refused the request: the org's daily API limit is exhausted")
+    if status >= 500 or code in _TRANSIENT_CODES:
+        raise TransientError(message)
+    raise PullFailed(message)

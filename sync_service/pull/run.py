@@ -30,10 +30,10 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from mappings.model import CANONICAL, PULL_ORDER, Mapping
 from mappings.soql import soql_datetime
 from sync_service.pull import fetch, plan
-from sync_service.pull.convert import ValueProblem, canonical_value, modstamp
+from sync_service.pull.convert import convert_column, modstamps
 from sync_service.pull.pricing_requests import settle_pricing_requests
 from sync_service.pull.renewal_state import settle_renewal_state
-from sync_service.pull.writer import CanonicalRow, ChunkResult, Problem, write_chunk
+from sync_service.pull.writer import TABLES, Batch, ChunkResult, Problem, Resolved, local_ids, resolve, write_batch
 from sync_service.salesforce.budget import Budget, check_budget, record_api_usage
 from sync_service.salesforce.errors import BudgetPaused, PullFailed, TransientError
 from sync_service.salesforce.transport import ApiMeter
@@ -42,7 +42,6 @@ from sync_service.store import models
 # Records changed while a pull runs can carry a SystemModstamp a little older than the newest one already
 # read; re-reading a short window on the next pull costs little and misses nothing.
 OVERLAP = timedelta(minutes=5)
-CHUNK = 1000
 # Parents that arrived in an incremental pull, above which reading their children by id costs more calls than reading
 # the child entity whole once.
 MAX_NEW_PARENTS = 2000
@@ -190,42 +189,50 @@ class Puller:
             if whole:  # a full read (also an incremental pull's first of this entity): maybe Bulk
                 total = fetch.count(self.sf, query.object_name, query.soql().partition(" WHERE ")[2] or None)
                 use_bulk = total > self.mapping.bulk_threshold
-            chunk: list[CanonicalRow] = []
-            for raw in fetch.rows(self.sf, query.object_name, query.soql(query_since), use_bulk=use_bulk):
+            pages = fetch.pages(self.sf, query.object_name, query.soql(query_since), use_bulk=use_bulk)
+            # The next page is read while this one is converted and written.
+            for page in fetch.prefetched(pages):
                 # A skipped record moves the watermark too: it is read again when the org changes it, not on
                 # every pull until then.
-                stamp = modstamp(raw)
-                if stamp is not None and (newest is None or stamp > newest):
-                    newest = stamp
-                row = self._canonical(entity, raw, result)
-                if row is None:
-                    continue
-                chunk.append(row)
-                if len(chunk) >= CHUNK:
-                    rows_done += self._write(entity, chunk, result, rewrite=full)
-                    chunk = []
-                    if self.progress:
-                        self.progress(entity, rows_done)
-            if chunk:
-                rows_done += self._write(entity, chunk, result, rewrite=full)
+                batch, page_newest = self._convert(entity, query, page, result)
+                if page_newest is not None and (newest is None or page_newest > newest):
+                    newest = page_newest
+                if len(batch):
+                    rows_done += self._write(entity, batch, result, rewrite=full)
+                if self.progress:
+                    self.progress(entity, rows_done)
         if self.progress:
             self.progress(entity, rows_done)
         result.rows[entity] = rows_done
         self._save_watermark(entity, newest)
 
-    def _canonical(self, entity: str, raw: dict[str, Any], result: PullResult) -> CanonicalRow | None:
-        """The record's canonical row, or None when one of its values cannot be converted (then it is skipped
-        and reported: one malformed record does not fail the pull)."""
+    def _convert(
+        self, entity: str, query: plan.EntityQuery, page: fetch.Page, result: PullResult
+    ) -> tuple[Batch, datetime | None]:
+        """The page's records as a canonical batch, column by column, and the page's newest stamp. A record
+        with a value that cannot be converted is left out and reported (one malformed record does not fail
+        the pull)."""
         spec = self.mapping.entities[entity]
-        values = {}
+        size = page.size
+        sf_ids = [str(v) for v in page.column("Id")]
+        stamp_paths = [
+            f for f in query.fields if f.lower() == "systemmodstamp" or f.lower().endswith(".systemmodstamp")
+        ]
+        stamps = modstamps([page.column(path) for path in stamp_paths], size)
+        newest = max((s for s in stamps if s is not None), default=None)
+        values: dict[str, list[Any]] = {}
+        problems: dict[int, str] = {}
         for name, fm in spec.fields.items():
-            try:
-                values[name] = canonical_value(raw, fm, CANONICAL[entity][name])
-            except ValueProblem as exc:
-                self._skip(result, entity, [(str(raw.get("Id")), f"{name} from {exc}")])
-                return None
-        links = {link: raw.get(link) for link in plan.link_fields(self.mapping, entity)}
-        return CanonicalRow(str(raw["Id"]), modstamp(raw), values, links)
+            raw = page.column(fm.field) if fm.field is not None else [None] * size
+            values[name], bad = convert_column(raw, fm, CANONICAL[entity][name])
+            for i, why in bad.items():
+                problems.setdefault(i, f"{name} from {why}")
+        links = {link: page.column(link) for link in plan.link_fields(self.mapping, entity)}
+        batch = Batch(sf_ids, stamps, values, links)
+        if problems:
+            self._skip(result, entity, [(sf_ids[i], why) for i, why in sorted(problems.items())])
+            batch = batch.take([i for i in range(size) if i not in problems])
+        return batch, newest
 
     def _skip(self, result: PullResult, entity: str, problems: list[Problem]) -> None:
         seen = self._skipped_ids.setdefault(entity, set())
@@ -238,21 +245,32 @@ class Puller:
             if len(examples) < MAX_SKIPPED_EXAMPLES:
                 examples.append(f"{sf_id}: {reason}")
 
-    def _write(self, entity: str, chunk: list[CanonicalRow], result: PullResult, *, rewrite: bool) -> int:
+    def _write(self, entity: str, batch: Batch, result: PullResult, *, rewrite: bool) -> int:
+        """Write one batch: first, outside any write transaction, look up its references and fetch from
+        Salesforce the parents the store lacks; then, in one transaction, write those parents and the batch."""
+        with self.sessions() as session:
+            resolved, missing = resolve(session, entity, batch)
+            session.rollback()  # a read: end it before the Salesforce calls below
+        parents = self._fetch_parents(missing, result) if missing else []
         try:
             with self.sessions.begin() as session:
-                outcome = self._write_rows(session, entity, chunk, result, rewrite=rewrite)
+                for parent_entity, parent_batch in parents:
+                    self._write_parent(session, parent_entity, parent_batch, result)
+                if parents:
+                    for ref_field, (_, target) in TABLES[entity][1].items():
+                        fetched = missing.get(target)
+                        if fetched:
+                            resolved[ref_field].update(local_ids(session, target, fetched))
+                outcome = self._write_batch(session, entity, batch, rewrite=rewrite, resolved=resolved)
         except ROW_REFUSED:
-            # The store refused the chunk's statement: write it row by row to find the rows it refuses, skip
-            # those and land the rest (only on this path: one statement per chunk otherwise).
+            # The store refused the batch's statement: write it record by record to find the ones it refuses,
+            # skip those and land the rest (only on this path: one statement per batch otherwise).
             outcome = ChunkResult()
-            for row in chunk:
-                try:
-                    with self.sessions.begin() as session:
-                        one = self._write_rows(session, entity, [row], result, rewrite=rewrite)
-                except ROW_REFUSED as exc:
-                    first_line = (str(exc.orig).splitlines() or [""])[0][:200]
-                    one = ChunkResult(skipped=[(row.sf_id, f"the store refused it: {first_line}")])
+            for parent_entity, parent_batch in parents:
+                for i in range(len(parent_batch)):
+                    self._write_one(parent_entity, parent_batch.take([i]), result, rewrite=False)
+            for i in range(len(batch)):
+                one = self._write_one(entity, batch.take([i]), result, rewrite=rewrite)
                 outcome.written += one.written
                 outcome.skipped += one.skipped
                 outcome.arrived_ids += one.arrived_ids
@@ -261,50 +279,77 @@ class Puller:
         self._skip(result, entity, outcome.skipped)
         return outcome.written
 
-    def _write_rows(
-        self, session: Session, entity: str, rows: list[CanonicalRow], result: PullResult, *, rewrite: bool
+    def _write_one(self, entity: str, batch: Batch, result: PullResult, *, rewrite: bool) -> ChunkResult:
+        try:
+            with self.sessions.begin() as session:
+                return self._write_batch(session, entity, batch, rewrite=rewrite)
+        except ROW_REFUSED as exc:
+            first_line = (str(exc.orig).splitlines() or [""])[0][:200]
+            return ChunkResult(skipped=[(batch.sf_ids[0], f"the store refused it: {first_line}")])
+
+    def _write_parent(self, session: Session, entity: str, batch: Batch, result: PullResult) -> None:
+        outcome = self._write_batch(session, entity, batch, rewrite=False)
+        self._skip(result, entity, outcome.skipped)
+
+    def _write_batch(
+        self, session: Session, entity: str, batch: Batch, *, rewrite: bool, resolved: Resolved | None = None
     ) -> ChunkResult:
-        return write_chunk(
+        return write_batch(
             session,
             entity,
-            rows,
+            batch,
             source_object=self.mapping.entities[entity].source,
-            fetch_parents=lambda target, ids: self._fetch_parents(session, target, ids, result),
             rewrite=rewrite,
+            resolved=resolved,
         )
 
-    def _fetch_parents(self, session: Session, entity: str, sf_ids: list[str], result: PullResult) -> None:
-        """Pull referenced accounts, contacts or reps by id, in the caller's transaction. A parent that cannot
-        be converted is skipped and reported under its own entity; its children are then skipped for want of
-        it."""
-        sf_ids = [i for i in sf_ids if plan.SF_ID.fullmatch(i)]  # anything else matches no record
-        for start in range(0, len(sf_ids), 200):
-            query = plan.by_ids(self.mapping, entity, sf_ids[start : start + 200])
-            converted = (self._canonical(entity, raw, result) for raw in fetch.rest_rows(self.sf, query.soql()))
-            rows = [row for row in converted if row is not None]
-            if rows:
-                outcome = write_chunk(
-                    session, entity, rows, fetch_parents=lambda t, i: self._fetch_parents(session, t, i, result)
-                )
-                self._skip(result, entity, outcome.skipped)
+    def _fetch_parents(self, missing: dict[str, set[str]], result: PullResult) -> list[tuple[str, Batch]]:
+        """Referenced accounts, contacts or reps the store lacks, read by id from Salesforce with no
+        transaction open, and with the parents they lack in turn; in the order to write them (accounts
+        first). A parent that cannot be converted is skipped and reported under its own entity; its children
+        are then skipped for want of it."""
+        wanted = {target: set(ids) for target, ids in missing.items()}
+        fetched: list[tuple[str, Batch]] = []
+        for entity in reversed(PULL_ORDER):  # contacts and reps before the accounts they may point at
+            sf_ids = sorted(i for i in wanted.pop(entity, ()) if plan.SF_ID.fullmatch(i))  # others match nothing
+            for start in range(0, len(sf_ids), 200):
+                query = plan.by_ids(self.mapping, entity, sf_ids[start : start + 200])
+                for page in fetch.rest_pages(self.sf, query.soql()):
+                    batch, _ = self._convert(entity, query, page, result)
+                    if not len(batch):
+                        continue
+                    with self.sessions() as session:
+                        _, more = resolve(session, entity, batch)
+                    for target, ids in more.items():
+                        wanted.setdefault(target, set()).update(ids)
+                    fetched.append((entity, batch))
+        return fetched[::-1]
 
     # ------------------------------------------------------------------ removals
 
     def _incremental_removals(self, result: PullResult, since_by_entity: dict[str, datetime | None]) -> None:
         """Contracts and quotes deleted in the org, or moved out of scope, since the last pull (whose watermarks,
-        read before this run moved them, are `since_by_entity`)."""
+        read before this run moved them, are `since_by_entity`): one query per entity, all in one Composite
+        call."""
+        checks: list[tuple[str, Any, str]] = []
         for entity, table in REMOVABLE:
             since = since_by_entity.get(entity)
             spec = self.mapping.entities[entity]
             if since is None:
                 continue
-            stamp = soql_datetime(since)
-            deleted = f"SELECT Id FROM {spec.object} WHERE IsDeleted = true AND SystemModstamp > {stamp}"
-            gone = [str(r["Id"]) for r in fetch.rest_rows(self.sf, deleted, include_deleted=True)]
-            if spec.scope:
-                left = f"SELECT Id FROM {spec.object} WHERE SystemModstamp > {stamp} AND NOT ({spec.scope})"
-                gone += [str(r["Id"]) for r in fetch.rest_rows(self.sf, left)]
-            result.rows[f"{entity}_removed"] = mark_removed(self.sessions, table, gone)
+            gone = "IsDeleted = true" + (f" OR NOT ({spec.scope})" if spec.scope else "")
+            checks.append(
+                (
+                    entity,
+                    table,
+                    f"SELECT Id FROM {spec.object} WHERE SystemModstamp > {soql_datetime(since)} AND ({gone})",
+                )
+            )
+        if not checks:
+            return
+        answers = fetch.composite_queries(self.sf, [(soql, True) for _, _, soql in checks])
+        for (entity, table, _), records in zip(checks, answers, strict=True):
+            result.rows[f"{entity}_removed"] = mark_removed(self.sessions, table, [str(r["Id"]) for r in records])
 
     # ------------------------------------------------------------------ watermarks
 

@@ -1,20 +1,29 @@
-"""Writing canonical rows into the store in chunks: one INSERT … ON CONFLICT (sf_id) DO UPDATE per chunk,
-references resolved from Salesforce ids to local ids with one SELECT per chunk and referenced table.
+"""Writing canonical records into the store a batch at a time: one INSERT … ON CONFLICT (sf_id) DO UPDATE
+executed for the batch's rows, references resolved from Salesforce ids to local ids with a few SELECTs per
+batch and referenced table.
 
-A row whose required parent is missing locally asks `fetch_parents` for it (an account first seen on an
-incrementally pulled contract, say); if the parent is out of the mapping's scope the row is skipped and
+A batch is columnar (`Batch`: a list per field), and so is the work on it: each column is turned into what the
+database driver takes with the column type's own bind processor (SQLAlchemy's, looked up once per column),
+and the rows go to the driver's executemany as tuples. Going through the ORM or a Core `insert()` executed
+with a list of dicts would do the same per value and per row in Python, which on a full pull cost more than
+reading the org.
+
+A record whose required parent is missing locally is looked for first (`missing_parents`): the caller fetches
+those parents from Salesforce before it opens the write transaction (an account first seen on an
+incrementally pulled contract, say); if the parent is out of the mapping's scope the record is skipped and
 counted, never half-written.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Table, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import JSON, Column, Dialect, Table, select
 from sqlalchemy.orm import Session
 
 from mappings.model import CANONICAL
@@ -57,14 +66,30 @@ _COLUMN = {
 }
 # A row left out: (its Salesforce id, why).
 Problem = tuple[str, str]
+# Salesforce ids per SELECT … WHERE sf_id IN (…): well under SQLite's and PostgreSQL's bound-parameter limits.
+IDS_PER_SELECT = 2000
 
 
 @dataclass
-class CanonicalRow:
-    sf_id: str
-    modstamp: datetime | None
-    values: dict[str, Any]  # canonical field -> canonical value (refs as Salesforce ids)
-    links: dict[str, Any] = field(default_factory=dict)
+class Batch:
+    """Canonical records of one entity as columns, one position per record."""
+
+    sf_ids: list[str]
+    modstamps: list[datetime | None]
+    values: dict[str, list[Any]]  # canonical field -> values (references as Salesforce ids)
+    links: dict[str, list[Any]] = field(default_factory=dict)  # lookup field -> values, kept in `sf_links`
+
+    def __len__(self) -> int:
+        return len(self.sf_ids)
+
+    def take(self, keep: list[int]) -> Batch:
+        """The records at positions `keep`, in that order."""
+        return Batch(
+            [self.sf_ids[i] for i in keep],
+            [self.modstamps[i] for i in keep],
+            {name: [column[i] for i in keep] for name, column in self.values.items()},
+            {name: [column[i] for i in keep] for name, column in self.links.items()},
+        )
 
 
 @dataclass
@@ -80,110 +105,193 @@ def flags(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(";") if part.strip()]
 
 
-def _ids(session: Session, entity: str, sf_ids: Iterable[str]) -> dict[str, int]:
+def local_ids(session: Session, entity: str, sf_ids: Iterable[str]) -> dict[str, int]:
+    """Local ids of the rows of `entity` with these Salesforce ids (those the store has)."""
     table = TABLES[entity][0]
     wanted = list(set(sf_ids))
     found: dict[str, int] = {}
-    for start in range(0, len(wanted), 500):
-        batch = wanted[start : start + 500]
+    for start in range(0, len(wanted), IDS_PER_SELECT):
+        batch = wanted[start : start + IDS_PER_SELECT]
         rows = session.execute(select(table.id, table.sf_id).where(table.sf_id.in_(batch)))  # type: ignore[attr-defined]
         found.update({sf_id: local for local, sf_id in rows})
     return found
 
 
-def _live_stamps(session: Session, table: Any, rows: list[CanonicalRow]) -> dict[str, datetime | None]:
-    """The stored SystemModstamp of each row's live copy. Rows whose stamp matches are left alone: an
+def live_stamps(session: Session, entity: str, sf_ids: list[str]) -> dict[str, datetime | None]:
+    """The stored SystemModstamp of each record's live copy. Records whose stamp matches are left alone: an
     incremental pull re-reads its overlap window, and rewriting records that have not changed since would
     only cost time. A copy marked deleted (by a reconcile, say) is not live, so it is rewritten all the same:
     the org has just returned the record in scope."""
+    table: Any = TABLES[entity][0]
     stamps: dict[str, datetime | None] = {}
-    ids = [r.sf_id for r in rows]
     live = [table.is_deleted.is_(False)] if hasattr(table, "is_deleted") else []
-    for start in range(0, len(ids), 500):
+    for start in range(0, len(sf_ids), IDS_PER_SELECT):
         found = session.execute(
-            select(table.sf_id, table.sf_system_modstamp).where(table.sf_id.in_(ids[start : start + 500]), *live)
+            select(table.sf_id, table.sf_system_modstamp).where(
+                table.sf_id.in_(sf_ids[start : start + IDS_PER_SELECT]), *live
+            )
         )
         stamps.update({sf_id: stamp for sf_id, stamp in found})
     return stamps
 
 
-def write_chunk(
+Resolved = dict[str, dict[str, int]]  # canonical reference field -> {Salesforce id: local id}
+
+
+def resolve(session: Session, entity: str, batch: Batch) -> tuple[Resolved, dict[str, set[str]]]:
+    """The local ids of the batch's references, and the Salesforce ids the store lacks per fetchable entity."""
+    resolved: Resolved = {}
+    missing: dict[str, set[str]] = {}
+    for ref_field, (_, target) in TABLES[entity][1].items():
+        wanted = {v for v in batch.values.get(ref_field, ()) if v}
+        known = local_ids(session, target, wanted)
+        resolved[ref_field] = known
+        if target in FETCHABLE and len(known) < len(wanted):
+            missing.setdefault(target, set()).update(wanted.difference(known))
+    return resolved, missing
+
+
+def write_batch(
     session: Session,
     entity: str,
-    rows: list[CanonicalRow],
+    batch: Batch,
     *,
     source_object: str | None = None,
-    fetch_parents: Callable[[str, list[str]], None] | None = None,
     rewrite: bool = False,
+    resolved: Resolved | None = None,
 ) -> ChunkResult:
-    """Upsert `rows`. Unless `rewrite` (a full pull, which must also apply a changed mapping to records the
-    org has not changed), rows whose SystemModstamp matches the stored copy's are left as they are."""
+    """Upsert the batch. Unless `rewrite` (a full pull, which must also apply a changed mapping to records the
+    org has not changed), records whose SystemModstamp matches the stored copy's are left as they are.
+    `resolved` are references already looked up (`resolve`); the others are looked up here."""
     table, refs = TABLES[entity]
     result = ChunkResult()
     stamps: dict[str, datetime | None] | None = None
     if not rewrite:
-        stamps = _live_stamps(session, table, rows)
-        rows = [r for r in rows if r.sf_id not in stamps or r.modstamp is None or stamps[r.sf_id] != r.modstamp]
-    resolved: dict[str, dict[str, int]] = {}
+        stamps = live_stamps(session, entity, batch.sf_ids)
+        if stamps:
+            keep = [
+                i
+                for i, (sf_id, stamp) in enumerate(zip(batch.sf_ids, batch.modstamps, strict=True))
+                if sf_id not in stamps or stamp is None or stamps[sf_id] != stamp
+            ]
+            if len(keep) < len(batch):
+                batch = batch.take(keep)
+    if not len(batch):
+        return result
+    resolved = dict(resolved or {})
     for ref_field, (_, target) in refs.items():
-        wanted = {r.values[ref_field] for r in rows if r.values.get(ref_field)}
-        known = _ids(session, target, wanted)
-        missing = sorted(wanted - set(known))
-        if missing and fetch_parents is not None and target in FETCHABLE:
-            fetch_parents(target, missing)
-            known.update(_ids(session, target, missing))
-        resolved[ref_field] = known
-    now = datetime.now(UTC)
-    payload = []
-    for row in rows:
-        values: dict[str, Any] = {"sf_id": row.sf_id, "sf_system_modstamp": row.modstamp, "pulled_at": now}
-        problem = None
-        for name, canonical in CANONICAL[entity].items():
-            value = row.values.get(name)
-            if name in refs:
-                column, _ = refs[name]
-                local = resolved[name].get(value) if value else None
-                if local is None and canonical.required:
-                    problem = f"its {name} {value or '(empty)'} is not in the pulled data"
-                    break
-                values[column] = local
-            elif name in row.values or canonical.required:
-                column = _COLUMN.get((entity, name), name)
-                if (entity, name) == ("contract", "status_flags"):
-                    value = flags(value)
-                elif value is None:
-                    value = False if canonical.type == "bool" else _NOT_NULL_DEFAULTS.get(column)
-                values[column] = value
-        if problem is not None:
-            result.skipped.append((row.sf_id, problem))
+        if ref_field not in resolved:
+            resolved[ref_field] = local_ids(session, target, {v for v in batch.values.get(ref_field, ()) if v})
+    size = len(batch)
+    columns: dict[str, list[Any]] = {"sf_id": batch.sf_ids, "sf_system_modstamp": batch.modstamps}
+    refused: dict[int, str] = {}
+    for name, canonical in CANONICAL[entity].items():
+        values = batch.values.get(name)
+        if name in refs:
+            column, _ = refs[name]
+            known = resolved[name]
+            locals_ = [known.get(v) if v else None for v in values] if values is not None else [None] * size
+            if canonical.required:
+                for i, local in enumerate(locals_):
+                    if local is None and i not in refused:
+                        value = values[i] if values is not None else None
+                        refused[i] = f"its {name} {value or '(empty)'} is not in the pulled data"
+            columns[column] = locals_
+        elif values is not None or canonical.required:
+            column = _COLUMN.get((entity, name), name)
+            if values is None:
+                values = [None] * size
+            if (entity, name) == ("contract", "status_flags"):
+                values = [flags(v) for v in values]
+            else:
+                default = False if canonical.type == "bool" else _NOT_NULL_DEFAULTS.get(column)
+                if default is not None:
+                    values = [default if v is None else v for v in values]
+            columns[column] = values
+    if entity == "quote_document":
+        columns["source_object"] = [source_object or "Document"] * size
+        if "size" in columns:
+            columns["size"] = [int(v) if v is not None else None for v in columns["size"]]
+    if hasattr(table, "sf_links"):
+        links = list(batch.links)
+        columns["sf_links"] = [dict(zip(links, row, strict=True)) for row in zip(*batch.links.values(), strict=True)]
+        if not links:
+            columns["sf_links"] = [{}] * size
+    if hasattr(table, "is_deleted"):
+        columns["is_deleted"] = [False] * size
+    columns["pulled_at"] = [datetime.now(UTC)] * size
+    core = cast(Table, table.__table__)
+    updated = tuple(columns)
+    # Columns the record does not set get their model default on insert (as a Core insert would add them)
+    # and keep their value on update.
+    for table_column in core.c:
+        model_default: Any = table_column.default
+        if table_column.name in columns or model_default is None:
             continue
-        if entity == "quote_document":
-            values["source_object"] = source_object or "Document"
-            if values.get("size") is not None:
-                values["size"] = int(values["size"])
-        if hasattr(table, "sf_links"):
-            values["sf_links"] = row.links
-        if hasattr(table, "is_deleted"):
-            values["is_deleted"] = False
-        payload.append(values)
-    if payload:
-        _upsert(session, table, payload)
-        result.written = len(payload)
-        if stamps is not None:
-            result.arrived_ids = [values["sf_id"] for values in payload if values["sf_id"] not in stamps]
+        if model_default.is_scalar or model_default.is_callable:
+            value = model_default.arg if model_default.is_scalar else model_default.arg(None)
+            columns[table_column.name] = [value] * size
+    dialect = session.get_bind().dialect
+    bound = _bind(dialect, core, columns, refused)
+    keep = [i for i in range(size) if i not in refused]
+    result.skipped = [(batch.sf_ids[i], why) for i, why in sorted(refused.items())]
+    if not keep:
+        return result
+    rows = list(zip(*bound.values(), strict=True))
+    if len(keep) < size:
+        rows = [rows[i] for i in keep]
+    session.connection().exec_driver_sql(_upsert_sql(dialect, core.name, tuple(bound), updated), rows)
+    result.written = len(rows)
+    if stamps is not None:
+        result.arrived_ids = [batch.sf_ids[i] for i in keep if batch.sf_ids[i] not in stamps]
     return result
 
 
-def _upsert(session: Session, table: type[models.Base], payload: list[dict[str, Any]]) -> None:
-    """INSERT … ON CONFLICT (sf_id) DO UPDATE, executed for many rows: one compiled (and cached) statement
-    with a parameter list, not one giant VALUES clause compiled anew for every chunk."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    columns = sorted({key for row in payload for key in row})
-    core = cast(Table, table.__table__)
-    statement = insert(core)
-    statement = statement.on_conflict_do_update(
-        index_elements=["sf_id"],
-        set_={c: statement.excluded[c] for c in columns if c != "sf_id"},
+def _bind(
+    dialect: Dialect, table: Table, columns: dict[str, list[Any]], refused: dict[int, str]
+) -> dict[str, list[Any]]:
+    """Each column as the driver takes it, through the column type's bind processor (the same conversion a
+    Core statement would make, once per column rather than per row). A value its type refuses (an amount
+    with more decimals than the column keeps, say) refuses its record, noted in `refused`."""
+    out: dict[str, list[Any]] = {}
+    for name, values in columns.items():
+        process = _processor(dialect, table.c[name])
+        if process is None:
+            out[name] = values
+            continue
+        try:
+            out[name] = [process(v) for v in values]
+        except (ValueError, TypeError, ArithmeticError):
+            converted = []
+            for i, value in enumerate(values):
+                try:
+                    converted.append(process(value))
+                except (ValueError, TypeError, ArithmeticError) as exc:
+                    converted.append(None)
+                    refused.setdefault(i, f"the store refused it: {name}: {exc}")
+            out[name] = converted
+    return out
+
+
+def _processor(dialect: Dialect, column: Column[Any]) -> Callable[[Any], Any] | None:
+    if isinstance(column.type, JSON) and dialect.name == "sqlite":
+        return _json_text  # what SQLAlchemy's JSON type would store, without its per-value indirections
+    return column.type._cached_bind_processor(dialect)
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value)
+
+
+@lru_cache(maxsize=256)
+def _upsert_sql(dialect: Dialect, table: str, columns: tuple[str, ...], updated: tuple[str, ...]) -> str:
+    """INSERT … ON CONFLICT (sf_id) DO UPDATE of the `updated` columns, in the driver's own parameter style,
+    for executemany."""
+    quote = dialect.identifier_preparer.quote
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    names = ", ".join(quote(c) for c in columns)
+    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in updated if c != "sf_id")
+    return (
+        f"INSERT INTO {quote(table)} ({names}) VALUES ({', '.join([marker] * len(columns))}) "
+        f"ON CONFLICT (sf_id) DO UPDATE SET {updates}"
     )
-    session.execute(statement, [{c: row.get(c) for c in columns} for row in payload])

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 import ssl
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -33,6 +34,12 @@ class ApiMeter:
     calls: int = 0
     org_used: int | None = None
     org_limit: int | None = None
+    # A pull reads its next page in a thread while it writes: two threads can count at once.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count_call(self) -> None:
+        with self._lock:
+            self.calls += 1
 
     @property
     def org_remaining(self) -> int | None:
@@ -70,7 +77,7 @@ class SalesforceAdapter(HTTPAdapter):
                 )
         response = super().send(request, **kwargs)
         if "/services/data/" in (request.url or ""):
-            self.meter.calls += 1
+            self.meter.count_call()
             match = _LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
             if match:
                 self.meter.org_used, self.meter.org_limit = int(match.group(1)), int(match.group(2))

@@ -3,6 +3,8 @@ pulls fetch only what changed; deletions, cancellations and a renamed field are 
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -10,7 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+import requests
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.model import Mapping
@@ -21,6 +24,7 @@ from sync_service.pull.run import transient_retrying
 from sync_service.salesforce.budget import check_budget
 from sync_service.salesforce.errors import TransientError
 from sync_service.store import models
+from sync_service.store.db import make_engine
 from tests.standin_org import RunningOrg
 from tests.sync_service.pull.conftest import load_preset, make_puller
 
@@ -131,9 +135,9 @@ def test_an_incremental_pull_fetches_only_the_changed_records(
     assert result.status == "succeeded", result.error
     assert result.rows["contract"] == 10
     assert result.rows["renewal_quote"] == 0 and result.rows["quote_line"] == 0
-    # One query per entity query (2 for accounts, 2 for contacts), plus deleted/left-scope checks for contracts
-    # and quotes: each fits in a single page.
-    assert result.api_calls <= 13
+    # One query per entity query (2 for accounts, 2 for contacts), each in a single page, plus one Composite
+    # call for the deleted/left-scope checks of contracts and quotes.
+    assert result.api_calls <= 10
     with store() as session:
         amounts = session.scalars(select(models.Contract.amount).where(models.Contract.sf_id.in_(ids))).all()
     assert amounts == [Decimal("1234.50")] * 10
@@ -351,7 +355,7 @@ def test_an_unexpected_error_fails_the_run_visibly_instead_of_leaving_it_running
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("value too long for type character varying(40)\nSQL: INSERT ...")
 
-    monkeypatch.setattr(pull_run, "write_chunk", broken)
+    monkeypatch.setattr(pull_run, "write_batch", broken)
     puller = make_puller(store, mutable_org, load_preset("salesforce_cpq"))
     with pytest.raises(RuntimeError):
         puller.pull(full=True)
@@ -418,3 +422,83 @@ def test_a_reconcile_that_would_remove_most_contracts_is_refused(
     with store() as session:
         assert session.scalar(select(func.count()).where(models.Contract.is_deleted.is_(True))) == 0
     assert reconcile(store, puller.sf, broken, allow_mass_removal=True).removed["contract"] == 40
+
+
+def test_parents_are_fetched_from_salesforce_with_no_transaction_open(
+    mutable_org: RunningOrg, store: sessionmaker[Session]
+) -> None:
+    engine = store.kw["bind"]
+    assert isinstance(engine, Engine)
+    if engine.dialect.name == "sqlite":
+        # Every transaction takes the write lock up front, so one left open would show below.
+        engine = make_engine(engine.url.render_as_string(hide_password=False), sqlite_immediate=True)
+        store = sessionmaker(engine, expire_on_commit=False)
+    puller = make_puller(store, mutable_org, load_preset("salesforce_cpq"))
+    sf = puller.sf
+    # An account, and a contact of another account, that no contract points at yet: the full pull leaves them,
+    # and moves the watermarks past them (an account and a contact in scope change later).
+    customer = sf.Account.create({"Name": "Customer first seen on a contract"})["id"]
+    other = sf.Account.create({"Name": "The signer's company"})["id"]
+    signer = sf.Contact.create({"LastName": "Signer", "AccountId": other, "Email": "signer@example.com"})["id"]
+    contract = sf.query(
+        "SELECT Id, AccountId, CustomerSignedId FROM Contract WHERE Status = 'Activated' "
+        "AND CustomerSignedId != null LIMIT 1"
+    )["records"][0]
+    mutable_org.advance_clock(STEP)
+    sf.Account.update(contract["AccountId"], {"Name": "Renamed"})
+    sf.Contact.update(contract["CustomerSignedId"], {"FirstName": "Renamed"})
+    assert puller.pull(full=True).status == "succeeded"
+    mutable_org.advance_clock(STEP)
+    sf.Contract.update(contract["Id"], {"AccountId": customer, "CustomerSignedId": signer})
+
+    open_transactions: dict[int, int] = {}
+
+    def began(connection: object) -> None:
+        ident = threading.get_ident()
+        open_transactions[ident] = open_transactions.get(ident, 0) + 1
+
+    def ended(connection: object) -> None:
+        ident = threading.get_ident()
+        open_transactions[ident] = open_transactions.get(ident, 0) - 1
+
+    calls_seen: list[tuple[str, int, bool | None]] = []
+    writer = threading.get_ident()
+    database = engine.url.database
+
+    def during_the_call(response: requests.Response, *args: object, **kwargs: object) -> None:
+        if threading.get_ident() != writer:
+            return  # the page reader: it never holds a transaction
+        others_can_write = None
+        if engine.dialect.name == "sqlite":
+            other_connection = sqlite3.connect(str(database), timeout=0, isolation_level=None)
+            try:
+                other_connection.execute("BEGIN IMMEDIATE")
+                other_connection.execute("ROLLBACK")
+                others_can_write = True
+            except sqlite3.OperationalError:
+                others_can_write = False
+            finally:
+                other_connection.close()
+        calls_seen.append((response.url, open_transactions.get(writer, 0), others_can_write))
+
+    for name, listener in (("begin", began), ("commit", ended), ("rollback", ended)):
+        event.listen(engine, name, listener)
+    sf.session.hooks["response"].append(during_the_call)
+    try:
+        result = puller.pull(full=False)
+    finally:
+        sf.session.hooks["response"].remove(during_the_call)
+        for name, listener in (("begin", began), ("commit", ended), ("rollback", ended)):
+            event.remove(engine, name, listener)
+    assert result.status == "succeeded", result.error
+    assert result.rows["contract"] == 1
+    parent_fetches = [c for c in calls_seen if "Id+IN+%28" in c[0] or "Id%20IN%20%28" in c[0]]
+    assert len(parent_fetches) == 2, calls_seen  # the contact, then both accounts
+    assert all(open_count == 0 for _, open_count, _ in calls_seen), calls_seen
+    assert all(can is not False for _, _, can in calls_seen), calls_seen
+    with store() as session:
+        local = session.scalar(select(models.Contract).where(models.Contract.sf_id == contract["Id"]))
+        assert local is not None and local.account.sf_id == customer
+        assert local.contact is not None and local.contact.sf_id == signer
+        assert local.contact.account is not None and local.contact.account.sf_id == other
+    engine.dispose()
