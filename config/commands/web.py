@@ -69,6 +69,11 @@ class GunicornServer(BaseApplication):
         options = {
             "bind": f"{self.settings.web_host}:{self.settings.web_port}",
             "workers": self.settings.web_workers,
+            # Threads, not one request per process: a client that trickles its request in (or reads its answer
+            # slowly) holds one thread while the worker's others go on serving. Production still puts a buffering
+            # reverse proxy in front (README: "Serving behind a reverse proxy").
+            "worker_class": "gthread",
+            "threads": self.settings.web_threads,
             # "-": on; where the lines go is the logger class's business (the root handler, stderr).
             "accesslog": "-",
             "errorlog": "-",

@@ -258,6 +258,12 @@ class Settings:
     web_host: str = _setting(parse_text, "Address `renewals web` listens on.", default="127.0.0.1")
     web_port: int = _setting(parse_int, "Port `renewals web` listens on.", default=5000)
     web_workers: int = _setting(parse_int, "Gunicorn worker processes of `renewals web`.", default=2)
+    web_threads: int = _setting(
+        parse_int,
+        "Threads per gunicorn worker of `renewals web` (gthread workers): requests each worker serves at once, so "
+        "a client that sends its request slowly holds one thread, not a whole worker.",
+        default=8,
+    )
     web_proxy_hops: int = _setting(
         parse_int,
         "Reverse proxies in front of the web app that add `X-Forwarded-For`/`-Proto` (exactly; 0: none). The "
@@ -329,6 +335,7 @@ class Settings:
             problems.append(f"{ENV_PREFIX}WEB_PORT must be between 1 and 65535, not {self.web_port}.")
         for name in (
             "web_workers",
+            "web_threads",
             "api_daily_budget",
             "ses_daily_quota",
             "admin_idle_minutes",

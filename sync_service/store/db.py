@@ -4,6 +4,13 @@ A :class:`Database` is made from a URL and connects only when first used. Jobs a
 unit of work with :func:`session_scope`; web requests share one session per app context through
 :func:`current_session`, closed when the context ends (uncommitted work is rolled back).
 
+A GET or HEAD only shows a page, so its session *reads*: on SQLite its transactions are plain (deferred) ones
+that never take the write lock, so a page answers while a pull, a push or a renewal writes (WAL lets readers
+read beside the writer). The few writes such a request makes (an email link's hit, a sign-in's session row)
+go through :func:`writing`: the read transaction ends, the write runs in a short transaction of its own (BEGIN
+IMMEDIATE on SQLite) and commits, and the session reads again afterwards. Other methods' sessions, jobs' and
+scripts' write as before.
+
 SQLite is configured so it behaves like the production database where it matters: foreign keys enforced,
 WAL journal (readers don't block the writer), a busy timeout instead of instant "database is locked", and
 SQLAlchemy controls BEGIN so SAVEPOINTs work (pysqlite's own transaction handling breaks them).
@@ -16,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -70,14 +77,40 @@ def _begin_immediate(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class StoreSession(Session):
+    """A session that, while it is a reader (:func:`reads_only`), begins each transaction on the engine's
+    read-only view (``READ_ONLY_OPTION``). The choice is made per transaction: it changes only between
+    transactions (:func:`writing` ends the open one first), never inside one."""
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Any:
+        bind = super().get_bind(*args, **kwargs)
+        reader = self.info.get(_READER_KEY)
+        return reader if reader is not None and self.info.get(_READS_KEY) else bind
+
+
+_READER_KEY = "renewals.reader_engine"
+_READS_KEY = "renewals.reads_only"
+
+
 class Database:
     """An engine and its session factory for one database URL."""
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
+        # The same engine and pool; its connections begin read transactions (see _begin_immediate).
+        self.reader_engine = self.engine.execution_options(**{READ_ONLY_OPTION: True})
         # Objects stay readable after commit: jobs commit, then use ids and values to enqueue follow-ups.
-        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessionmaker = cast(
+            "sessionmaker[Session]", sessionmaker(self.engine, class_=StoreSession, expire_on_commit=False)
+        )
+
+    def reader_session(self) -> Session:
+        """A session whose transactions read (see :func:`reads_only`); :func:`writing` for its writes."""
+        session = self.sessionmaker()
+        session.info[_READER_KEY] = self.reader_engine
+        session.info[_READS_KEY] = True
+        return session
 
     @contextmanager
     def session_scope(self) -> Iterator[Session]:
@@ -115,22 +148,60 @@ def session_scope() -> Iterator[Session]:
         yield session
 
 
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 def current_session() -> Session:
-    """The session shared by the current app context, opened on first use and closed at its end."""
+    """The session shared by the current app context, opened on first use and closed at its end. In a GET or
+    HEAD request it is a reader (see the module docstring): its writes go through :func:`writing`."""
+    if "db_session" not in g:
+        database = current_database()
+        reads = has_request_context() and request.method in READ_METHODS
+        g.db_session = database.reader_session() if reads else database.sessionmaker()
+    return cast(Session, g.db_session)
+
+
+def use_read_only_session() -> Session:
+    """Make this request's session a reader whatever its method (e.g. the console's pages that only read): on
+    SQLite its transactions do not take the write lock that renewals and link hits queue for. Call it before
+    anything else uses :func:`current_session` in the request."""
+    if "db_session" not in g:
+        g.db_session = current_database().reader_session()
+    return cast(Session, g.db_session)
+
+
+def use_writer_session() -> Session:
+    """Make this request's session a writer whatever its method, for the rare GET that changes state by
+    protocol (an OAuth callback signing someone in). Call it before anything else uses :func:`current_session`
+    in the request."""
     if "db_session" not in g:
         g.db_session = current_database().sessionmaker()
     return cast(Session, g.db_session)
 
 
-def use_read_only_session() -> Session:
-    """Make this request's session a reader (for requests that only read, e.g. the console's GET pages): on
-    SQLite its transaction does not take the write lock that renewals and link hits queue for. Call it before
-    anything else uses :func:`current_session` in the request."""
-    if "db_session" not in g:
-        session = current_database().sessionmaker()
-        session.connection(execution_options={READ_ONLY_OPTION: True})
-        g.db_session = session
-    return cast(Session, g.db_session)
+def reads_only(session: Session) -> bool:
+    """Whether `session` begins read transactions (a GET's or HEAD's, outside :func:`writing`)."""
+    return bool(session.info.get(_READS_KEY))
+
+
+@contextmanager
+def writing(session: Session) -> Iterator[Session]:
+    """Write with a reader session: the transaction it has open (a read) is committed first, the block runs in
+    a write transaction of its own (on SQLite BEGIN IMMEDIATE: the write lock is taken up front, so the block
+    never fails on a stale snapshot) and is committed at its end, or rolled back if it raises; then the
+    session reads again. Keep the block short: it holds the write lock. Objects loaded before stay usable
+    (sessions do not expire on commit). On a writer session it is a plain unit of work: commit before and after."""
+    reads = reads_only(session)
+    session.commit()
+    session.info[_READS_KEY] = False
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.info[_READS_KEY] = reads
 
 
 def _close_current_session(exception: BaseException | None) -> None:

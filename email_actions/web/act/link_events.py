@@ -13,8 +13,14 @@ already pushed stays in Salesforce (its count is one too high); the events say w
 Opens and downloads reach Salesforce in batches: after committing a human one, the caller asks for a push
 with :func:`push_evidence_soon`, which queues at most one push per ``PUSH_WINDOW`` for all web workers (and,
 Redis being down, leaves it to the scheduler's sweep: ``jobs.base.enqueue_after_commit``).
-Views commit an event with :func:`committed`, which on SQLite takes the write lock before the unit's first
-read, so that two web workers recording hits wait for each other instead of failing.
+A process that queued that push itself skips Redis for the rest of the window (the push it queued will carry
+the open), so a burst of opens costs one Redis round trip, not one each.
+
+Views record a hit with :func:`record_hit`: it is classified with reads in the request's read transaction (a
+GET's session only reads, ``sync_service.store.db``), then stored and committed in a short write transaction
+of its own (:func:`committed`): the event, and for a human open or download the Task's bump, both durable
+before the view answers. On SQLite that transaction takes the write lock up front, so two web workers
+recording hits wait for each other instead of failing, and nothing slow runs while it is held.
 """
 
 from __future__ import annotations
@@ -23,10 +29,11 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from flask import request
+from flask import current_app, request
 from sqlalchemy import Row, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, joinedload
@@ -41,6 +48,7 @@ from sync_service.bot_classifier import BotRules, Hit, burst_links, classify, se
 from sync_service.outbox.record import event_key
 from sync_service.outbox.tasks import record_email_activity
 from sync_service.store import models
+from sync_service.store.db import reads_only, writing
 from sync_service.store.models import utcnow
 
 T = TypeVar("T")
@@ -53,6 +61,9 @@ RECENT_LIMIT = 20
 PUSH_WINDOW = timedelta(seconds=30)
 PUSH_GUARD_KEY = "renewals:evidence:push-scheduled"
 COMMIT_ATTEMPTS = 5
+PUSH_QUEUED_MARGIN_SECONDS = 5.0
+# The app's {"until": monotonic seconds}: when the push this process queued last runs, less the margin.
+PUSH_QUEUED_KEY = "renewals.evidence_push_queued"
 
 # Task conventions of each mapping version (rows never change: an edit is a new version), so a human open
 # does not parse the mapping's YAML again. Keyed by database too: one process may serve several in tests.
@@ -72,11 +83,27 @@ def current_hit(purpose: str) -> Hit:
     )
 
 
-def record_event(
+@dataclass(frozen=True)
+class Classified:
+    """A hit on an email's link as the classifier saw it, ready to store (:func:`store_hit`)."""
+
+    hit: Hit
+    label: str
+    reasons: list[str]
+    seconds_since_sent: float | None
+    rules: BotRules
+    recent: Sequence[Row[int, str, datetime, str]]
+    # For a human hit that records a Task: what it names, read beforehand. The contract is held here (with its
+    # contact and rep): the session's identity map holds objects weakly, and the Task's lazy loads find it there.
+    contract: models.Contract | None
+    conventions: TaskConventions | None
+
+
+def classify_hit(
     session: Session, message: models.EmailMessage, *, kind: str, purpose: str, hit: Hit | None = None
-) -> models.EmailEvent:
-    """Store one hit on `message`'s link (in the caller's transaction) and, for a human open or download,
-    record or bump the rep's Task. Returns the event."""
+) -> Classified:
+    """Classify a hit on `message`'s link: reads only (the rules, the email's recent hits and, for a human
+    open or download, what its Task names), so a view does it in its read transaction."""
     hit = hit or current_hit(purpose)
     # The rules in force (the admin console's, else the environment's), read per hit: a change applies at once.
     rules = console_settings.bot_rules(session, get_settings())
@@ -90,44 +117,88 @@ def record_event(
         recent=[(recent_hit.purpose, recent_hit.occurred_at) for recent_hit in recent],
         rules=rules,
     )
+    contract, conventions = None, None
+    if label == "human" and kind in TASK_OF_KIND:
+        # The Task names the contract, its contact and rep: one query for the three (the relationships then
+        # come from the identity map) instead of a lazy load each.
+        contract = (
+            session.execute(
+                select(models.Contract)
+                .options(joinedload(models.Contract.contact), joinedload(models.Contract.rep))
+                .where(models.Contract.id == message.contract_id)
+            )
+            .unique()
+            .scalar_one_or_none()
+        )
+        conventions = _conventions(session)
+    return Classified(hit, label, reasons, since, rules, recent, contract, conventions)
+
+
+def store_hit(
+    session: Session, message: models.EmailMessage, *, kind: str, classified: Classified
+) -> models.EmailEvent:
+    """Store a classified hit (in the caller's transaction) and, for a human open or download, record or bump
+    the rep's Task; relabel the earlier hits of a burst it completes. Returns the event."""
+    hit, rules, recent = classified.hit, classified.rules, classified.recent
     event = models.EmailEvent(
         email_message_id=message.id,
         kind=kind,
-        purpose=purpose,
+        purpose=hit.purpose,
         method=hit.method,
         ip=hit.ip,
         user_agent=(hit.user_agent or "")[:1000] or None,
         occurred_at=hit.at,
-        seconds_since_sent=since,
-        label=label,
-        reasons=reasons,
+        seconds_since_sent=classified.seconds_since_sent,
+        label=classified.label,
+        reasons=classified.reasons,
     )
     session.add(event)
-    burst = burst_links(hit.at, purpose, [(r.purpose, r.occurred_at) for r in recent], window=rules.burst_seconds)
+    burst = burst_links(hit.at, hit.purpose, [(r.purpose, r.occurred_at) for r in recent], window=rules.burst_seconds)
     if len(burst) >= rules.burst_links:
         _relabel_burst(session, message, [r.id for r in recent if r.label == "human"], len(burst), rules)
     activity = TASK_OF_KIND.get(kind)
-    if label == "human" and activity is not None:
-        # The Task names the contract, its contact and rep: one query for the three (the relationships then
-        # come from the identity map) instead of a lazy load each.
-        session.execute(
-            select(models.Contract)
-            .options(joinedload(models.Contract.contact), joinedload(models.Contract.rep))
-            .where(models.Contract.id == message.contract_id)
-        ).unique().one_or_none()
+    if classified.label == "human" and activity is not None:
         record_email_activity(
-            session, message, activity, at=hit.at, detail=f"Link: {purpose}", conventions=_conventions(session)
+            session,
+            message,
+            activity,
+            at=hit.at,
+            detail=f"Link: {hit.purpose}",
+            conventions=classified.conventions or _conventions(session),
         )
     return event
+
+
+def record_event(
+    session: Session, message: models.EmailMessage, *, kind: str, purpose: str, hit: Hit | None = None
+) -> models.EmailEvent:
+    """Store one hit on `message`'s link (in the caller's transaction) and, for a human open or download,
+    record or bump the rep's Task. Returns the event."""
+    classified = classify_hit(session, message, kind=kind, purpose=purpose, hit=hit)
+    return store_hit(session, message, kind=kind, classified=classified)
+
+
+def record_hit(session: Session, message: models.EmailMessage, *, kind: str, purpose: str) -> str:
+    """A view's hit on `message`'s link: classified in the request's (read) transaction, then stored and
+    committed in a short write transaction of its own (:func:`committed`). Returns its label."""
+    classified = classify_hit(session, message, kind=kind, purpose=purpose)
+    return committed(session, lambda db: store_hit(db, message, kind=kind, classified=classified).label)
 
 
 def push_evidence_soon() -> None:
     """After committing a human open or download: queue one push `PUSH_WINDOW` from now, unless one is queued
     already. Redis trouble is only logged: the scheduler's minute sweep pushes the outbox anyway."""
+    queued = current_app.extensions.setdefault(PUSH_QUEUED_KEY, {"until": 0.0})
+    if time.monotonic() < queued["until"]:
+        return  # this process queued a push that has not run yet: it will carry this open too
     with enqueue_after_commit("the push of opens and downloads"):
         redis = redis_connection(get_settings())
-        if redis.set(PUSH_GUARD_KEY, "1", nx=True, ex=int(PUSH_WINDOW.total_seconds())):
+        window = PUSH_WINDOW.total_seconds()
+        started = time.monotonic()
+        if redis.set(PUSH_GUARD_KEY, "1", nx=True, ex=int(window)):
             get_queue(PUSH, redis).enqueue_in(PUSH_WINDOW, "jobs.push.push_job")
+            # A margin under the window: the push must still be ahead when a skipped open was committed.
+            queued["until"] = started + window - PUSH_QUEUED_MARGIN_SECONDS
 
 
 def committed(session: Session, unit: Callable[[Session], T]) -> T:
@@ -140,6 +211,11 @@ def committed(session: Session, unit: Callable[[Session], T]) -> T:
     the write lock, as ``BEGIN IMMEDIATE`` would (a write that changes nothing), and waits for other writers
     instead; should a transaction the session had already opened be stale, it is rolled back and the unit
     runs afresh (up to COMMIT_ATTEMPTS times)."""
+    if reads_only(session):
+        # A GET's reader session: the unit runs in a write transaction of its own, which on SQLite takes the
+        # write lock up front (BEGIN IMMEDIATE, waiting for other writers): no stale snapshot, nothing to retry.
+        with writing(session):
+            return unit(session)
     sqlite = session.get_bind().dialect.name == "sqlite"
     for attempt in range(1, COMMIT_ATTEMPTS + 1):
         try:

@@ -25,6 +25,8 @@ import structlog
 from flask import Blueprint, Flask, Response, current_app, g, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
+from limits import parse
+from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.wsgi import wrap_file
@@ -32,7 +34,7 @@ from werkzeug.wsgi import wrap_file
 from config.settings import Settings
 from email_actions.mail.brands import Brand
 from email_actions.mail.links import LinkInvalid, Purpose
-from email_actions.web.act.link_events import committed, push_evidence_soon, record_event
+from email_actions.web.act.link_events import push_evidence_soon, record_hit
 from email_actions.web.security import limit_key_for_message, limiter
 from email_actions.web.token_pages import brand_of, links, open_link, render_page
 from sync_service.outbox.writeback import live_quote
@@ -58,11 +60,12 @@ PIXEL = (
 )
 PRIVATE_CACHE = "private, no-store"
 QUOTE_FILES_KEY = "renewals.quote_files"
-PURPOSE_OF_ENDPOINT: dict[str, Purpose] = {"evidence.pixel": "open", "evidence.quote": "quote"}
-# Set to 1 in the web process to add the benchmark's trivial endpoint (`renewals bench http` does).
+# The pixel verifies its own token (and keys its own limits).
+PURPOSE_OF_ENDPOINT: dict[str, Purpose] = {"evidence.quote": "quote"}
 
 # Scanners fetch every image of every email; a person opens one email a handful of times.
 PIXEL_LIMITS = ("600/minute", "30/hour")
+PIXEL_ADDRESS_LIMIT, PIXEL_EMAIL_LIMIT = (parse(limit) for limit in PIXEL_LIMITS)
 QUOTE_LIMITS = ("30/minute", "10/minute;50/day")
 # What a page says when the PDF cannot be served, by status.
 UNAVAILABLE = {
@@ -90,22 +93,44 @@ def _email_of_token(endpoint: str | None, values: dict[str, object] | None) -> N
 
 
 @bp.get("/o/<token>.gif")
-@limiter.limit(PIXEL_LIMITS[0], key_func=get_remote_address)
-@limiter.limit(PIXEL_LIMITS[1], key_func=limit_key_for_message)
+@limiter.exempt
 def pixel(token: str) -> Response:
     try:
-        label = committed(
-            current_session(),
-            lambda session: record_event(session, open_link("open", token).message, kind="open", purpose="open").label,
-        )
+        claims = links().verify("open", token)
     except LinkInvalid:
         return _gif()
+    if not _within_pixel_limits(claims.message_id):
+        return _gif()  # past the limit a pixel just records nothing
+    try:
+        session = current_session()
+        # The read transaction: the email (by primary key) and what the hit's classification reads.
+        message = session.get(models.EmailMessage, claims.message_id)
+        if message is None or message.nonce != claims.nonce:
+            return _gif()
+        # The write: the event (and a human open's Task bump) in a short transaction of its own, committed
+        # before the GIF goes out.
+        label = record_hit(session, message, kind="open", purpose="open")
     except SQLAlchemyError:
         log.exception("open pixel: the open could not be recorded")
         return _gif()
     if label == "human":
         push_evidence_soon()
     return _gif()
+
+
+def _within_pixel_limits(message_id: int) -> bool:
+    """Count the hit against the pixel's limits (per client address, per email); False past either. One
+    moving-window entry per limit (a Redis round trip each), without the rate-limit headers' window reads a
+    route limit costs (a pixel's headers are read by nobody). Redis unreachable: within (the open is
+    recorded), as RATELIMIT_SWALLOW_ERRORS does for the other routes."""
+    strategy = limiter.limiter
+    try:
+        return strategy.hit(PIXEL_ADDRESS_LIMIT, "pixel", "ip", get_remote_address()) and strategy.hit(
+            PIXEL_EMAIL_LIMIT, "pixel", "message", str(message_id)
+        )
+    except RedisError:
+        log.warning("open pixel: rate limits not checked (Redis unreachable)")
+        return True
 
 
 @bp.get("/q/<token>")
@@ -118,7 +143,7 @@ def quote(token: str) -> Response:
     response, served = _quote_response(session, renewal_quote, opened.brand)
     message, kind = opened.message, "download" if served else "click"
     try:
-        label = committed(session, lambda db: record_event(db, message, kind=kind, purpose="quote").label)
+        label = record_hit(session, message, kind=kind, purpose="quote")
     except BaseException:
         response.close()  # the open PDF
         raise

@@ -46,7 +46,7 @@ from email_actions.web.session_cookies import ADMIN_KEY
 from sync_service import console_settings as cs
 from sync_service.salesforce.org_users import OrgUnavailable, OrgUser, OrgUsers
 from sync_service.salesforce.web_sign_in import SignInRefused, SignInUnavailable, identify
-from sync_service.store.db import current_database, current_session
+from sync_service.store.db import current_database, use_writer_session
 from sync_service.store.models import AdminUser, AuditEntry
 
 LOGIN_PATH = "/admin/auth/salesforce/login"
@@ -132,7 +132,7 @@ def callback() -> ResponseReturnValue:
         return _refuse(403, "The org this service works with has no such user.")
     if not user.active or not identity.active:
         return _refuse(403, "Your Salesforce user is inactive; ask an admin.")
-    db = current_session()
+    db = use_writer_session()  # a GET by protocol that signs in: it writes the account and its session
     rule = cs.role_for(
         cs.salesforce_roles(db), user_id=user.id, profile=user.profile, permission_sets=user.permission_sets
     )
