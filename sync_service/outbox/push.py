@@ -58,15 +58,18 @@ from sync_service.outbox.waiting import pending_since
 from sync_service.outbox.wire import Claimed, TaskShape
 from sync_service.pull.convert import sf_datetime
 from sync_service.pull.fetch import classify
-from sync_service.salesforce.budget import Budget, check_budget, record_api_usage
+from sync_service.salesforce.budget import Budget, add_api_usage, check_budget
 from sync_service.salesforce.errors import BudgetPaused, PullFailed, TransientError
 from sync_service.salesforce.transport import ApiMeter, meter_of
 from sync_service.store import models
 from sync_service.store.models import utcnow
 
+# Records per sObject Collections call (Salesforce's maximum) and so rows per claim.
+BATCH = 200
 TRANSIENT_RECORD_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION"})
-# A claimed row is invisible to other pushes this long; a worker killed mid-batch leaves its rows to the
-# next push after that, which looks their keys up before writing again.
+# A claimed row is invisible to other pushes this long, so pushes running at once (one per worker) take
+# disjoint batches; the claim also skips rows another push is claiming (FOR UPDATE SKIP LOCKED). A worker
+# killed mid-batch leaves its rows to the next push after that, which looks their keys up before writing again.
 LEASE = timedelta(minutes=5)
 # The longest wait between two tries of a write while Salesforce does not answer: an outage of days costs a
 # try an hour per batch, and a write lands within the hour after Salesforce is back.
@@ -108,7 +111,7 @@ class Pusher:
         conventions: TaskConventions,
         budget: Budget,
         *,
-        batch: int = 200,
+        batch: int = BATCH,
         max_attempts: int = 8,
         retry_base: float = 10.0,
         retry_cap: float = 1800.0,
@@ -178,8 +181,8 @@ class Pusher:
             result.status, result.error = exc.status, exc.message
         result.api_calls = self.meter.calls - calls_before
         result.seconds = time.monotonic() - started
-        with self.sessions.begin() as session:
-            record_api_usage(session, self.job_name, result.api_calls)
+        # An increment of its own: pushes running at once (one per worker) all add to today's row.
+        add_api_usage(self.sessions, self.job_name, result.api_calls)
         return result
 
     def _claim(self, kind: str, cutoff: datetime) -> list[Claimed]:
@@ -600,6 +603,6 @@ def _first_error(answer: dict[str, Any]) -> tuple[str, str]:
 
 
 def push(
-    sessions: sessionmaker[Session], sf: Salesforce, conventions: TaskConventions, budget: Budget, *, batch: int = 200
+    sessions: sessionmaker[Session], sf: Salesforce, conventions: TaskConventions, budget: Budget, *, batch: int = BATCH
 ) -> PushResult:
     return Pusher(sessions, sf, conventions, budget, batch=batch).push()
