@@ -143,6 +143,51 @@ def send(reminders: int, rate: float, workers: int, as_json: bool) -> None:
     _emit(send_figures(reminders=reminders, rate=rate, workers=workers), as_json)
 
 
+@bench.command("scale")
+@click.option(
+    "--workers",
+    "worker_counts",
+    default="1,2,4",
+    show_default=True,
+    help="Worker counts to run, comma-separated (the first is the baseline of the ratios).",
+)
+@click.option("--tasks", default=4000, show_default=True, help="Task events pushed per worker count.")
+@click.option(
+    "--reminders", default=400, show_default=True, help="Due reminders sent per worker count (two emails each)."
+)
+@click.option("--latency-ms", default=50.0, show_default=True, help="Added to every call to the org and to SES.")
+@click.option(
+    "--database-url",
+    default=None,
+    help="A PostgreSQL database the bench may create its stores beside; default: pg_virtualenv's (PG* variables).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def scale(
+    worker_counts: str, tasks: int, reminders: int, latency_ms: float, database_url: str | None, as_json: bool
+) -> None:
+    """The push and the send on 1, 2 and 4 `renewals worker` processes sharing one PostgreSQL store and one Redis,
+    against the stand-in org and SES with latency added to every call: seconds, items per second and the ratio to
+    the first worker count, duplicates and missing items (target: 4 workers at least 3 times one, 0 duplicates).
+    Run it under `pg_virtualenv -- .venv/bin/renewals bench scale`, or give --database-url."""
+    from tests.bench.scale import scale_figures
+
+    try:
+        counts = [int(part) for part in worker_counts.split(",") if part.strip()]
+    except ValueError as exc:
+        raise click.BadParameter(f"{worker_counts!r} is not a list of numbers", param_hint="--workers") from exc
+    if not counts or min(counts) < 1:
+        raise click.BadParameter("give one or more counts of at least 1", param_hint="--workers")
+    figures = scale_figures(
+        workers=counts,
+        tasks=tasks,
+        reminders=reminders,
+        latency_ms=latency_ms,
+        database_url=database_url,
+        progress=lambda message: click.echo(message, err=True),  # stderr: stdout is the figures alone
+    )
+    _emit(figures, as_json)
+
+
 @bench.command("render")
 @click.option("--emails", default=60_000, show_default=True, help="Emails rendered.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
