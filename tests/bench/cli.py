@@ -203,14 +203,21 @@ def render(emails: int, as_json: bool) -> None:
 @click.option("--requests", "count", default=2000, show_default=True, help="Requests per endpoint.")
 @click.option("--concurrency", default=4, show_default=True, help="Client threads (keep-alive sessions).")
 @click.option("--emails", default=500, show_default=True, help="Sent reminders the requests spread over.")
+@click.option(
+    "--pull-contracts", default=3000, show_default=True, help="Contracts of the org pulled while pages are asked for."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def http(count: int, concurrency: int, emails: int, as_json: bool) -> None:
+def http(count: int, concurrency: int, emails: int, pull_contracts: int, as_json: bool) -> None:
     """The open pixel and the Renew confirmation page under `renewals web` (gunicorn, two workers): requests
     per second and p50/p99 latency, beside a trivial endpoint of the same app in the same run (served by
-    tests.bench.http_server, which adds it), with each one's ratio to the trivial endpoint."""
+    tests.bench.http_server, which adds it), with each one's ratio to the trivial endpoint; then the Renew page's
+    p95 latency while a pull writes the store, and the pages served while slow clients hold connections."""
     from tests.bench.http import http_figures
 
-    _emit(http_figures(requests_per_endpoint=count, concurrency=concurrency, emails=emails), as_json)
+    figures = http_figures(
+        requests_per_endpoint=count, concurrency=concurrency, emails=emails, pull_contracts=pull_contracts
+    )
+    _emit(figures, as_json)
 
 
 def _named_path(value: str) -> tuple[str, str]:

@@ -15,12 +15,24 @@ spread over the emails, as real opens do, so neither per-address nor per-email r
 Printed: per endpoint the requests per second, p50/p99 latency in ms and the answers by status, and
 `ratio_pixel` / `ratio_confirm`: the endpoint's requests per second divided by the trivial one's. The
 confirmation page (`GET /a/renew/<token>`) is measured when it answers 200, else reported as null.
+
+Then two measurements of pages under pressure:
+
+- **During a pull** (`page_p95_during_pull_s`): a full pull of a seeded stand-in Salesforce CPQ org
+  (`--pull-contracts`, seeded once under `var/bench/`) writes into the same store, through the product's
+  `Puller`, while one client asks for confirmation pages one after another (and `/healthz` every tenth
+  request); the pages' p95 latency in seconds and the answers by status (a page waiting out a writer shows as a
+  long latency or a 500; `/healthz` as a 503).
+- **With slow clients** (`requests_served_with_slow_clients`): `SLOW_CLIENTS` connections each send a request one
+  byte at a time (`SLOW_BYTE_SECONDS` apart) and hold their connections, while the usual clients ask for
+  confirmation pages for `SLOW_WINDOW_SECONDS`: the requests answered 200 in that window and their p95 latency.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import socket
 import statistics
 import subprocess
 import sys
@@ -36,17 +48,24 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from config.settings import load_settings
 from email_actions.mail.links import Links
+from mappings.model import Mapping
+from sync_service.pull.run import Puller
+from sync_service.salesforce.budget import Budget
+from sync_service.salesforce.transport import meter_of
 from sync_service.store import migrate, models
 from sync_service.store.db import make_engine
 from sync_service.store.models import utcnow
+from tests.bench.devorg import start_seeded_org
 from tests.bench.http_server import TRIVIAL_PATH
 from tests.bench.send import seed_due_reminders
 from tests.factories import make_email
+from tests.paths import SALESFORCE_CPQ_PRESET
 from tests.processes import (
     RestartableRedis,
     answers_http,
@@ -64,7 +83,19 @@ APPLE_MPP = "Mozilla/5.0"
 WEB_WORKERS = 2
 
 
-def http_figures(*, requests_per_endpoint: int = 2000, concurrency: int = 4, emails: int = 500) -> dict[str, Any]:
+SLOW_CLIENTS = 4
+SLOW_BYTE_SECONDS = 0.5
+SLOW_WINDOW_SECONDS = 10.0
+PULL_CONTRACTS = 3000
+
+
+def http_figures(
+    *,
+    requests_per_endpoint: int = 2000,
+    concurrency: int = 4,
+    emails: int = 500,
+    pull_contracts: int = PULL_CONTRACTS,
+) -> dict[str, Any]:
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="renewals-bench-http-")))
         redis_url = stack.enter_context(RestartableRedis(work)).url
@@ -101,6 +132,8 @@ def http_figures(*, requests_per_endpoint: int = 2000, concurrency: int = 4, ema
         with requests.get(confirms[0], headers=_headers(0), timeout=30) as probe:
             if probe.status_code == 200:
                 confirm = _measure(lambda n: confirms[n % len(confirms)], count, concurrency)
+        slow = _with_slow_clients(port, lambda n: confirms[n % len(confirms)], concurrency)
+        during_pull = _during_pull(database_url, base_url, confirms, pull_contracts)
         return {
             "requests_per_endpoint": count,
             "concurrency": concurrency,
@@ -113,7 +146,118 @@ def http_figures(*, requests_per_endpoint: int = 2000, concurrency: int = 4, ema
             "ratio_pixel": _ratio(pixel, trivial),
             "ratio_pixel_machine": _ratio(pixel_machine, trivial),
             "ratio_confirm": _ratio(confirm, trivial) if confirm else None,
+            "page_p95_during_pull_s": during_pull["p95_s"],
+            "during_pull": during_pull,
+            "requests_served_with_slow_clients": slow["served"],
+            "with_slow_clients": slow,
         }
+
+
+def _during_pull(database_url: str, base_url: str, confirms: list[str], contracts: int) -> dict[str, Any]:
+    """Confirmation pages (and `/healthz`) asked for one after another while a full pull writes the store."""
+    mapping = Mapping.model_validate(yaml.safe_load(SALESFORCE_CPQ_PRESET.read_text()))
+    with start_seeded_org(CHECKOUT / "var" / "bench" / f"devorg-http-{contracts}", contracts) as org:
+        engine = make_engine(database_url, sqlite_immediate=True)  # as the worker's pull job has it
+        sessions = sessionmaker(engine, expire_on_commit=False)
+        sf = org.salesforce(timeout=300)
+        budget = Budget(daily_budget=10**9, reserve=0)
+        puller = Puller(sessions, sf, meter_of(sf.session), mapping, budget, overlap=timedelta(0))
+        outcome: dict[str, Any] = {}
+
+        def pull() -> None:
+            started = time.perf_counter()
+            outcome["status"] = puller.pull(full=True).status
+            outcome["seconds"] = round(time.perf_counter() - started, 2)
+
+        pulling = threading.Thread(target=pull)
+        latencies: list[float] = []
+        statuses: Counter[int] = Counter()
+        health: Counter[int] = Counter()
+        with requests.Session() as client:
+            pulling.start()
+            n = 0
+            while pulling.is_alive():
+                if n % 10 == 9:
+                    with client.get(base_url + "/healthz", timeout=60) as response:
+                        health[response.status_code] += 1
+                started = time.perf_counter()
+                with client.get(confirms[n % len(confirms)], headers=_headers(n), timeout=60) as response:
+                    response.content  # noqa: B018
+                latencies.append(time.perf_counter() - started)
+                statuses[response.status_code] += 1
+                n += 1
+            pulling.join()
+        engine.dispose()
+    latencies.sort()
+    p95 = statistics.quantiles(latencies, n=20, method="inclusive")[18] if len(latencies) > 1 else None
+    return {
+        "pull_contracts": contracts,
+        "pull_status": outcome.get("status"),
+        "pull_seconds": outcome.get("seconds"),
+        "pages": len(latencies),
+        "p95_s": round(p95, 3) if p95 is not None else None,
+        "max_s": round(latencies[-1], 3) if latencies else None,
+        "statuses": {str(status): n for status, n in sorted(statuses.items())},
+        "healthz_statuses": {str(status): n for status, n in sorted(health.items())},
+    }
+
+
+def _with_slow_clients(port: int, url_of: Callable[[int], str], concurrency: int) -> dict[str, Any]:
+    """Pages asked for by `concurrency` clients while SLOW_CLIENTS connections trickle their requests in."""
+    stop = threading.Event()
+    request = f"GET {TRIVIAL_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slow\r\n" + "X-Pad: x\r\n" * 200
+
+    def trickle() -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as connection:
+            for byte in request.encode():
+                if stop.wait(SLOW_BYTE_SECONDS):
+                    return
+                connection.sendall(bytes([byte]))
+
+    slow = [threading.Thread(target=trickle) for _ in range(SLOW_CLIENTS)]
+    for thread in slow:
+        thread.start()
+    time.sleep(2 * SLOW_BYTE_SECONDS)  # every slow client connected and sending
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+    deadline = time.monotonic() + SLOW_WINDOW_SECONDS
+
+    def client(offset: int) -> None:
+        with requests.Session() as session:
+            n = offset
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                try:
+                    with session.get(url_of(n), headers=_headers(n), timeout=SLOW_WINDOW_SECONDS) as response:
+                        response.content  # noqa: B018
+                        status = response.status_code
+                except requests.RequestException:
+                    status = 0  # no answer within the window
+                with lock:
+                    latencies.append(time.perf_counter() - started)
+                    statuses[status] += 1
+                n += concurrency
+
+    try:
+        clients = [threading.Thread(target=client, args=(offset,)) for offset in range(concurrency)]
+        for thread in clients:
+            thread.start()
+        for thread in clients:
+            thread.join()
+    finally:
+        stop.set()
+        for thread in slow:
+            thread.join()
+    latencies.sort()
+    p95 = statistics.quantiles(latencies, n=20, method="inclusive")[18] if len(latencies) > 1 else None
+    return {
+        "slow_clients": SLOW_CLIENTS,
+        "window_s": SLOW_WINDOW_SECONDS,
+        "served": statuses.get(200, 0),
+        "p95_s": round(p95, 3) if p95 is not None else None,
+        "statuses": {str(status): n for status, n in sorted(statuses.items())},
+    }
 
 
 def _seed_emails(database_url: str, links: Links, emails: int) -> tuple[list[str], list[str]]:

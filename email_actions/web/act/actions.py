@@ -46,7 +46,7 @@ from email_actions.mail.bounces import suppress_contacts
 from email_actions.mail.links import LINKS, LinkInvalid, Purpose, expires_on, utcnow
 from email_actions.mail.rendering.formatting import formatter, normalise_locale
 from email_actions.web.act.forms import CHANNELS, ContactForm
-from email_actions.web.act.link_events import record_hit
+from email_actions.web.act.link_events import record_page_view
 from email_actions.web.live_renew import pending_intent, record_reader
 from email_actions.web.posted import decimal_or_none
 from email_actions.web.security import csrf_exempt, limit_key_for_message, limiter
@@ -115,7 +115,7 @@ def renew(token: str) -> Page:
     session = current_session()
     if request.method != "POST":
         page = _renew_state(session, opened)  # rendered from reads; the click is written after, briefly
-        record_hit(session, opened.message, kind="click", purpose="renew")
+        record_page_view(session, opened.message, purpose="renew")
         return page
 
     message, brand = opened.message, opened.brand
@@ -248,7 +248,7 @@ def contact(token: str) -> Page:
     session = current_session()
     if request.method != "POST":
         page = _contact_form(opened, 200, ContactForm())  # rendered from reads; the click is written after, briefly
-        record_hit(session, opened.message, kind="click", purpose="contact")
+        record_page_view(session, opened.message, purpose="contact")
         return page
 
     message = opened.message
@@ -353,7 +353,7 @@ def unsubscribe(token: str) -> Page:
         page = _page(
             opened, "actions/unsubscribe.html", 200
         )  # rendered from reads; the click is written after, briefly
-        record_hit(session, opened.message, kind="click", purpose="unsubscribe")
+        record_page_view(session, opened.message, purpose="unsubscribe")
         return page
     # RFC 8058: the body names the one-click action; a POST without it is not an unsubscribe.
     if request.form.get("List-Unsubscribe") != "One-Click":

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+import structlog
 from flask import current_app, request
 from sqlalchemy import Row, select, text
 from sqlalchemy.exc import OperationalError
@@ -52,6 +53,7 @@ from sync_service.store.db import reads_only, writing
 from sync_service.store.models import utcnow
 
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
 
 # Which human events become a Task, and under which activity.
 TASK_OF_KIND = {"open": "opened", "download": "downloaded"}
@@ -185,6 +187,20 @@ def record_hit(session: Session, message: models.EmailMessage, *, kind: str, pur
     return committed(session, lambda db: store_hit(db, message, kind=kind, classified=classified).label)
 
 
+def record_page_view(session: Session, message: models.EmailMessage, *, purpose: str) -> str | None:
+    """A click that opened a page (Renew, Contact rep, unsubscribe, a portal): :func:`record_hit`, except that a
+    store too busy to take the write (another writer held the lock past the busy timeout) costs the click's
+    event, logged, not the customer's page, which is rendered already. Returns the label, None if not stored."""
+    try:
+        return record_hit(session, message, kind="click", purpose=purpose)
+    except OperationalError as exc:
+        if not _busy(exc):
+            raise
+        session.rollback()
+        log.warning("link click not recorded: the store was busy", purpose=purpose, email_message_id=message.id)
+        return None
+
+
 def push_evidence_soon() -> None:
     """After committing a human open or download: queue one push `PUSH_WINDOW` from now, unless one is queued
     already. Redis trouble is only logged: the scheduler's minute sweep pushes the outbox anyway."""
@@ -234,6 +250,11 @@ def committed(session: Session, unit: Callable[[Session], T]) -> T:
 
 def _sqlite_busy(exc: OperationalError) -> bool:
     return isinstance(exc.orig, sqlite3.OperationalError) and "locked" in str(exc.orig)
+
+
+def _busy(exc: OperationalError) -> bool:
+    """SQLite's "database is locked", or PostgreSQL's lock timeout (lock_not_available)."""
+    return _sqlite_busy(exc) or getattr(exc.orig, "sqlstate", None) == "55P03"
 
 
 def _seconds_since(then: datetime | None, at: datetime) -> float | None:

@@ -52,7 +52,7 @@ from config.settings import Settings
 from email_actions.mail.brands import Brand
 from email_actions.mail.links import Purpose
 from email_actions.mail.rendering.formatting import Formatter, formatter
-from email_actions.web.act.link_events import record_hit
+from email_actions.web.act.link_events import record_page_view
 from email_actions.web.session_cookies import CUSTOMER_KEY, REP_KEY
 from email_actions.web.token_pages import brand_of, open_link
 from sync_service.store import models
@@ -145,7 +145,7 @@ def open_scope(purpose: Purpose, token: str, kind: str) -> Response:
     opened = open_link(purpose, token)
     message = opened.message
     _, _, rep = recipient_scope(message, kind)  # a recipient who may see nothing gets the "use your link" page
-    record_hit(db, message, kind="click", purpose=purpose)  # read, then a short write transaction
+    record_page_view(db, message, purpose=purpose)  # read, then a short write transaction
     session.permanent = True
     now = int(time.time())
     if kind == REP:
