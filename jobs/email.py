@@ -23,6 +23,8 @@ import time
 from typing import Any
 
 import structlog
+from botocore.exceptions import BotoCoreError, ClientError
+from redis import Redis
 from rq import Worker, get_current_job
 
 from config.settings import get_settings
@@ -68,8 +70,9 @@ def send_due_job(limit: int | None = None) -> dict[str, Any]:
         return {**result, "batches": 0, "paused": reason}
     size = BATCH
     if ids:
-        rate = read_quota(get_settings(), redis).max_send_rate
-        size = batch_size(rate, Worker.count(queue=get_queue(EMAIL, redis)), queue_spec(EMAIL).timeout_seconds)
+        size = batch_size(
+            _send_rate(redis), Worker.count(queue=get_queue(EMAIL, redis)), queue_spec(EMAIL).timeout_seconds
+        )
     batches = [ids[i : i + size] for i in range(0, len(ids), size)]
     for batch in batches:
         enqueue(EMAIL, send_batch_job, batch)
@@ -94,6 +97,16 @@ def send_batch_job(message_ids: list[int]) -> dict[str, Any]:
         log.info("email batch out of time; the rest queued as a new batch", emails=summary.deferred)
     log.info("email batch sent", **result)
     return result
+
+
+def _send_rate(redis: Redis) -> float:
+    """The rate all workers share (emails per second); while SES cannot say, one a second, so batches stay
+    short until it can."""
+    try:
+        return read_quota(get_settings(), redis).max_send_rate
+    except (BotoCoreError, ClientError) as exc:
+        log.warning("SES quota unreadable; batches sized for one email a second", error=str(exc))
+        return 1.0
 
 
 def _deadline() -> float | None:

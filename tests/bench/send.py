@@ -1,12 +1,12 @@
-"""`renewals bench send`: real `renewals worker` processes send due reminders through boto3 into moto's SES
-server, under the rate limit they share in Redis.
+"""`renewals bench send`: real `renewals worker` processes send due reminders through boto3 into moto's SES server,
+under the rate limit they share in Redis.
 
-moto accepts any rate, so the SES in front of it here is a small proxy that behaves like SES at the
-allowed rate: more than that many sends in any one-second window are answered `TooManyRequestsException`
-(HTTP 429). `throttle_errors` counts those answers: zero means the shared limiter kept every worker
-inside the rate. `duplicates` counts emails that reached SES more than once (by the header naming each
-email row). The baseline beside it is one process sending the same kind of email straight through boto3
-with no limiter, to show the limiter, not moto, is what sets the pace.
+moto accepts any rate, so the SES in front of it here is a small proxy that behaves like SES at the allowed rate:
+more than that many sends in any one-second window are answered `TooManyRequestsException` (HTTP 429).
+`throttle_errors` counts those answers: zero means the shared limiter kept every worker inside the rate. `duplicates`
+counts emails that reached SES more than once (by the header naming each email row). `batch_size` is the size the
+send job chose from the rate. The baseline beside it is one process sending the same kind of email straight through
+boto3 with no limiter, to show the limiter, not moto, is what sets the pace.
 """
 
 from __future__ import annotations
@@ -161,7 +161,8 @@ def send_figures(*, reminders: int = 500, rate: float = 50.0, workers: int = 2, 
             processes.append(start_renewals(["worker", "--queue", EMAIL], env, work / "workers.log"))
         redis = Redis.from_url(redis_url)
         stack.callback(redis.close)
-        get_queue(EMAIL, redis).enqueue_call("jobs.email.send_due_job")
+        queue = get_queue(EMAIL, redis)
+        fan_out = queue.enqueue_call("jobs.email.send_due_job")
         expected = 2 * reminders
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -197,5 +198,6 @@ def send_figures(*, reminders: int = 500, rate: float = 50.0, workers: int = 2, 
             "ratio_vs_allowed": round(achieved / rate, 3),
             "throttle_errors": proxy.throttled,
             "duplicates": sum(count - 1 for count in headers.values() if count > 1),
+            "batch_size": (fan_out.return_value() or {}).get("batch_size"),
             "baseline_unlimited_rate": round(baseline, 1),
         }

@@ -1,28 +1,37 @@
 """The SES send rate and daily quota, shared by every worker through Redis.
 
-**Rate.** SES throttles when more than ``MaxSendRate`` emails arrive within one second, measured on arrival;
-a token bucket lets a burst of its capacity through at once, and any burst on top of a full rate crosses
-that line. So the limiter hands out *slots* instead, evenly spaced with no burst at all (GCRA, the generic
-cell rate algorithm: one Redis key holds the time of the next free slot, moved on by one interval per slot
-in one Lua script, so concurrent workers never race, on Redis's own clock, so workers on hosts with skewed
-clocks still share one pace). The interval is ``1 / (HEADROOM x rate)``: ``rate`` consecutive slots span
-``1 / HEADROOM`` seconds, about 53 ms more than the second SES looks at, and that margin absorbs the jitter
-between a slot and the email's arrival at SES. A caller holds its slot only if it calls SES within
-``LATE_LIMIT`` of it (:class:`Slot`); later, it gives the slot up and takes a new one, so a sender that a
-busy machine or a slow database commit delayed never lands in the next one's second. A reserved slot that
-goes unused costs one interval of throughput, never a throttling answer.
+**Rate.** SES throttles when more than ``MaxSendRate`` emails arrive within one second, measured on arrival.
+A token bucket lets a burst of its capacity through at once, and a burst on top of a full rate crosses that
+line; a limiter that stays well clear of it leaves rate unused. So sending is paced in two steps, both in
+Lua scripts on Redis's own clock (concurrent workers never race, and workers on hosts with skewed clocks
+share one pace):
 
-A slot is reserved in advance (the caller sleeps until it comes), so waiting workers are served in order
-without polling Redis, and a caller with a deadline (a batch job near its timeout) reserves nothing it
-could not use in time.
+1. **Slots** (:meth:`RateLimiter.reserve`): evenly spaced, with no burst at all (GCRA, the generic cell rate
+   algorithm: one key holds the time of the next free slot, moved on by one interval per slot). The
+   interval is ``1 / (HEADROOM x rate)``. A slot is reserved in advance and the caller sleeps until it
+   comes, so waiting workers are served in order without polling Redis, and a caller with a deadline (a
+   batch job near its timeout) reserves nothing it could not use in time.
+2. **The window** (:meth:`RateLimiter.dispatch`), at the moment the request leaves: SES's own rule, kept
+   with a margin. The times requests actually left are logged (a sorted set); one may leave only while
+   fewer than ``rate`` left in the last ``1 + WINDOW_MARGIN`` seconds, else it waits until the oldest drops
+   out. A sender a busy machine woke late still goes when its turn allows (no slot is thrown away), and
+   never lands in the next one's second; the margin covers the way from the dispatch to SES's door.
+
+``rate`` consecutive slots span ``1 / HEADROOM`` seconds, a little more than the window, so on time the
+window never holds anyone back; it only corrects for lateness.
 
 The daily quota (``Max24HourSend``) is checked against SES's own ``SentLast24Hours`` plus what was sent
 since that figure was read; reaching it pauses sending (a Redis key with the reason, visible to the CLI
 and the admin console) until the figure is read again.
+
+Hand-written rather than a rate-limit library: the libraries for Redis (e.g. ``limits``) offer a moving
+window or a token bucket on the caller's clock, not a reservation that says when to come back, and not
+both steps at the request's own moment of departure.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any, cast
@@ -31,10 +40,10 @@ from redis import Redis
 
 PREFIX = "renewals:email:"
 HEADROOM = 0.95
-# How late after its slot a send may still go: well inside the margin HEADROOM leaves (1/HEADROOM - 1 s per
-# `rate` slots), the rest of which covers the way from the call to SES's door.
-LATE_LIMIT = 0.02
+# Seconds added to SES's one-second window: the jitter between a request's dispatch and its arrival at SES.
+WINDOW_MARGIN = 0.05
 SLOT_KEY = PREFIX + "next-slot"
+WINDOW_KEY = PREFIX + "sent-window"
 PAUSE_KEY = PREFIX + "paused"
 SENT_SINCE_QUOTA_KEY = PREFIX + "sent-since-quota"
 
@@ -58,6 +67,24 @@ redis.call('SET', KEYS[1], string.format('%d', slot + interval), 'PX', math.floo
 return {1, wait}
 """
 
+# KEYS[1]: the dispatch log (a sorted set, scores in microseconds on Redis's clock). ARGV: how many may leave
+# per window, the window in microseconds, a member name unique to this dispatch. Returns 0 when the dispatch
+# is logged now, else the microseconds until the oldest logged dispatch leaves the window.
+WINDOW_LUA = """
+local now = redis.call('TIME')
+local now_us = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_us - window)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now_us, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.floor(window / 1000) + 1000)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(oldest[2]) + window - now_us)
+"""
+
 
 @dataclass(frozen=True)
 class SendQuota:
@@ -78,38 +105,55 @@ class Slot:
         if delay > 0:
             time.sleep(delay)
 
-    def missed(self) -> bool:
-        """True once it is too late to use this slot (see ``LATE_LIMIT``)."""
-        return time.monotonic() > self.at + LATE_LIMIT
-
 
 class RateLimiter:
-    """Evenly spaced send slots shared by every worker through Redis (see the module docstring)."""
+    """Evenly spaced send slots and SES's one-second window, shared by every worker through Redis (see the
+    module docstring)."""
 
-    def __init__(self, redis: Redis, rate: float, *, key: str = SLOT_KEY) -> None:
+    def __init__(self, redis: Redis, rate: float, *, key: str = SLOT_KEY, window_key: str = WINDOW_KEY) -> None:
         if rate <= 0:
             raise ValueError("the send rate must be positive")
         self.redis = redis
         self.rate = rate * HEADROOM
         self.interval = 1.0 / self.rate
+        # SES counts whole emails: at most floor(rate) in any one second (one, below one a second).
+        self.per_window = max(1, int(rate))
+        self.window = (1.0 if rate >= 1 else 1.0 / rate) + WINDOW_MARGIN
         self.key = key
-        self._script = redis.register_script(SLOT_LUA)
+        self.window_key = window_key
+        self._slot_script = redis.register_script(SLOT_LUA)
+        self._window_script = redis.register_script(WINDOW_LUA)
 
     def reserve(self, *, deadline: float | None = None) -> Slot | None:
         """The next free slot, reserved for the caller; None (nothing reserved) if it would come after
         `deadline` (a `time.monotonic()` value)."""
         max_wait = -1 if deadline is None else max(0, int((deadline - time.monotonic()) * 1_000_000))
-        reserved, wait_us = cast(list[Any], self._script(keys=[self.key], args=[int(self.interval * 1e6), max_wait]))
+        answer = cast(list[Any], self._slot_script(keys=[self.key], args=[int(self.interval * 1e6), max_wait]))
+        reserved, wait_us = answer
         if not int(reserved):
             return None
         return Slot(at=time.monotonic() + int(wait_us) / 1_000_000)
 
+    def try_dispatch(self) -> float:
+        """Log a request leaving now if the window has room (0.0); otherwise the seconds until it has."""
+        member = secrets.token_hex(8)
+        wait_us = int(
+            self._window_script(keys=[self.window_key], args=[self.per_window, int(self.window * 1e6), member])
+        )
+        return wait_us / 1_000_000
+
+    def dispatch(self) -> None:
+        """Wait until the window lets a request leave, and log it leaving now: call right before the request."""
+        while (wait := self.try_dispatch()) > 0:
+            time.sleep(wait)
+
     def take(self, *, deadline: float | None = None) -> bool:
-        """Wait for a slot; False (nothing taken) if it would come after `deadline`."""
+        """Wait for a slot and the window; False (nothing taken) if the slot would come after `deadline`."""
         slot = self.reserve(deadline=deadline)
         if slot is None:
             return False
         slot.wait()
+        self.dispatch()
         return True
 
 

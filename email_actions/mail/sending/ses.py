@@ -24,11 +24,11 @@ per email.
 **Timing.** The slot is reserved first; the caller's ``before_call`` (the claim, a database commit) runs
 shortly before the slot comes (``lead``: twice what the claim and building the request took lately), and
 the request leaves at the slot itself: a botocore ``before-send`` hook, run after the request is built and
-signed, sleeps until the slot and gives it up (no request sent) if the slot has gone by too far, so the
-time the limiter spaced is the time the request goes on the wire. An email claimed ahead of its slot is
-claimed a fraction of a second before it goes, so a worker killed while it waits leaves little in
-``sending``. A caller with a deadline (a batch job before its timeout) gets :class:`Deferred` instead of a
-slot after it; SES was not called for that email then.
+signed, sleeps until the slot and then passes the limiter's one-second window (``RateLimiter.dispatch``),
+so the moment the limiter counts is the moment the request goes on the wire. An email is claimed a
+fraction of a second before it goes, so a worker killed while it waits leaves little in ``sending``. A
+caller with a deadline (a batch job before its timeout) gets :class:`Deferred` instead of a slot after it;
+SES was not called for that email then.
 """
 
 from __future__ import annotations
@@ -62,8 +62,6 @@ QUOTA_TTL = 300  # seconds between GetSendQuota reads (SES allows one a second)
 # How long before its slot an email is claimed, in seconds: adapted to what the claim took lately, within these.
 LEAD_MIN = 0.02
 LEAD_MAX = 1.0
-# A sender this many slots late in a row sends in the next one anyway (a throttling answer is retried).
-SLOT_MISSES = 5
 
 THROTTLE_CODES = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException"})
 PAUSE_CODES = frozenset({"LimitExceededException", "SendingPausedException", "AccountSuspendedException"})
@@ -87,10 +85,6 @@ class Paused(SendError):
 
 class Deferred(NotSent):
     """No send slot before the caller's deadline; SES was not called for this email."""
-
-
-class _SlotMissed(Exception):
-    """The request was ready too late for its slot; it was not sent."""
 
 
 class Rejected(SendError):
@@ -239,31 +233,25 @@ class SesSender:
     def _call_in_a_slot(
         self, request: dict[str, Any], before_call: Callable[[], None], deadline: float | None
     ) -> dict[str, Any]:
-        """One SendEmail call, made in a slot of the shared limiter (another slot if it missed its own)."""
+        """One SendEmail call, made in a slot of the shared limiter."""
         limiter = self.limiter()
-        for misses in range(SLOT_MISSES + 1):
-            slot = limiter.reserve(deadline=deadline)
-            if slot is None:
-                raise Deferred("no send slot before the batch's deadline; the email waits in the queue")
-            early = slot.at - self._lead - time.monotonic()
-            if early > 0:
-                time.sleep(early)
-            started = time.monotonic()
-            before_call()
-            self._local.slot = slot
-            self._local.started = started
-            # Past SLOT_MISSES the request goes late rather than never; SES's throttling answer is retried.
-            self._local.strict = misses < SLOT_MISSES
-            try:
-                return cast(dict[str, Any], self.client.send_email(**request))
-            except _SlotMissed:
-                continue
-            finally:
-                self._local.slot = None
-        raise AssertionError("unreachable: the last attempt goes without a slot check")
+        slot = limiter.reserve(deadline=deadline)
+        if slot is None:
+            raise Deferred("no send slot before the batch's deadline; the email waits in the queue")
+        early = slot.at - self._lead - time.monotonic()
+        if early > 0:
+            time.sleep(early)
+        self._local.started = time.monotonic()
+        before_call()
+        self._local.slot = slot
+        try:
+            return cast(dict[str, Any], self.client.send_email(**request))
+        finally:
+            self._local.slot = None
 
     def _at_slot(self, request: Any, **_: Any) -> None:
-        """botocore's before-send hook: the request is built and signed; it leaves at its slot, or not at all."""
+        """botocore's before-send hook: the request is built and signed; it leaves at its slot, once the
+        one-second window has room."""
         slot: Slot | None = getattr(self._local, "slot", None)
         if slot is None:
             return
@@ -271,5 +259,4 @@ class SesSender:
         with self._lock:
             self._lead = min(LEAD_MAX, max(LEAD_MIN, 0.8 * self._lead + 0.2 * 2 * took))
         slot.wait()
-        if self._local.strict and slot.missed():
-            raise _SlotMissed
+        self.limiter().dispatch()

@@ -425,6 +425,17 @@ def test_the_rate_limiter_spaces_slots_one_interval_apart_across_clients_and_res
     assert not first.take(deadline=time.monotonic() + 5)
 
 
+def test_the_rate_limiters_window_lets_no_more_than_the_rate_leave_within_a_second(redis: Redis) -> None:
+    """The dispatch log is SES's own rule: two emails a second, so a third waits until the first is more than
+    the window (a second and a margin) old, however late the senders came for their slots."""
+    first = RateLimiter(redis, 2.0)
+    second = RateLimiter(Redis.from_url(_url(redis)), 2.0)
+    assert first.try_dispatch() == 0 and second.try_dispatch() == 0
+    wait = first.try_dispatch()
+    assert 0 < wait <= first.window
+    assert first.window == pytest.approx(1.0 + ratelimit.WINDOW_MARGIN)
+
+
 def test_a_run_past_its_deadline_claims_nothing_and_leaves_its_emails_queued(
     store: sessionmaker[Session], settings: Settings, redis: Redis, ses_endpoint: str
 ) -> None:
