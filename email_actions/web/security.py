@@ -20,6 +20,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -48,7 +50,9 @@ SESSION_PATHS = ("/rep",)
 MAX_CONTENT_LENGTH = 1024 * 1024
 
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, strategy="moving-window", headers_enabled=True)
+# No X-RateLimit-* headers: they cost a Redis read of the window on every limited response and no client of ours
+# reads them; a refused request still says when to come back (Retry-After, see `init_app`).
+limiter = Limiter(key_func=get_remote_address, strategy="moving-window", headers_enabled=False)
 
 
 def csrf_exempt(view: F) -> F:
@@ -81,7 +85,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         WTF_CSRF_SSL_STRICT=https,
         RATELIMIT_STORAGE_URI=settings.redis_url,
         RATELIMIT_STRATEGY="moving-window",
-        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_HEADERS_ENABLED=False,
         RATELIMIT_SWALLOW_ERRORS=True,  # Redis down: serve the page rather than fail it
     )
     if settings.web_proxy_hops:
@@ -91,6 +95,15 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.session_interface = SplitCookieSessions(parts_of(settings))
     csrf.init_app(app)
     limiter.init_app(app)
+
+    @app.after_request
+    def retry_after(response: Response) -> Response:
+        """A request past a limit is told when the window frees (the one Redis read, only when refused)."""
+        if response.status_code == 429 and "Retry-After" not in response.headers:
+            limit = limiter.current_limit
+            if limit is not None and limit.breached:
+                response.headers["Retry-After"] = str(max(1, math.ceil(limit.reset_at - time.time())))
+        return response
 
     @app.after_request
     def headers(response: Response) -> Response:
