@@ -155,7 +155,10 @@ def send(reminders: int, rate: float, workers: int, as_json: bool) -> None:
 @click.option(
     "--reminders", default=400, show_default=True, help="Due reminders sent per worker count (two emails each)."
 )
-@click.option("--latency-ms", default=50.0, show_default=True, help="Added to every call to the org and to SES.")
+@click.option("--latency-ms", default=50.0, show_default=True, help="Added to every call to the org (and to SES).")
+@click.option(
+    "--ses-latency-ms", type=float, default=None, help="Added to every SendEmail instead; default: --latency-ms."
+)
 @click.option(
     "--database-url",
     default=None,
@@ -163,7 +166,13 @@ def send(reminders: int, rate: float, workers: int, as_json: bool) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def scale(
-    worker_counts: str, tasks: int, reminders: int, latency_ms: float, database_url: str | None, as_json: bool
+    worker_counts: str,
+    tasks: int,
+    reminders: int,
+    latency_ms: float,
+    ses_latency_ms: float | None,
+    database_url: str | None,
+    as_json: bool,
 ) -> None:
     """The push and the send on 1, 2 and 4 `renewals worker` processes sharing one PostgreSQL store and one Redis,
     against the stand-in org and SES with latency added to every call: seconds, items per second and the ratio to
@@ -182,6 +191,7 @@ def scale(
         tasks=tasks,
         reminders=reminders,
         latency_ms=latency_ms,
+        ses_latency_ms=ses_latency_ms,
         database_url=database_url,
         progress=lambda message: click.echo(message, err=True),  # stderr: stdout is the figures alone
     )

@@ -1,8 +1,11 @@
 """`renewals bench scale`: the push and the send on 1, 2 and 4 `renewals worker` processes sharing one PostgreSQL
-store and one Redis, against a stand-in org and an SES that answer each call after a realistic latency (50 ms by
-default), so that waiting on the remote end, not our CPU, bounds one worker. Per worker count: seconds from the
-queued job to the last row settled, items per second, the ratio to one worker, and what arrived twice or not at
-all (target: 4 workers at least 3 times one worker, 0 duplicates).
+store and one Redis, against a stand-in org and an SES that answer each call after an added latency (50 ms by
+default; the SES one may differ), so that waiting on the remote end bounds one worker. Per worker count: seconds
+from the queued job to the last row settled, items per second, the ratio to one worker, what arrived twice or not
+at all (target: 4 workers at least 3 times one worker, 0 duplicates), and the CPU seconds the workers, the org and
+this process (moto, the SES proxy) used meanwhile, with the machine's load average. Those say when the cores, not
+the latency, bound a run: the org, PostgreSQL, moto and every worker share this machine's cores, where in
+production the org and SES compute on their own.
 
 Push: `tasks` Task events are recorded in the outbox, then one push job is queued as the scheduler's sweep
 queues it; the product's push fans a backlog out over the idle workers (jobs/push.py), each push claiming its
@@ -288,6 +291,9 @@ def _figures(items: int, clocks: Clocks, duplicates: int, missing: int, **more: 
         # CPU seconds used meanwhile, beside the cores there are: when their sum nears cores x seconds, the machine,
         # not the latency, bounds the run.
         "cpu_seconds": {name: round(value, 2) for name, value in clocks.cpu.items()},
+        # The machine's 1-minute load average at the end: other processes' share of the cores (benches on a
+        # shared machine compete with whatever else runs there).
+        "load_average": round(os.getloadavg()[0], 2),
         **more,
     }
 
@@ -465,6 +471,7 @@ def scale_figures(
     tasks: int = 4000,
     reminders: int = 400,
     latency_ms: float = LATENCY_MS,
+    ses_latency_ms: float | None = None,
     database_url: str | None = None,
     progress: Progress = _quiet,
 ) -> dict[str, Any]:
@@ -479,7 +486,8 @@ def scale_figures(
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="renewals-bench-scale-")))
         org = stack.enter_context(start_seeded_org(work / "org", ORG_CONTRACTS))
         moto_url = stack.enter_context(moto_server())
-        ses = DistantSes(RateEnforcingSes(moto_url, SEND_RATE), latency_ms / 1000)
+        ses_latency_ms = latency_ms if ses_latency_ms is None else ses_latency_ms
+        ses = DistantSes(RateEnforcingSes(moto_url, SEND_RATE), ses_latency_ms / 1000)
         ses_url = stack.enter_context(serve_wsgi(ses))
         redis_url = stack.enter_context(RestartableRedis(work)).url
         stores = Stores(server)
@@ -503,6 +511,7 @@ def scale_figures(
         "database": "postgresql",
         "cores": os.cpu_count(),
         "latency_ms": latency_ms,
+        "ses_latency_ms": ses_latency_ms,
         "push_tasks": tasks,
         "push": _with_ratios(push),
         "send_emails": 2 * reminders,
