@@ -112,8 +112,8 @@ def local_ids(session: Session, entity: str, sf_ids: Iterable[str]) -> dict[str,
     found: dict[str, int] = {}
     for start in range(0, len(wanted), IDS_PER_SELECT):
         batch = wanted[start : start + IDS_PER_SELECT]
-        rows = session.execute(select(table.id, table.sf_id).where(table.sf_id.in_(batch)))  # type: ignore[attr-defined]
-        found.update({sf_id: local for local, sf_id in rows})
+        query = select(table.sf_id, table.id).where(table.sf_id.in_(batch))  # type: ignore[attr-defined]
+        found.update(session.connection().execute(query).tuples().all())
     return found
 
 
@@ -126,12 +126,10 @@ def live_stamps(session: Session, entity: str, sf_ids: list[str]) -> dict[str, d
     stamps: dict[str, datetime | None] = {}
     live = [table.is_deleted.is_(False)] if hasattr(table, "is_deleted") else []
     for start in range(0, len(sf_ids), IDS_PER_SELECT):
-        found = session.execute(
-            select(table.sf_id, table.sf_system_modstamp).where(
-                table.sf_id.in_(sf_ids[start : start + IDS_PER_SELECT]), *live
-            )
+        query = select(table.sf_id, table.sf_system_modstamp).where(
+            table.sf_id.in_(sf_ids[start : start + IDS_PER_SELECT]), *live
         )
-        stamps.update({sf_id: stamp for sf_id, stamp in found})
+        stamps.update(session.connection().execute(query).tuples().all())
     return stamps
 
 
@@ -208,8 +206,10 @@ def write_batch(
                 if default is not None:
                     values = [default if v is None else v for v in values]
             columns[column] = values
+    same: set[str] = set()  # columns with one value for every record: converted once
     if entity == "quote_document":
         columns["source_object"] = [source_object or "Document"] * size
+        same.add("source_object")
         if "size" in columns:
             columns["size"] = [int(v) if v is not None else None for v in columns["size"]]
     if hasattr(table, "sf_links"):
@@ -217,9 +217,12 @@ def write_batch(
         columns["sf_links"] = [dict(zip(links, row, strict=True)) for row in zip(*batch.links.values(), strict=True)]
         if not links:
             columns["sf_links"] = [{}] * size
+            same.add("sf_links")
     if hasattr(table, "is_deleted"):
         columns["is_deleted"] = [False] * size
+        same.add("is_deleted")
     columns["pulled_at"] = [datetime.now(UTC)] * size
+    same.add("pulled_at")
     core = cast(Table, table.__table__)
     updated = tuple(columns)
     # Columns the record does not set get their model default on insert (as a Core insert would add them)
@@ -231,8 +234,9 @@ def write_batch(
         if model_default.is_scalar or model_default.is_callable:
             value = model_default.arg if model_default.is_scalar else model_default.arg(None)
             columns[table_column.name] = [value] * size
+            same.add(table_column.name)
     dialect = session.get_bind().dialect
-    bound = _bind(dialect, core, columns, refused)
+    bound = _bind(dialect, core, columns, same, refused)
     keep = [i for i in range(size) if i not in refused]
     result.skipped = [(batch.sf_ids[i], why) for i, why in sorted(refused.items())]
     if not keep:
@@ -248,16 +252,20 @@ def write_batch(
 
 
 def _bind(
-    dialect: Dialect, table: Table, columns: dict[str, list[Any]], refused: dict[int, str]
+    dialect: Dialect, table: Table, columns: dict[str, list[Any]], same: set[str], refused: dict[int, str]
 ) -> dict[str, list[Any]]:
     """Each column as the driver takes it, through the column type's bind processor (the same conversion a
-    Core statement would make, once per column rather than per row). A value its type refuses (an amount
-    with more decimals than the column keeps, say) refuses its record, noted in `refused`."""
+    Core statement would make, looked up once per column; the `same` columns, one value throughout, converted
+    once). A value its type refuses (an amount with more decimals than the column keeps, say) refuses its
+    record, noted in `refused`."""
     out: dict[str, list[Any]] = {}
     for name, values in columns.items():
         process = _processor(dialect, table.c[name])
         if process is None:
             out[name] = values
+            continue
+        if name in same and values:
+            out[name] = [process(values[0])] * len(values)
             continue
         try:
             out[name] = [process(v) for v in values]

@@ -69,11 +69,23 @@ def devorg_seed(contracts: int, as_json: bool) -> None:
 
 @bench.command("pull")
 @_benchmark_org
-def pull(contracts: int, data: Path, as_json: bool) -> None:
+@click.option(
+    "--database",
+    type=click.Choice(["sqlite", "postgresql"]),
+    default="sqlite",
+    show_default=True,
+    help="The store pulled into, made fresh for the run (PostgreSQL: on --database-url's server).",
+)
+@click.option(
+    "--database-url",
+    default=None,
+    help="A PostgreSQL server to make the store on (default: pg_virtualenv's PG* variables).",
+)
+def pull(contracts: int, data: Path, as_json: bool, database: str, database_url: str | None) -> None:
     """A full pull of every contract with quotes and lines, then an incremental one after 1% changed."""
     from tests.bench.pull import pull_figures
 
-    _emit(pull_figures(data, contracts), as_json)
+    _emit(pull_figures(data, contracts, database=database, database_url=database_url), as_json)
 
 
 @bench.command("state-fields")
