@@ -41,6 +41,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import boto3
+import structlog
 from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
@@ -50,9 +51,12 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from redis import Redis
+from redis.exceptions import RedisError
 
 from config.settings import Settings
 from email_actions.mail.sending.ratelimit import SENT_SINCE_QUOTA_KEY, RateLimiter, SendQuota, Slot
+
+log = structlog.get_logger(__name__)
 
 SEND_ATTEMPTS = 4
 BACKOFF_BASE = 0.25  # seconds; full jitter, doubling per attempt
@@ -85,6 +89,10 @@ class Paused(SendError):
 
 class Deferred(NotSent):
     """No send slot before the caller's deadline; SES was not called for this email."""
+
+
+class _NotDispatched(Exception):
+    """The rate limiter failed (Redis unreachable) before the request left: SES was not called."""
 
 
 class Rejected(SendError):
@@ -218,6 +226,10 @@ class SesSender:
                 answer = self._call_in_a_slot(request, before_call, deadline)
             except Deferred:
                 raise
+            except NotSent as exc:  # the limiter failed before the request left
+                last = exc
+                log.info("SES not called; trying again", attempt=attempt + 1, reason=str(exc))
+                continue
             except Exception as exc:
                 last = classify(exc)
                 if isinstance(last, NotSent) and "throttled" in str(last):
@@ -225,6 +237,7 @@ class SesSender:
                         self.throttled += 1
                 if not _retryable(last):
                     raise last from exc
+                log.info("SES did not take the email; trying again", attempt=attempt + 1, reason=str(last))
                 continue
             return str(answer["MessageId"])
         assert last is not None
@@ -246,6 +259,8 @@ class SesSender:
         self._local.slot = slot
         try:
             return cast(dict[str, Any], self.client.send_email(**request))
+        except _NotDispatched as exc:
+            raise NotSent(f"the send rate limiter failed before the request left: {exc.__cause__}") from exc
         finally:
             self._local.slot = None
 
@@ -259,4 +274,7 @@ class SesSender:
         with self._lock:
             self._lead = min(LEAD_MAX, max(LEAD_MIN, 0.8 * self._lead + 0.2 * 2 * took))
         slot.wait()
-        self.limiter().dispatch()
+        try:
+            self.limiter().dispatch()
+        except RedisError as exc:
+            raise _NotDispatched from exc
