@@ -83,6 +83,7 @@ APPLE_MPP = "Mozilla/5.0"
 WEB_WORKERS = 2
 
 
+ROUNDS = 5
 SLOW_CLIENTS = 4
 SLOW_BYTE_SECONDS = 0.5
 SLOW_WINDOW_SECONDS = 10.0
@@ -125,13 +126,17 @@ def http_figures(
         processes.append(start_bench_web(env, work / "web.log", base_url + TRIVIAL_PATH))
 
         count = requests_per_endpoint
-        trivial = _measure(lambda n: base_url + TRIVIAL_PATH, count, concurrency)
-        pixel = _measure(lambda n: pixels[n % len(pixels)], count, concurrency)
-        pixel_machine = _measure(lambda n: pixels[n % len(pixels)], count, concurrency, agent=APPLE_MPP)
-        confirm = None
+        endpoints: dict[str, tuple[Callable[[int], str], str]] = {
+            "trivial": (lambda n: base_url + TRIVIAL_PATH, BROWSER),
+            "pixel": (lambda n: pixels[n % len(pixels)], BROWSER),
+            "pixel_machine": (lambda n: pixels[n % len(pixels)], APPLE_MPP),
+        }
         with requests.get(confirms[0], headers=_headers(0), timeout=30) as probe:
             if probe.status_code == 200:
-                confirm = _measure(lambda n: confirms[n % len(confirms)], count, concurrency)
+                endpoints["confirm"] = (lambda n: confirms[n % len(confirms)], BROWSER)
+        measured = _measure_in_rounds(endpoints, count, concurrency)
+        trivial, pixel, pixel_machine = measured["trivial"], measured["pixel"], measured["pixel_machine"]
+        confirm = measured.get("confirm")
         slow = _with_slow_clients(port, lambda n: confirms[n % len(confirms)], concurrency)
         during_pull = _during_pull(database_url, base_url, confirms, pull_contracts)
         return {
@@ -285,41 +290,75 @@ def _ratio(figures: dict[str, Any], trivial: dict[str, Any]) -> float:
     return round(figures["rps"] / trivial["rps"], 3)
 
 
-def _measure(url_of: Callable[[int], str], count: int, concurrency: int, *, agent: str = BROWSER) -> dict[str, Any]:
-    """`count` GETs (after a warm-up of a tenth as many) over `concurrency` keep-alive sessions."""
-    local = threading.local()
-    sessions: list[requests.Session] = []
-    lock = threading.Lock()
-
-    def one(n: int) -> tuple[float, int]:
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = requests.Session()
-            with lock:
-                sessions.append(session)
-        started = time.perf_counter()
-        with session.get(url_of(n), headers=_headers(n, agent), timeout=60) as response:
-            response.content  # noqa: B018  (read the body: it is part of the request's time)
-        return time.perf_counter() - started, response.status_code
-
+def _measure_in_rounds(
+    endpoints: dict[str, tuple[Callable[[int], str], str]], count: int, concurrency: int
+) -> dict[str, dict[str, Any]]:
+    """`count` GETs of each endpoint (url of the request's number, user agent) over `concurrency` keep-alive
+    sessions, in ROUNDS rounds that take the endpoints in turn, so that a machine whose load drifts during the
+    run weighs on every endpoint alike; after a warm-up of a tenth as many each."""
+    latencies: dict[str, list[float]] = {name: [] for name in endpoints}
+    statuses: dict[str, Counter[int]] = {name: Counter() for name in endpoints}
+    elapsed = dict.fromkeys(endpoints, 0.0)
+    per_round = max(count // ROUNDS, 1)
     warm = max(count // 10, concurrency)
+    clients = Clients()
     try:
         with ThreadPoolExecutor(concurrency) as pool:
-            list(pool.map(one, range(count, count + warm)))
-            started = time.perf_counter()
-            results = list(pool.map(one, range(count)))
-            elapsed = time.perf_counter() - started
+            for url_of, agent in endpoints.values():
+                clients.run(pool, url_of, range(count * 2, count * 2 + warm), agent)
+            for round_number in range(ROUNDS):
+                numbers = range(round_number * per_round, (round_number + 1) * per_round)
+                for name, (url_of, agent) in endpoints.items():
+                    seconds, results = clients.run(pool, url_of, numbers, agent)
+                    elapsed[name] += seconds
+                    latencies[name].extend(latency for latency, _ in results)
+                    statuses[name].update(status for _, status in results)
     finally:
-        for session in sessions:
+        clients.close()
+    figures = {}
+    for name in endpoints:
+        ordered = sorted(latencies[name])
+        percentiles = statistics.quantiles(ordered, n=100, method="inclusive")
+        figures[name] = {
+            "rps": round(len(ordered) / elapsed[name], 1),
+            "p50_ms": round(statistics.median(ordered) * 1000, 2),
+            "p99_ms": round(percentiles[98] * 1000, 2),
+            "statuses": {str(status): n for status, n in sorted(statuses[name].items())},
+        }
+    return figures
+
+
+class Clients:
+    """One keep-alive `requests` session per pool thread, kept across runs."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+        self.sessions: list[requests.Session] = []
+        self.lock = threading.Lock()
+
+    def run(
+        self, pool: ThreadPoolExecutor, url_of: Callable[[int], str], numbers: range, agent: str
+    ) -> tuple[float, list[tuple[float, int]]]:
+        """GET each numbered request on the pool's threads: (seconds, [(latency, status)])."""
+
+        def one(n: int) -> tuple[float, int]:
+            session = getattr(self.local, "session", None)
+            if session is None:
+                session = self.local.session = requests.Session()
+                with self.lock:
+                    self.sessions.append(session)
+            started = time.perf_counter()
+            with session.get(url_of(n), headers=_headers(n, agent), timeout=60) as response:
+                response.content  # noqa: B018  (read the body: it is part of the request's time)
+            return time.perf_counter() - started, response.status_code
+
+        started = time.perf_counter()
+        results = list(pool.map(one, numbers))
+        return time.perf_counter() - started, results
+
+    def close(self) -> None:
+        for session in self.sessions:
             session.close()
-    latencies = sorted(seconds for seconds, _ in results)
-    percentiles = statistics.quantiles(latencies, n=100, method="inclusive")
-    return {
-        "rps": round(count / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(percentiles[98] * 1000, 2),
-        "statuses": {str(status): n for status, n in sorted(Counter(status for _, status in results).items())},
-    }
 
 
 def start_bench_web(env: dict[str, str], log: Path, ready_url: str) -> subprocess.Popen[bytes]:

@@ -40,7 +40,7 @@ from flask import Blueprint, Flask, current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from email_actions.mail.bounces import suppress_contacts
 from email_actions.mail.links import LINKS, LinkInvalid, Purpose, expires_on, utcnow
@@ -114,7 +114,9 @@ def renew(token: str) -> Page:
     opened = open_link("renew", token)
     session = current_session()
     if request.method != "POST":
-        page = _renew_state(session, opened)  # rendered from reads; the click is written after, briefly
+        contract = _page_contract(session, opened.message)  # held: the page's lazy loads find it in the session
+        page = _renew_state(session, opened)
+        del contract  # rendered from reads; the click is written after, briefly
         record_page_view(session, opened.message, purpose="renew")
         return page
 
@@ -148,6 +150,20 @@ def renew(token: str) -> Page:
             enqueue_push()
             enqueue(EMAIL, send_batch_job, [outcome.confirmation.id])
     return _renew_result(session, opened, outcome, purchase_order)
+
+
+def _page_contract(session: Session, message: models.EmailMessage) -> models.Contract | None:
+    """The email's contract with its contact, rep and account, in one query instead of a lazy load each."""
+    contract = models.Contract
+    return (
+        session.execute(
+            select(contract)
+            .options(joinedload(contract.contact), joinedload(contract.rep), joinedload(contract.account))
+            .where(contract.id == message.contract_id)
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
 
 
 def _renew_state(

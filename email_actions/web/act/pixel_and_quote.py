@@ -3,9 +3,12 @@ no state; each hit is recorded as an event with its bot classification (``email_
 human open or download records or bumps the rep's Task, pushed to Salesforce in batches.
 
 - ``GET /o/<token>.gif``: always a transparent GIF of 1 by 1 pixel, for any token (a pixel never shows an
-  error page; a bad or expired token, or a database that cannot be reached, records nothing). A machine
-  open costs one query for the email, one for its recent hits and one insert; a human one adds the rep's
-  Task. No Salesforce call, ever. Past its rate limits it still answers the GIF, and records nothing.
+  error page; a bad or expired token, or a database that cannot be reached, records nothing). The token is
+  checked by its signature first (no database), its two rate limits cost a Redis round trip each (no
+  rate-limit headers), and the store sees a read transaction (the email, the bot rules, its recent hits; for a
+  human open the Task's contract and conventions) and then a short write transaction: one insert, plus the
+  Task's bump for a human open, committed before the GIF answers, so no human open is lost once answered.
+  No Salesforce call, ever. Past its rate limits it still answers the GIF, and records nothing.
 - ``GET /q/<token>``: the renewal quote PDF of *the email's contract* — no quote or document id is ever
   read from the URL — as an attachment (``<quote number>.pdf``), from the local copy or fetched from the
   org once (``sync_service.salesforce.quote_files``). No document: a branded 404 page; org unreachable, failing or out
