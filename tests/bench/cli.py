@@ -176,6 +176,22 @@ def send(reminders: int, rate: float, workers: int, as_json: bool) -> None:
     default=None,
     help="A PostgreSQL database the bench may create its stores beside; default: pg_virtualenv's (PG* variables).",
 )
+@click.option(
+    "--pull-contracts",
+    default=0,
+    show_default=True,
+    help="Also a full pull of this many contracts on PostgreSQL (e.g. 300000; long), per contract against "
+    "--pull-baseline's, with its peak memory; 0: no pull.",
+)
+@click.option("--pull-baseline", default=60_000, show_default=True, help="Contracts of the pull compared with.")
+@click.option(
+    "--pull-data",
+    default="var/bench",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the pull's orgs are seeded once and reused (devorg-scale-<contracts>).",
+)
+@click.option("--pull-only", is_flag=True, help="Only the pull (with --pull-contracts), not the push and the send.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def scale(
     worker_counts: str,
@@ -184,13 +200,19 @@ def scale(
     latency_ms: float,
     ses_latency_ms: float | None,
     database_url: str | None,
+    pull_contracts: int,
+    pull_baseline: int,
+    pull_data: Path,
+    pull_only: bool,
     as_json: bool,
 ) -> None:
     """The push and the send on 1, 2 and 4 `renewals worker` processes sharing one PostgreSQL store and one Redis,
     against the stand-in org and SES with latency added to every call: seconds, items per second and the ratio to
     the first worker count, duplicates and missing items (target: 4 workers at least 3 times one, 0 duplicates).
-    Run it under `pg_virtualenv -- .venv/bin/renewals bench scale`, or give --database-url."""
-    from tests.bench.scale import scale_figures
+    With --pull-contracts, a full pull of that many contracts per contract against --pull-baseline's (target: at
+    most 1.3) and its peak memory (target: at most 400 MB). Run it under `pg_virtualenv -- .venv/bin/renewals bench
+    scale`, or give --database-url."""
+    from tests.bench.scale import pull_scale_figures, scale_figures
 
     try:
         counts = [int(part) for part in worker_counts.split(",") if part.strip()]
@@ -198,15 +220,27 @@ def scale(
         raise click.BadParameter(f"{worker_counts!r} is not a list of numbers", param_hint="--workers") from exc
     if not counts or min(counts) < 1:
         raise click.BadParameter("give one or more counts of at least 1", param_hint="--workers")
-    figures = scale_figures(
-        workers=counts,
-        tasks=tasks,
-        reminders=reminders,
-        latency_ms=latency_ms,
-        ses_latency_ms=ses_latency_ms,
-        database_url=database_url,
-        progress=lambda message: click.echo(message, err=True),  # stderr: stdout is the figures alone
-    )
+    if pull_only and not pull_contracts:
+        raise click.BadParameter("--pull-only needs --pull-contracts", param_hint="--pull-only")
+
+    def progress(message: str) -> None:
+        click.echo(message, err=True)  # stderr: stdout is the figures alone
+
+    figures: dict[str, object] = {}
+    if not pull_only:
+        figures.update(
+            scale_figures(
+                workers=counts,
+                tasks=tasks,
+                reminders=reminders,
+                latency_ms=latency_ms,
+                ses_latency_ms=ses_latency_ms,
+                database_url=database_url,
+                progress=progress,
+            )
+        )
+    if pull_contracts:
+        figures.update(pull_scale_figures(pull_contracts, pull_baseline, pull_data, database_url, progress))
     _emit(figures, as_json)
 
 

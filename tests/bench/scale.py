@@ -210,10 +210,17 @@ class Running:
     def cpu(self) -> float:
         return sum(cpu_seconds(process.pid) for process in self.processes)
 
+    def horses(self) -> int:
+        """Work horses alive or not yet reaped (RQ puts each in a process group of its own)."""
+        return sum(1 for process in self.processes for pid, group in children(process.pid) if pid == group)
+
     def wait_idle(self) -> None:
-        """Until no job is queued or running (a push may record its run after its last row is settled)."""
+        """Until no job is queued or running (a push may record its run after its last row is settled) and every
+        work horse is reaped, so that its CPU time is in its worker's and counted once."""
         started = StartedJobRegistry(queue=self.queue)
-        wait_until(lambda: self.queue.count == 0 and started.count == 0, "idle workers", timeout=120)
+        wait_until(
+            lambda: self.queue.count == 0 and started.count == 0 and not self.horses(), "idle workers", timeout=120
+        )
 
 
 @contextmanager
@@ -518,4 +525,30 @@ def scale_figures(
         "send_allowed_rate": SEND_RATE,
         "send_throttle_errors": throttled,
         "send": _with_ratios(send),
+    }
+
+
+def pull_scale_figures(
+    contracts: int, baseline: int, data_root: Path, database_url: str | None = None, progress: Progress = _quiet
+) -> dict[str, Any]:
+    """A full pull of `contracts` contracts on PostgreSQL beside one of `baseline` contracts (each org seeded in
+    `data_root` on first use and reused): seconds per contract of each and their ratio (target: at most 1.3), and
+    the large pull's peak memory (target: at most 400 MB)."""
+    # Imported here: tests.bench.pull imports this module's PostgreSQL helpers.
+    from tests.bench.pull import pull_scale
+
+    progress(f"pull: {baseline} contracts")
+    small = pull_scale(data_root / f"devorg-scale-{baseline}", baseline, database_url)
+    progress(f"pull: {contracts} contracts")
+    large = pull_scale(data_root / f"devorg-scale-{contracts}", contracts, database_url)
+    ratio = (
+        large["seconds_per_contract"] / small["seconds_per_contract"]
+        if large["seconds_per_contract"] and small["seconds_per_contract"]
+        else None
+    )
+    return {
+        "pull_baseline": small,
+        "pull": large,
+        "pull_seconds_per_contract_ratio": round(ratio, 3) if ratio is not None else None,
+        "pull_peak_rss_mb": large["peak_rss_mb"],
     }
