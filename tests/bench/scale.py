@@ -34,6 +34,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,7 +69,7 @@ from tests.processes import (
     renewals_env,
     serve_wsgi,
     start_renewals,
-    stop_processes,
+    stop_process,
     verify_brand_senders,
     wait_until,
 )
@@ -236,7 +237,9 @@ def _workers(shared: Shared, count: int, queue: str, env: dict[str, str]) -> Ite
         wait_until(lambda: Worker.count(queue=rq_queue) == count, f"{count} workers on {queue}", timeout=120)
         yield Running(redis, rq_queue, processes)
     finally:
-        stop_processes(processes)
+        # Side by side: each worker's warm shutdown takes a second or more, and they wait on nothing of each other.
+        with ThreadPoolExecutor(max_workers=max(1, len(processes))) as pool:
+            list(pool.map(stop_process, processes))
         redis.close()
 
 
