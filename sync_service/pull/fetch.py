@@ -3,7 +3,7 @@ job above it. Both are streamed page by page, so memory does not grow with the n
 yields flat rows `{field path: value}` (previews, write-back checks), `pages` yields `Page`s, the same
 records as columns (`Page.column(path)`), which is what the pull converts and writes column by column.
 
-`prefetched` reads the next pages in a thread while the caller converts and writes the current one (a bounded
+`Prefetched` reads the next pages in a thread while the caller converts and writes the current one (a bounded
 queue: memory stays at a few pages); `composite_queries` runs up to five small queries in one Composite call,
 which counts as one API call (reference 2.9).
 
@@ -24,7 +24,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from itertools import islice
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 from urllib.parse import quote
 
 import requests
@@ -232,45 +232,58 @@ def pages(sf: Salesforce, object_name: str, soql: str, *, use_bulk: bool) -> Ite
 _END = object()
 
 
-def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+class Prefetched(Iterator[T]):
     """`items`, produced by a thread of their own up to `depth` ahead of the consumer, so reading the org
-    overlaps converting and writing. An exception in the thread is raised here, at its place in the sequence;
-    when the consumer stops early the thread stops after the item it is producing."""
-    handoff: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+    overlaps converting and writing. The thread starts at once (a read can be started before its turn); an
+    exception in it is raised to the consumer at its place in the sequence. `close` (or leaving a `with`
+    block) stops the thread after the item it is producing."""
 
-    def put(item: Any) -> bool:
-        while not stop.is_set():
+    def __init__(self, items: Iterator[T], depth: int = 2):
+        self._handoff: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._items = items
+        self._thread = threading.Thread(target=self._produce, name="pull-reader", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
             try:
-                handoff.put(item, timeout=0.1)
+                self._handoff.put(item, timeout=0.1)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def produce() -> None:
+    def _produce(self) -> None:
         try:
-            for item in items:
-                if not put((item, None)):
+            for item in self._items:
+                if not self._put((item, None)):
                     return
         except BaseException as exc:  # handed to the consumer, who raises it
-            put((_END, exc))
+            self._put((_END, exc))
             return
-        put((_END, None))
+        self._put((_END, None))
 
-    thread = threading.Thread(target=produce, name="pull-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = handoff.get()
-            if item is _END:
-                if error is not None:
-                    raise error
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join()
+    def __next__(self) -> T:
+        if self._stop.is_set():
+            raise StopIteration
+        item, error = self._handoff.get()
+        if item is _END:
+            self.close()
+            if error is not None:
+                raise error
+            raise StopIteration
+        return cast(T, item)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def __enter__(self) -> Prefetched[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 # Query subrequests the Composite resource takes in one call.

@@ -16,7 +16,7 @@ watermark moves past the skipped record (it comes back when the org changes it).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -97,6 +97,8 @@ class Puller:
         # Sf ids skipped per entity in this run: an entity retried after a transient error meets the same bad
         # records (and parents fetched for it) again, and each is counted once.
         self._skipped_ids: dict[str, set[str]] = {}
+        # Reads started before their entity's turn (`_read_ahead`), by SOQL.
+        self._ahead: dict[str, fetch.Prefetched[fetch.Page]] = {}
 
     # ------------------------------------------------------------------ the run
 
@@ -110,6 +112,7 @@ class Puller:
             run_id = run.id
         result = PullResult(run_id, kind, "running")
         self._arrived, self._skipped_ids = {}, {}
+        self._ahead = {}
         # Removals are looked for since the previous pull's watermarks: this run moves them past deletions
         # made before its own newest change.
         removals_since = {entity: self._watermark(entity) for entity, _ in REMOVABLE}
@@ -140,6 +143,10 @@ class Puller:
             result.status, result.error = "failed", f"unexpected error: {exc.__class__.__name__}: {first_line}"
             self._close(result, started, calls_before)
             raise
+        finally:
+            for reader in self._ahead.values():  # a read started ahead for an entity the run did not reach
+                reader.close()
+            self._ahead = {}
         self._close(result, started, calls_before)
         return result
 
@@ -184,27 +191,47 @@ class Puller:
         for start in range(0, len(new_parents), 200):
             by_parent = plan.children_of(self.mapping, entity, new_parents[start : start + 200])
             reads += [(by_parent, None, False)] if by_parent is not None else []
-        for query, query_since, whole in reads:
-            use_bulk = False
-            if whole:  # a full read (also an incremental pull's first of this entity): maybe Bulk
-                total = fetch.count(self.sf, query.object_name, query.soql().partition(" WHERE ")[2] or None)
-                use_bulk = total > self.mapping.bulk_threshold
-            pages = fetch.pages(self.sf, query.object_name, query.soql(query_since), use_bulk=use_bulk)
+        for number, (query, query_since, whole) in enumerate(reads):
+            reader = self._ahead.pop(query.soql(query_since), None) or self._reader(query, query_since, whole)
+            if full and number == len(reads) - 1:
+                self._read_ahead(entity)
             # The next page is read while this one is converted and written.
-            for page in fetch.prefetched(pages):
-                # A skipped record moves the watermark too: it is read again when the org changes it, not on
-                # every pull until then.
-                batch, page_newest = self._convert(entity, query, page, result)
-                if page_newest is not None and (newest is None or page_newest > newest):
-                    newest = page_newest
-                if len(batch):
-                    rows_done += self._write(entity, batch, result, rewrite=full)
-                if self.progress:
-                    self.progress(entity, rows_done)
+            with reader:
+                for page in reader:
+                    # A skipped record moves the watermark too: it is read again when the org changes it, not
+                    # on every pull until then.
+                    batch, page_newest = self._convert(entity, query, page, result)
+                    if page_newest is not None and (newest is None or page_newest > newest):
+                        newest = page_newest
+                    if len(batch):
+                        rows_done += self._write(entity, batch, result, rewrite=full)
+                    if self.progress:
+                        self.progress(entity, rows_done)
         if self.progress:
             self.progress(entity, rows_done)
         result.rows[entity] = rows_done
         self._save_watermark(entity, newest)
+
+    def _reader(self, query: plan.EntityQuery, since: datetime | None, whole: bool) -> fetch.Prefetched[fetch.Page]:
+        """The pages of one read, read by a thread of their own from now on."""
+        return fetch.Prefetched(self._pages(query, since, whole))
+
+    def _pages(self, query: plan.EntityQuery, since: datetime | None, whole: bool) -> Iterator[fetch.Page]:
+        use_bulk = False
+        if whole:  # a full read (also an incremental pull's first of this entity): maybe Bulk
+            total = fetch.count(self.sf, query.object_name, query.soql().partition(" WHERE ")[2] or None)
+            use_bulk = total > self.mapping.bulk_threshold
+        yield from fetch.pages(self.sf, query.object_name, query.soql(since), use_bulk=use_bulk)
+
+    def _read_ahead(self, entity: str) -> None:
+        """In a full pull, start reading the next entity while this one's last read is written: its COUNT(),
+        its Bulk job and first pages do not wait for these writes (a full read depends on nothing this pull
+        writes). Its budget check comes after those first calls."""
+        following = PULL_ORDER.index(entity) + 1
+        if following < len(PULL_ORDER):
+            query = plan.queries(self.mapping, PULL_ORDER[following])[0]
+            if query.soql() not in self._ahead:  # a retried entity finds its successor's read under way
+                self._ahead[query.soql()] = self._reader(query, None, True)
 
     def _convert(
         self, entity: str, query: plan.EntityQuery, page: fetch.Page, result: PullResult
