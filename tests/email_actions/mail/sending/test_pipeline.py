@@ -197,7 +197,9 @@ def test_throttling_answers_back_off_and_the_email_goes_once(
         proxy.faults = [fault, fault]
         settings = send_settings(settings, proxy.url)
         summary = run_send(store, settings, redis, ses=SesSender(settings, redis, sleep=lambda _: None))
-        assert proxy.sends == 4  # two throttled attempts of the first email, then both emails
+        # Two throttled attempts, then both emails: any other call would follow another answer SES gave that
+        # proves the email did not go (a 5xx, no connection), logged with its reason by the sender.
+        assert proxy.sends == 4, f"{proxy.sends} SendEmail calls for 2 throttles and 2 emails: {summary}"
     assert summary["sent"] == 2 and summary["throttled"] == 2
     assert set(per_email(ses_endpoint).values()) == {1}
     with store() as session:
