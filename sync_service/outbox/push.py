@@ -49,7 +49,7 @@ from typing import Any
 
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.model import TaskConventions
@@ -186,43 +186,75 @@ class Pusher:
         return result
 
     def _claim(self, kind: str, cutoff: datetime) -> list[Claimed]:
+        """Take up to a batch of due rows: one SELECT of their columns (FOR UPDATE SKIP LOCKED on PostgreSQL;
+        on SQLite the write transaction already serialises claims), with the Salesforce id kept under each key
+        joined in, and one UPDATE counting the attempt and setting the lease for all of them."""
         now = self.clock()
+        item = models.OutboxItem
         with self.sessions.begin() as session:
-            rows = session.scalars(
-                select(models.OutboxItem)
-                .where(
-                    models.OutboxItem.status == "pending",
-                    models.OutboxItem.kind == kind,
-                    models.OutboxItem.next_attempt_at <= cutoff,
+            connection = session.connection()
+            rows = connection.execute(
+                select(
+                    item.id,
+                    item.key,
+                    item.kind,
+                    item.sobject,
+                    item.payload,
+                    item.target_sf_id,
+                    item.sf_id,
+                    item.attempts,
+                    item.count,
+                    item.last_event_at,
+                    item.revision,
+                    item.last_error.is_not(None),
+                    models.SalesforceKey.sf_id,
                 )
-                .order_by(models.OutboxItem.id)
+                .outerjoin(models.SalesforceKey, models.SalesforceKey.key == item.key)
+                .where(item.status == "pending", item.kind == kind, item.next_attempt_at <= cutoff)
+                .order_by(item.id)
                 .limit(self.batch)
-                .with_for_update(skip_locked=True)
+                .with_for_update(skip_locked=True, of=item)
             ).all()
-            keys = self._known_keys(session, [r.key for r in rows if r.sf_id is None])
-            claimed = []
-            for row in rows:
-                row.attempts += 1
-                row.next_attempt_at = now + LEASE
-                claimed.append(
-                    Claimed(
-                        row.id,
-                        row.key,
-                        row.kind,
-                        row.sobject,
-                        dict(row.payload),
-                        row.target_sf_id,
-                        row.sf_id or keys.get(row.key),
-                        row.attempts,
-                        row.count,
-                        row.last_event_at,
-                        row.revision,
-                        # Claimed before and not settled (a killed worker), or a try failed: the write may
-                        # have reached the org.
-                        tried_before=row.attempts > 1 or row.last_error is not None,
-                    )
-                )
-            return claimed
+            if not rows:
+                return []
+            connection.execute(
+                update(item)
+                .where(item.id.in_([row[0] for row in rows]))
+                .values(attempts=item.attempts + 1, next_attempt_at=now + LEASE)
+            )
+        return [
+            Claimed(
+                id,
+                key,
+                kind,
+                sobject,
+                payload,
+                target_sf_id,
+                sf_id or kept_sf_id,
+                attempts + 1,
+                count,
+                last_event_at,
+                revision,
+                # Claimed before and not settled (a killed worker), or a try failed: the write may have
+                # reached the org.
+                tried_before=attempts > 0 or failed_before,
+            )
+            for (
+                id,
+                key,
+                kind,
+                sobject,
+                payload,
+                target_sf_id,
+                sf_id,
+                attempts,
+                count,
+                last_event_at,
+                revision,
+                failed_before,
+                kept_sf_id,
+            ) in rows
+        ]
 
     @staticmethod
     def _known_keys(session: Session, keys: list[str]) -> dict[str, str]:
@@ -502,42 +534,70 @@ class Pusher:
     def _settle(
         self, items: list[Claimed], answers: list[dict[str, Any]], result: PushResult, *, keep_keys: bool = False
     ) -> None:
-        """Record each row's outcome, and the ids of created records, in one transaction."""
+        """Record each row's outcome, and the ids of created records, in one transaction: one read of the rows'
+        revisions and attempts, then one executemany UPDATE per outcome. A success marks its row done only
+        where the revision is still the one pushed (the WHERE says so, so a bump committed meanwhile wins);
+        a row bumped since keeps the id and is due again at once, to push the newer count."""
         now = self.clock()
+        item_ = models.OutboxItem
+        done: list[dict[str, Any]] = []
+        retry: list[dict[str, Any]] = []
+        dead: list[dict[str, Any]] = []
+        created: dict[str, str] = {}
         with self.sessions.begin() as session:
-            rows = {
-                r.id: r
-                for r in session.scalars(
-                    select(models.OutboxItem).where(models.OutboxItem.id.in_([i.id for i in items]))
+            connection = session.connection()
+            stored = {
+                id: (revision, attempts)
+                for id, revision, attempts in connection.execute(
+                    select(item_.id, item_.revision, item_.attempts).where(item_.id.in_([i.id for i in items]))
                 )
             }
-            created: dict[str, str] = {}
             for item, answer in zip(items, answers, strict=True):
                 self._settled.add(item.id)
-                row = rows.get(item.id)
-                if row is None:
+                if item.id not in stored:
                     continue
+                revision, attempts = stored[item.id]
                 if answer.get("success"):
-                    row.sf_id = str(answer["id"])
+                    sf_id = str(answer["id"])
                     if keep_keys:
-                        created[item.key] = row.sf_id
-                    if row.revision == item.revision:
-                        row.status, row.done_at, row.attempts, row.last_error = "done", now, 0, None
+                        created[item.key] = sf_id
+                    done.append({"b_id": item.id, "b_revision": item.revision, "b_sf_id": sf_id})
+                    if revision == item.revision:
                         result.done += 1
-                    else:
-                        # Bumped while we were writing: push the newer count next time.
-                        row.next_attempt_at = now
                     continue
                 code, message = _first_error(answer)
-                if code in TRANSIENT_RECORD_CODES and row.attempts < self.max_attempts:
-                    row.last_error = message
-                    row.next_attempt_at = now + self._backoff(row.attempts)
+                if code in TRANSIENT_RECORD_CODES and attempts < self.max_attempts:
+                    retry.append({"b_id": item.id, "b_error": message, "b_due": now + self._backoff(attempts)})
                     result.retrying += 1
                 else:
-                    row.status, row.last_error = "dead", message
                     if code in TRANSIENT_RECORD_CODES:
-                        row.last_error = f"gave up after {row.attempts} attempts: {message}"
+                        message = f"gave up after {attempts} attempts: {message}"
+                    dead.append({"b_id": item.id, "b_error": message})
                     result.dead += 1
+            by_id = item_.id == bindparam("b_id")
+            if done:
+                same = item_.revision == bindparam("b_revision")
+                connection.execute(
+                    update(item_)
+                    .where(by_id, same)
+                    .values(sf_id=bindparam("b_sf_id"), status="done", done_at=now, attempts=0, last_error=None),
+                    done,
+                )
+                # Bumped while we were writing: push the newer count next time.
+                connection.execute(
+                    update(item_).where(by_id, ~same).values(sf_id=bindparam("b_sf_id"), next_attempt_at=now), done
+                )
+            if retry:
+                connection.execute(
+                    update(item_)
+                    .where(by_id)
+                    .values(last_error=bindparam("b_error"), next_attempt_at=bindparam("b_due")),
+                    retry,
+                )
+            if dead:
+                connection.execute(
+                    update(item_).where(by_id).values(status="dead", last_error=bindparam("b_error")), dead
+                )
             if created:
                 self._save_keys(session, created, items[0].sobject)
 
