@@ -29,6 +29,7 @@ from config.settings import get_settings
 from jobs.base import enqueue_after_commit, get_queue
 from jobs.queues import PUSH
 from sync_service import console_settings
+from sync_service.link_hits import drain_hits
 from sync_service.outbox.push import BATCH, Pusher
 from sync_service.pull.service import NothingToPull, active_mappings
 from sync_service.salesforce.client import connect
@@ -49,6 +50,7 @@ def push_job(helper: bool = False) -> dict[str, Any]:
     """Drain the due outbox rows; a `helper` (queued by another push for a backlog) queues no helpers itself."""
     db = current_database()
     settings = get_settings()
+    drain_hits(db.sessionmaker)  # the link hits appended since: their events, and the human ones' Tasks
     with db.session_scope() as session:
         due_rows = (
             select(models.OutboxItem.id)

@@ -102,7 +102,9 @@ def init_app(app: Flask, settings: Settings) -> None:
         if response.status_code == 429 and "Retry-After" not in response.headers:
             limit = limiter.current_limit
             if limit is not None and limit.breached:
-                response.headers["Retry-After"] = str(max(1, math.ceil(limit.reset_at - time.time())))
+                # Never more than the window: the store keeps whole seconds, so the reset can read a second late.
+                wait = min(math.ceil(limit.reset_at - time.time()), limit.limit.get_expiry())
+                response.headers["Retry-After"] = str(max(1, wait))
         return response
 
     @app.after_request

@@ -11,6 +11,11 @@ go through :func:`writing`: the read transaction ends, the write runs in a short
 IMMEDIATE on SQLite) and commits, and the session reads again afterwards. Other methods' sessions, jobs' and
 scripts' write as before.
 
+On SQLite those short writes also take a lock of the process first (:func:`write_lock`): the threads of one
+gunicorn worker then queue on a Python lock, each woken the moment the previous one commits, instead of
+meeting in SQLite's busy handler, which sleeps in growing steps (1, 2, 5, 10 ms, ...) whether or not the lock
+frees sooner, and so serialises writers far beyond their cost. Processes still wait for each other in SQLite.
+
 SQLite is configured so it behaves like the production database where it matters: foreign keys enforced,
 WAL journal (readers don't block the writer), a busy timeout instead of instant "database is locked", and
 SQLAlchemy controls BEGIN so SAVEPOINTs work (pysqlite's own transaction handling breaks them).
@@ -18,8 +23,9 @@ SQLAlchemy controls BEGIN so SAVEPOINTs work (pysqlite's own transaction handlin
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, cast
 
@@ -184,22 +190,44 @@ def reads_only(session: Session) -> bool:
     return bool(session.info.get(_READS_KEY))
 
 
+# One lock per SQLite database file in this process (see the module docstring); re-entrant, so a short write
+# that calls another never waits for itself.
+_SQLITE_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_SQLITE_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def write_lock(engine: Engine) -> AbstractContextManager[object]:
+    """The process's lock around a short write transaction on `engine`'s database: a lock per SQLite
+    database, nothing on other databases (PostgreSQL takes row locks, not a database-wide one)."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    key = str(engine.url)
+    lock = _SQLITE_WRITE_LOCKS.get(key)
+    if lock is None:
+        with _SQLITE_WRITE_LOCKS_GUARD:
+            lock = _SQLITE_WRITE_LOCKS.setdefault(key, threading.RLock())
+    return lock
+
+
 @contextmanager
 def writing(session: Session) -> Iterator[Session]:
     """Write with a reader session: the transaction it has open (a read) is committed first, the block runs in
     a write transaction of its own (on SQLite BEGIN IMMEDIATE: the write lock is taken up front, so the block
     never fails on a stale snapshot) and is committed at its end, or rolled back if it raises; then the
     session reads again. Keep the block short: it holds the write lock. Objects loaded before stay usable
-    (sessions do not expire on commit). On a writer session it is a plain unit of work: commit before and after."""
+    (sessions do not expire on commit). On a writer session it is a plain unit of work: commit before and after.
+    On SQLite the block holds the process's :func:`write_lock`."""
     reads = reads_only(session)
     session.commit()
     session.info[_READS_KEY] = False
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        with write_lock(session.get_bind().engine):
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
     finally:
         session.info[_READS_KEY] = reads
 

@@ -486,6 +486,28 @@ class EmailEvent(Base):
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
+class LinkHit(Base):
+    """A hit on an email's link, pixel or download as the request saw it, not yet classified: the one row a
+    GET appends (``email_actions.web.act.link_events``), committed before the answer so no human open is lost.
+    ``sync_service.link_hits.drain_hits`` turns pending rows into :class:`EmailEvent` rows (and the human ones
+    into Task bumps) in id order and deletes them in the same transaction. No foreign key: the token names the
+    email and its nonce; a hit whose email is gone or whose nonce does not match is dropped at the drain."""
+
+    __tablename__ = "link_hits"
+    __table_args__ = (CheckConstraint("kind IN ('open', 'click', 'download')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_message_id: Mapped[int] = mapped_column()
+    nonce: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(20))
+    method: Mapped[str] = mapped_column(String(10))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    prefetch: Mapped[bool] = mapped_column(default=False)
+    occurred_at: Mapped[datetime] = mapped_column()
+
+
 class Renewal(Base):
     """A contract renewed by its customer from an email or the portal: at most one per contract (the POST
     that renews sets ``contracts.renewed_at`` conditionally and inserts this row in the same transaction)."""

@@ -1,14 +1,19 @@
 """The email's evidence routes: the open pixel and the quote download. Both are GETs by nature and change
-no state; each hit is recorded as an event with its bot classification (``email_actions.web.act.link_events``), and a
-human open or download records or bumps the rep's Task, pushed to Salesforce in batches.
+no state; each hit is appended raw (``email_actions.web.act.link_events``) and later stored as an event with its bot
+classification, a human open or download recording or bumping the rep's Task, pushed to Salesforce in batches.
 
 - ``GET /o/<token>.gif``: always a transparent GIF of 1 by 1 pixel, for any token (a pixel never shows an
   error page; a bad or expired token, or a database that cannot be reached, records nothing). The token is
-  checked by its signature first (no database), its two rate limits cost a Redis round trip each (no
-  rate-limit headers), and the store sees a read transaction (the email, the bot rules, its recent hits; for a
-  human open the Task's contract and conventions) and then a short write transaction: one insert, plus the
-  Task's bump for a human open, committed before the GIF answers, so no human open is lost once answered.
-  No Salesforce call, ever. Past its rate limits it still answers the GIF, and records nothing.
+  checked by its signature (no database), its rate limit costs one Redis round trip (no rate-limit headers),
+  and the store sees one INSERT of the raw hit in a short write transaction of its own, committed before the
+  GIF answers, so no open is lost once answered (``link_events``); its classification and a human open's
+  Task come later, in batches (``sync_service.link_hits``). No Salesforce call, ever. Past its rate limit it
+  still answers the GIF, and records nothing.
+
+  One limit, per email (``PIXEL_LIMIT``): a token is unforgeable, so what one can write is bounded by the
+  email's limit, and a flood of bad tokens writes nothing. A per-address limit would add a round trip to
+  every open and protect only against someone holding many emails' genuine links, which a mail gateway
+  fetching a whole company's mail is, legitimately.
 - ``GET /q/<token>``: the renewal quote PDF of *the email's contract* — no quote or document id is ever
   read from the URL — as an attachment (``<quote number>.pdf``), from the local copy or fetched from the
   org once (``sync_service.salesforce.quote_files``). No document: a branded 404 page; org unreachable, failing or out
@@ -37,7 +42,7 @@ from werkzeug.wsgi import wrap_file
 from config.settings import Settings
 from email_actions.mail.brands import Brand
 from email_actions.mail.links import LinkInvalid, Purpose
-from email_actions.web.act.link_events import push_evidence_soon, record_hit
+from email_actions.web.act.link_events import append_hit, push_evidence_soon, record_hit
 from email_actions.web.security import limit_key_for_message, limiter
 from email_actions.web.token_pages import brand_of, links, open_link, render_page
 from sync_service.outbox.writeback import live_quote
@@ -66,9 +71,8 @@ QUOTE_FILES_KEY = "renewals.quote_files"
 # The pixel verifies its own token (and keys its own limits).
 PURPOSE_OF_ENDPOINT: dict[str, Purpose] = {"evidence.quote": "quote"}
 
-# Scanners fetch every image of every email; a person opens one email a handful of times.
-PIXEL_LIMITS = ("600/minute", "30/hour")
-PIXEL_ADDRESS_LIMIT, PIXEL_EMAIL_LIMIT = (parse(limit) for limit in PIXEL_LIMITS)
+# A person opens one email a handful of times; scanners and image proxies a few more.
+PIXEL_LIMIT = parse("30/hour")
 QUOTE_LIMITS = ("30/minute", "10/minute;50/day")
 # What a page says when the PDF cannot be served, by status.
 UNAVAILABLE = {
@@ -102,37 +106,26 @@ def pixel(token: str) -> Response:
         claims = links().verify("open", token)
     except LinkInvalid:
         return _gif()
-    if not _within_pixel_limits(claims.message_id):
+    if not _within_pixel_limit(claims.message_id):
         return _gif()  # past the limit a pixel just records nothing
     try:
-        session = current_session()
-        # The read transaction: the email (by primary key) and what the hit's classification reads.
-        message = session.get(models.EmailMessage, claims.message_id)
-        if message is None or message.nonce != claims.nonce:
-            return _gif()
-        # The write: the event (and a human open's Task bump) in a short transaction of its own, committed
-        # before the GIF goes out.
-        label = record_hit(session, message, kind="open", purpose="open")
+        append_hit(current_database(), claims, kind="open", purpose="open")
     except SQLAlchemyError:
         log.exception("open pixel: the open could not be recorded")
         return _gif()
-    if label == "human":
-        push_evidence_soon()
+    push_evidence_soon()
     return _gif()
 
 
-def _within_pixel_limits(message_id: int) -> bool:
-    """Count the hit against the pixel's limits (per client address, per email); False past either. One
-    moving-window entry per limit (a Redis round trip each), without the rate-limit headers' window reads a
-    route limit costs (a pixel's headers are read by nobody). Redis unreachable: within (the open is
-    recorded), as RATELIMIT_SWALLOW_ERRORS does for the other routes."""
-    strategy = limiter.limiter
+def _within_pixel_limit(message_id: int) -> bool:
+    """Count the hit against the pixel's limit per email; False past it. One moving-window entry (a Redis round
+    trip), without the rate-limit headers' window reads a route limit costs (a pixel's headers are read by
+    nobody). Redis unreachable: within (the open is recorded), as RATELIMIT_SWALLOW_ERRORS does for the other
+    routes."""
     try:
-        return strategy.hit(PIXEL_ADDRESS_LIMIT, "pixel", "ip", get_remote_address()) and strategy.hit(
-            PIXEL_EMAIL_LIMIT, "pixel", "message", str(message_id)
-        )
+        return limiter.limiter.hit(PIXEL_LIMIT, "pixel", "message", str(message_id))
     except RedisError:
-        log.warning("open pixel: rate limits not checked (Redis unreachable)")
+        log.warning("open pixel: rate limit not checked (Redis unreachable)")
         return True
 
 
@@ -146,11 +139,11 @@ def quote(token: str) -> Response:
     response, served = _quote_response(session, renewal_quote, opened.brand)
     message, kind = opened.message, "download" if served else "click"
     try:
-        label = record_hit(session, message, kind=kind, purpose="quote")
+        record_hit(session, message, kind=kind, purpose="quote")
     except BaseException:
         response.close()  # the open PDF
         raise
-    if served and label == "human":
+    if served:
         push_evidence_soon()
     return response
 

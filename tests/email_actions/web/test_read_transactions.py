@@ -31,6 +31,7 @@ from sync_service.store import models
 from sync_service.store.db import current_session, make_engine
 from sync_service.store.models import utcnow
 from tests.email_actions.emails_helpers import make_message
+from tests.email_actions.web.hits import drain
 from tests.paths import SALESFORCE_CPQ_PRESET
 from tests.processes import free_port, renewals_env, start_web, stop_process, wait_until
 from tests.standin_org import RunningOrg
@@ -89,6 +90,15 @@ def test_parallel_human_opens_are_all_kept_with_their_task_bumps(backend_app: Fl
         thread.join()
 
     assert answers == [200] * PARALLEL_OPENS
+    # Two drains at once (two pushes starting together): each hit is stored once.
+    drained: list[int] = []
+    drains = [threading.Thread(target=lambda: drained.append(drain(app))) for _ in range(2)]
+    for thread in drains:
+        thread.start()
+    for thread in drains:
+        thread.join()
+    assert sum(drained) == PARALLEL_OPENS
+    assert count_of(app, select(func.count()).select_from(models.LinkHit)) == 0
     events = select(func.count()).select_from(models.EmailEvent)
     human_opens = events.where(
         models.EmailEvent.email_message_id == message_id,
@@ -153,6 +163,7 @@ def test_a_renew_page_asked_for_during_a_pull_answers(app: Flask, settings: Sett
         engine.dispose()
     assert results == {"pull": "succeeded"}
     assert set(statuses) == {200}
+    drain(app)
     clicks = select(func.count()).select_from(models.EmailEvent).where(models.EmailEvent.kind == "click")
     assert count_of(app, clicks) >= 1
 
