@@ -33,7 +33,6 @@ def store_app(store: sessionmaker[Session], settings: Settings) -> Iterator[sess
     app.extensions["renewals.database"].dispose()
 
 
-
 def sent(session: Session) -> models.EmailMessage:
     message = make_message(session)
     message.status, message.sent_at = "sent", utcnow() - timedelta(hours=1)
