@@ -39,7 +39,7 @@ from sync_service.store.models import utcnow
 
 log = structlog.get_logger(__name__)
 
-BATCH = 50  # the most emails in one batch, however fast the rate
+BATCH = 100  # the most emails in one batch, however fast the rate (each batch costs a work horse and a set-up)
 BATCH_TIME_SHARE = 0.25  # a batch is sized to take at most this share of the queue's job timeout
 DEADLINE_SHARE = 0.8  # a batch takes no send slot after this share of its job's timeout
 
