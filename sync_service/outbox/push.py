@@ -49,11 +49,11 @@ from typing import Any
 
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ColumnElement, Connection, Update, case, insert, literal, null, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.model import TaskConventions
-from sync_service.outbox import conflicts, wire
+from sync_service.outbox import bulk, conflicts, wire
 from sync_service.outbox.waiting import pending_since
 from sync_service.outbox.wire import Claimed, TaskShape
 from sync_service.pull.convert import sf_datetime
@@ -219,7 +219,7 @@ class Pusher:
                 return []
             connection.execute(
                 update(item)
-                .where(item.id.in_([row[0] for row in rows]))
+                .where(bulk.in_ids(connection, item.id, [row[0] for row in rows]))
                 .values(attempts=item.attempts + 1, next_attempt_at=now + LEASE)
             )
         return [
@@ -371,9 +371,9 @@ class Pusher:
     @staticmethod
     def _save_keys(session: Session, found: dict[str, str], sobject: str) -> None:
         existing = Pusher._known_keys(session, list(found))
-        for key, sf_id in found.items():
-            if key not in existing:
-                session.add(models.SalesforceKey(key=key, sf_id=sf_id, sobject=sobject))
+        new = [{"key": key, "sf_id": sf_id, "sobject": sobject} for key, sf_id in found.items() if key not in existing]
+        if new:
+            session.connection().execute(insert(models.SalesforceKey), new)
 
     # ------------------------------------------------------------------ field updates
 
@@ -549,7 +549,9 @@ class Pusher:
             stored = {
                 id: (revision, attempts)
                 for id, revision, attempts in connection.execute(
-                    select(item_.id, item_.revision, item_.attempts).where(item_.id.in_([i.id for i in items]))
+                    select(item_.id, item_.revision, item_.attempts).where(
+                        bulk.in_ids(connection, item_.id, [i.id for i in items])
+                    )
                 )
             }
             for item, answer in zip(items, answers, strict=True):
@@ -561,43 +563,20 @@ class Pusher:
                     sf_id = str(answer["id"])
                     if keep_keys:
                         created[item.key] = sf_id
-                    done.append({"b_id": item.id, "b_revision": item.revision, "b_sf_id": sf_id})
+                    done.append({"id": item.id, "revision": item.revision, "sf_id": sf_id})
                     if revision == item.revision:
                         result.done += 1
                     continue
                 code, message = _first_error(answer)
                 if code in TRANSIENT_RECORD_CODES and attempts < self.max_attempts:
-                    retry.append({"b_id": item.id, "b_error": message, "b_due": now + self._backoff(attempts)})
+                    retry.append({"id": item.id, "error": message, "due": now + self._backoff(attempts)})
                     result.retrying += 1
                 else:
                     if code in TRANSIENT_RECORD_CODES:
                         message = f"gave up after {attempts} attempts: {message}"
-                    dead.append({"b_id": item.id, "b_error": message})
+                    dead.append({"id": item.id, "error": message})
                     result.dead += 1
-            by_id = item_.id == bindparam("b_id")
-            if done:
-                same = item_.revision == bindparam("b_revision")
-                connection.execute(
-                    update(item_)
-                    .where(by_id, same)
-                    .values(sf_id=bindparam("b_sf_id"), status="done", done_at=now, attempts=0, last_error=None),
-                    done,
-                )
-                # Bumped while we were writing: push the newer count next time.
-                connection.execute(
-                    update(item_).where(by_id, ~same).values(sf_id=bindparam("b_sf_id"), next_attempt_at=now), done
-                )
-            if retry:
-                connection.execute(
-                    update(item_)
-                    .where(by_id)
-                    .values(last_error=bindparam("b_error"), next_attempt_at=bindparam("b_due")),
-                    retry,
-                )
-            if dead:
-                connection.execute(
-                    update(item_).where(by_id).values(status="dead", last_error=bindparam("b_error")), dead
-                )
+            _write_outcomes(connection, now, done, retry, dead)
             if created:
                 self._save_keys(session, created, items[0].sobject)
 
@@ -612,6 +591,56 @@ class Pusher:
         if self.retry_base <= 0:
             return _jittered(0.0)
         return _jittered(min(self.outage_cap, max(self.retry_base, waited.total_seconds())))
+
+
+def _write_outcomes(
+    connection: Connection,
+    now: datetime,
+    done: list[dict[str, Any]],
+    retry: list[dict[str, Any]],
+    dead: list[dict[str, Any]],
+) -> None:
+    """One UPDATE per outcome for a batch's rows. A success is marked done only where the row's revision is
+    still the one pushed, decided by the UPDATE itself (so a bump committed meanwhile wins); a row bumped since
+    keeps the Salesforce id and is due again at once, to push the newer count."""
+    item = models.OutboxItem
+    at = literal(now, item.done_at.type)
+
+    def succeeded(value: Callable[[str], ColumnElement[Any]]) -> Update:
+        same = item.revision == value("revision")
+        return (
+            update(item)
+            .where(item.id == value("id"))
+            .values(
+                sf_id=value("sf_id"),
+                status=case((same, literal("done")), else_=item.status),
+                done_at=case((same, at), else_=item.done_at),
+                attempts=case((same, literal(0)), else_=item.attempts),
+                last_error=case((same, null()), else_=item.last_error),
+                next_attempt_at=case((same, item.next_attempt_at), else_=at),
+            )
+        )
+
+    bulk.update_each(
+        connection,
+        succeeded,
+        {"id": item.id.type, "revision": item.revision.type, "sf_id": item.sf_id.type},
+        done,
+    )
+    bulk.update_each(
+        connection,
+        lambda value: (
+            update(item).where(item.id == value("id")).values(last_error=value("error"), next_attempt_at=value("due"))
+        ),
+        {"id": item.id.type, "error": item.last_error.type, "due": item.next_attempt_at.type},
+        retry,
+    )
+    bulk.update_each(
+        connection,
+        lambda value: update(item).where(item.id == value("id")).values(status="dead", last_error=value("error")),
+        {"id": item.id.type, "error": item.last_error.type},
+        dead,
+    )
 
 
 def _jittered(ceiling: float) -> timedelta:

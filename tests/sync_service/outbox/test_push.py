@@ -5,12 +5,15 @@ others, the API limit pauses the push, and batches hold up to 200 records."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import requests
 from sqlalchemy import select
 
 from sync_service.outbox import wire
 from sync_service.outbox.dead import retry_dead
 from sync_service.outbox.record import record_field_update
+from sync_service.salesforce.transport import SalesforceAdapter
 from sync_service.store import models
 from tests.sync_service.outbox.conftest import Scene, drop_first_write_response
 
@@ -160,3 +163,34 @@ def test_field_updates_follow_the_tasks_and_a_bad_one_does_not_block_the_others(
     with scene.store() as session:
         [dead] = session.scalars(select(models.OutboxItem).where(models.OutboxItem.status == "dead")).all()
     assert (dead.target_sf_id, dead.last_error) == (contracts[2], "FIELD_CUSTOM_VALIDATION_EXCEPTION: Terms locked")
+
+
+def test_a_repeat_recorded_while_its_task_is_written_goes_with_the_next_push(scene: Scene) -> None:
+    """The event happens again after Salesforce wrote its Task and before the push records that: the row is not
+    marked done (its count is newer than what was sent), keeps the Task's id, and the next push sends the count."""
+    scene.record(1)
+    scene.record(2)
+    adapter = scene.sf.session.get_adapter("https://")
+    assert isinstance(adapter, SalesforceAdapter)
+    real_send = adapter.send
+    repeated: list[str] = []
+
+    def send(request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        response = real_send(request, **kwargs)
+        if not repeated and "/composite/sobjects" in (request.url or "") and request.method in ("POST", "PATCH"):
+            repeated.append(str(request.url))
+            scene.record(1)
+        return response
+
+    adapter.send = send  # type: ignore[method-assign]
+    assert scene.pusher().push().done == 1
+    with scene.store() as session:
+        rows = {r.key: r for r in session.scalars(select(models.OutboxItem)).all()}
+    bumped, written = rows[scene.key(1)], rows[scene.key(2)]
+    assert (written.status, bumped.status, bumped.count) == ("done", "pending", 2)
+    [first] = [t for t in scene.tasks() if "Email 1 " in str(t["Subject"])]
+    assert bumped.sf_id == first["Id"]
+    scene.drain()
+    tasks = {"Email 1 " in str(t["Subject"]): str(t["Description"]) for t in scene.tasks()}
+    assert len(scene.tasks()) == 2
+    assert "Happened 2 times" in tasks[True] and "Happened once" in tasks[False]
