@@ -169,6 +169,7 @@ def send_figures(*, reminders: int = 500, rate: float = 50.0, workers: int = 2, 
         expected = 2 * reminders
         deadline = time.monotonic() + timeout
         fan_outs = [fan_out]
+        idle_checks = 0  # consecutive checks that found no batch queued or running (one can be between the two)
         while time.monotonic() < deadline:
             with sessions() as session:
                 done = session.scalar(
@@ -176,10 +177,13 @@ def send_figures(*, reminders: int = 500, rate: float = 50.0, workers: int = 2, 
                 )
             if done == expected:
                 break
-            if queue.count == 0 and not queue.started_job_registry.get_job_ids() and fan_outs[-1].is_finished:
+            idle = queue.count == 0 and not queue.started_job_registry.get_job_ids() and fan_outs[-1].is_finished
+            idle_checks = idle_checks + 1 if idle else 0
+            if idle_checks >= 3:
                 # Every batch ran and some emails are still queued (SES or its quota read said "not sent"):
                 # the scheduler's next send job would fan them out again; here that is now, not in 5 minutes.
                 fan_outs.append(queue.enqueue_call("jobs.email.send_due_job", result_ttl=3600))
+                idle_checks = 0
             time.sleep(0.5)
         batch_results = [
             job.return_value() or {}

@@ -15,7 +15,10 @@ share one pace):
    with a margin. The times requests actually left are logged (a sorted set); one may leave only while
    fewer than ``rate`` left in the last ``1 + WINDOW_MARGIN`` seconds, else it waits until the oldest drops
    out. A sender a busy machine woke late still goes when its turn allows (no slot is thrown away), and
-   never lands in the next one's second; the margin covers the way from the dispatch to SES's door.
+   never lands in the next one's second; the margin covers the way from the dispatch to SES's door. Each
+   throttling answer SES still gives widens the margin for every worker (:meth:`RateLimiter.widen`, by
+   ``WIDEN_STEP`` up to ``WIDEN_MAX``) until a minute passes without one: the way to SES was slower than
+   the margin allowed.
 
 ``rate`` consecutive slots span ``1 / HEADROOM`` seconds, a little more than the window, so on time the
 window never holds anyone back; it only corrects for lateness.
@@ -42,6 +45,9 @@ PREFIX = "renewals:email:"
 HEADROOM = 0.95
 # Seconds added to SES's one-second window: the jitter between a request's dispatch and its arrival at SES.
 WINDOW_MARGIN = 0.05
+WIDEN_STEP = 0.025  # seconds added to the margin per throttling answer
+WIDEN_MAX = 0.25
+WIDEN_FOR = 60  # seconds after the last throttling answer the margin goes back to WINDOW_MARGIN
 SLOT_KEY = PREFIX + "next-slot"
 WINDOW_KEY = PREFIX + "sent-window"
 PAUSE_KEY = PREFIX + "paused"
@@ -67,14 +73,15 @@ redis.call('SET', KEYS[1], string.format('%d', slot + interval), 'PX', math.floo
 return {1, wait}
 """
 
-# KEYS[1]: the dispatch log (a sorted set, scores in microseconds on Redis's clock). ARGV: how many may leave
-# per window, the window in microseconds, a member name unique to this dispatch. Returns 0 when the dispatch
-# is logged now, else the microseconds until the oldest logged dispatch leaves the window.
+# KEYS[1]: the dispatch log (a sorted set, scores in microseconds on Redis's clock); KEYS[2]: microseconds the
+# window is widened by (see WIDEN_LUA). ARGV: how many may leave per window, the window in microseconds, a
+# member name unique to this dispatch. Returns 0 when the dispatch is logged now, else the microseconds until
+# the oldest logged dispatch leaves the window.
 WINDOW_LUA = """
 local now = redis.call('TIME')
 local now_us = tonumber(now[1]) * 1000000 + tonumber(now[2])
 local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
+local window = tonumber(ARGV[2]) + tonumber(redis.call('GET', KEYS[2]) or '0')
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_us - window)
 if redis.call('ZCARD', KEYS[1]) < limit then
   redis.call('ZADD', KEYS[1], now_us, ARGV[3])
@@ -83,6 +90,14 @@ if redis.call('ZCARD', KEYS[1]) < limit then
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return math.max(1, tonumber(oldest[2]) + window - now_us)
+"""
+
+# KEYS[1]: microseconds the window is widened by. ARGV: the step and the most, in microseconds; how long the
+# widening lasts, in milliseconds. Returns the new widening.
+WIDEN_LUA = """
+local extra = math.min(tonumber(ARGV[2]), redis.call('INCRBY', KEYS[1], ARGV[1]))
+redis.call('SET', KEYS[1], extra, 'PX', ARGV[3])
+return extra
 """
 
 
@@ -121,8 +136,10 @@ class RateLimiter:
         self.window = (1.0 if rate >= 1 else 1.0 / rate) + WINDOW_MARGIN
         self.key = key
         self.window_key = window_key
+        self.widen_key = window_key + ":extra"
         self._slot_script = redis.register_script(SLOT_LUA)
         self._window_script = redis.register_script(WINDOW_LUA)
+        self._widen_script = redis.register_script(WIDEN_LUA)
 
     def reserve(self, *, deadline: float | None = None) -> Slot | None:
         """The next free slot, reserved for the caller; None (nothing reserved) if it would come after
@@ -138,9 +155,17 @@ class RateLimiter:
         """Log a request leaving now if the window has room (0.0); otherwise the seconds until it has."""
         member = secrets.token_hex(8)
         wait_us = int(
-            self._window_script(keys=[self.window_key], args=[self.per_window, int(self.window * 1e6), member])
+            self._window_script(
+                keys=[self.window_key, self.widen_key], args=[self.per_window, int(self.window * 1e6), member]
+            )
         )
         return wait_us / 1_000_000
+
+    def widen(self) -> float:
+        """SES throttled a request that passed the window: widen it for every worker (returns the seconds
+        it is widened by now)."""
+        args = [int(WIDEN_STEP * 1e6), int(WIDEN_MAX * 1e6), WIDEN_FOR * 1000]
+        return int(self._widen_script(keys=[self.widen_key], args=args)) / 1_000_000
 
     def dispatch(self) -> None:
         """Wait until the window lets a request leave, and log it leaving now: call right before the request."""

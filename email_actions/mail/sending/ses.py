@@ -33,6 +33,7 @@ SES was not called for that email then.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
@@ -235,6 +236,9 @@ class SesSender:
                 if isinstance(last, NotSent) and "throttled" in str(last):
                     with self._lock:
                         self.throttled += 1
+                    # Without Redis the retry below fails at the limiter anyway, and says so.
+                    with contextlib.suppress(RedisError):
+                        self.limiter().widen()
                 if not _retryable(last):
                     raise last from exc
                 log.info("SES did not take the email; trying again", attempt=attempt + 1, reason=str(last))

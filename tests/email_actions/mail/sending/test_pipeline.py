@@ -201,6 +201,7 @@ def test_throttling_answers_back_off_and_the_email_goes_once(
         # proves the email did not go (a 5xx, no connection), logged with its reason by the sender.
         assert proxy.sends == 4, f"{proxy.sends} SendEmail calls for 2 throttles and 2 emails: {summary}"
     assert summary["sent"] == 2 and summary["throttled"] == 2
+    assert float(redis.get(ratelimit.WINDOW_KEY + ":extra") or 0) == 2 * ratelimit.WIDEN_STEP * 1e6  # widened twice
     assert set(per_email(ses_endpoint).values()) == {1}
     with store() as session:
         assert session.scalar(select(func.count()).where(models.EmailMessage.ses_message_id.is_not(None))) == 2
@@ -436,6 +437,12 @@ def test_the_rate_limiters_window_lets_no_more_than_the_rate_leave_within_a_seco
     wait = first.try_dispatch()
     assert 0 < wait <= first.window
     assert first.window == pytest.approx(1.0 + ratelimit.WINDOW_MARGIN)
+    # A throttling answer SES still gave widens the window for every client, up to a limit.
+    assert second.widen() == pytest.approx(ratelimit.WIDEN_STEP)
+    assert 0 < first.try_dispatch() <= first.window + ratelimit.WIDEN_STEP
+    for _ in range(20):
+        second.widen()
+    assert first.widen() == pytest.approx(ratelimit.WIDEN_MAX)
 
 
 def test_a_run_past_its_deadline_claims_nothing_and_leaves_its_emails_queued(
