@@ -5,7 +5,7 @@ classification, a human open or download recording or bumping the rep's Task, pu
 - ``GET /o/<token>.gif``: always a transparent GIF of 1 by 1 pixel, for any token (a pixel never shows an
   error page; a bad or expired token, or a database that cannot be reached, records nothing). The token is
   checked by its signature (no database), its rate limit costs one Redis round trip (no rate-limit headers),
-  and the store sees one INSERT of the raw hit in a short write transaction of its own, committed before the
+  and the store sees one INSERT of the raw hit in a short write transaction (group-committed), committed before the
   GIF answers, so no open is lost once answered (``link_events``); its classification and a human open's
   Task come later, in batches (``sync_service.link_hits``). No Salesforce call, ever. Past its rate limit it
   still answers the GIF, and records nothing.
@@ -42,7 +42,7 @@ from werkzeug.wsgi import wrap_file
 from config.settings import Settings
 from email_actions.mail.brands import Brand
 from email_actions.mail.links import LinkInvalid, Purpose
-from email_actions.web.act.link_events import append_hit, push_evidence_soon, record_hit
+from email_actions.web.act.link_events import append_hit, push_evidence_soon, surely_machine
 from email_actions.web.security import limit_key_for_message, limiter
 from email_actions.web.token_pages import brand_of, links, open_link, render_page
 from sync_service.outbox.writeback import live_quote
@@ -109,11 +109,12 @@ def pixel(token: str) -> Response:
     if not _within_pixel_limit(claims.message_id):
         return _gif()  # past the limit a pixel just records nothing
     try:
-        append_hit(current_database(), claims, kind="open", purpose="open")
+        hit = append_hit(current_database(), claims.message_id, claims.nonce, kind="open", purpose="open")
     except SQLAlchemyError:
         log.exception("open pixel: the open could not be recorded")
         return _gif()
-    push_evidence_soon()
+    if not surely_machine(hit):
+        push_evidence_soon()
     return _gif()
 
 
@@ -139,11 +140,11 @@ def quote(token: str) -> Response:
     response, served = _quote_response(session, renewal_quote, opened.brand)
     message, kind = opened.message, "download" if served else "click"
     try:
-        record_hit(session, message, kind=kind, purpose="quote")
+        hit = append_hit(current_database(), message.id, message.nonce, kind=kind, purpose="quote")
     except BaseException:
         response.close()  # the open PDF
         raise
-    if served:
+    if served and not surely_machine(hit):
         push_evidence_soon()
     return response
 

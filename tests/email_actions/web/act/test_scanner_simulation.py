@@ -32,13 +32,14 @@ from email_actions.mail.links import Links
 from email_actions.mail.rendering.context import LINK_PURPOSES
 from email_actions.web.app import create_app
 from jobs.base import get_queue
-from jobs.queues import QUEUE_NAMES
+from jobs.queues import PUSH, QUEUE_NAMES
 from sync_service.salesforce.client import connect
 from sync_service.store import models
 from sync_service.store.db import current_session
 from sync_service.store.models import utcnow
 from tests.email_actions.emails_helpers import make_message
 from tests.email_actions.web.act.test_pixel_and_quote import BASE, with_org
+from tests.email_actions.web.hits import drain
 from tests.factories import make_reminder
 from tests.standin_org import RunningOrg, start_org, stop_org
 
@@ -124,6 +125,7 @@ def test_scanners_fetching_every_link_of_every_email_change_nothing(
                 assert response.status_code < 500, (fetcher, method, url, response.status_code)
 
     assert sum(statuses.values()) == EMAILS * len(purposes) * 2
+    drain(app)  # the hits appended, classified as the start of a push does
     with app.app_context():
         session = current_session()
 
@@ -151,4 +153,7 @@ def test_scanners_fetching_every_link_of_every_email_change_nothing(
 
     for name in QUEUE_NAMES:
         queue = get_queue(name, redis)
-        assert (name, queue.count, queue.scheduled_job_registry.count) == (name, 0, 0)
+        # A gateway fetching with a browser's agent is told from a person only by the drain (timing), so its
+        # opens may have asked for the one push of the window, which then drains and finds nothing to send.
+        scheduled = 1 if name == PUSH else 0
+        assert (name, queue.count, queue.scheduled_job_registry.count <= scheduled) == (name, 0, True)

@@ -42,6 +42,7 @@ from tests.conftest import TEST_SECRET_KEY, sent_emails
 from tests.email_actions.emails_helpers import make_message
 from tests.email_actions.mail.test_brand_settings import png
 from tests.email_actions.web.console.conftest import add_user, csrf_of, post_form, sign_in
+from tests.email_actions.web.hits import drain
 from tests.factories import make_contract, make_reminder
 from tests.paths import SALESFORCE_CPQ_PRESET
 from tests.standin_org import RunningOrg, start_org, stop_org
@@ -342,6 +343,7 @@ def hit_pixel(app: Flask, ip: str, agent: str = BROWSER) -> list[str]:
     )
     response = app.test_client().get(path, headers={"User-Agent": agent}, environ_base={"REMOTE_ADDR": ip})
     assert response.status_code == 200
+    drain(app)
     with app.app_context():
         event = (
             current_session()

@@ -22,6 +22,7 @@ from email_actions.mail.links import Links
 from email_actions.web.app import create_app
 from email_actions.web.session_cookies import REP_KEY
 from sync_service.store import mapping_versions, models
+from tests.email_actions.web.hits import drain
 from tests.factories import make_contract, make_email, make_reminder, sf_id
 from tests.org_quotes import org_settings, put_quote
 from tests.standin_org import RunningOrg
@@ -75,6 +76,8 @@ class Portal:
         return match.group(1)
 
     def counts(self) -> dict[str, int]:
+        """Rows by model, once the link hits appended so far are drained (as a push starts by)."""
+        drain(self.app)
         with self.sessions() as session:
             return {
                 model.__name__: int(session.scalar(select(func.count()).select_from(model)) or 0) for model in COUNTED
@@ -87,6 +90,7 @@ class Portal:
             return contract
 
     def rows(self, model: type[models.Base]) -> list[Any]:
+        drain(self.app)
         with self.sessions() as session:
             return list(session.scalars(select(model).order_by(model.id)))  # type: ignore[attr-defined]
 
