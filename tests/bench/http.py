@@ -7,8 +7,9 @@ and a temporary Redis (rate limits). The server is `tests.bench.http_server`: `r
 configuration serving the web app with one route added, the trivial endpoint `GET /_bench/trivial` (an empty 200
 through the same app, hooks and headers included); the product itself has no such route.
 Requests come from a thread pool of keep-alive `requests` sessions, each endpoint in turn,
-after a warm-up, with a desktop browser's user agent an hour after the emails were sent, so the pixel
-takes the human path (event, Task bumped in the outbox) rather than the cheaper machine one. Each request
+after a warm-up, with a desktop browser's user agent an hour after the emails were sent, so the pixel's
+opens are a person's (the raw hit appended and a push asked for; the events and Tasks are the push's drain,
+not measured here) rather than a machine's. Each request
 claims its own client address through `X-Forwarded-For` (one proxy hop configured), and the requests
 spread over the emails, as real opens do, so neither per-address nor per-email rate limits trip.
 
