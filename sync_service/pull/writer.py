@@ -114,9 +114,19 @@ def local_ids(session: Session, entity: str, sf_ids: Iterable[str]) -> dict[str,
     found: dict[str, int] = {}
     for start in range(0, len(wanted), IDS_PER_SELECT):
         batch = wanted[start : start + IDS_PER_SELECT]
-        query = select(table.sf_id, table.id).where(_sf_id_among(session, table, batch))  # type: ignore[attr-defined]
-        found.update(dict(session.connection().execute(query).all()))
+        found.update(dict(_driver_select(session, table, "sf_id, id", batch)))
     return found
+
+
+def _driver_select(session: Session, table: Any, columns: str, sf_ids: list[str]) -> list[Any]:
+    """`SELECT columns FROM table WHERE sf_id IN sf_ids` as driver SQL, for plain columns (text, integers): a
+    Core select would coerce and render every id on its way to the same statement."""
+    connection = session.connection()
+    name = connection.dialect.identifier_preparer.quote(table.__tablename__)
+    if connection.dialect.name == "postgresql":
+        return list(connection.exec_driver_sql(f"SELECT {columns} FROM {name} WHERE sf_id = ANY(%s)", (sf_ids,)))
+    markers = ", ".join("?" * len(sf_ids))
+    return list(connection.exec_driver_sql(f"SELECT {columns} FROM {name} WHERE sf_id IN ({markers})", tuple(sf_ids)))
 
 
 def _sf_id_among(session: Session, table: Any, sf_ids: list[str]) -> ColumnElement[bool]:
