@@ -535,9 +535,8 @@ class Pusher:
         self, items: list[Claimed], answers: list[dict[str, Any]], result: PushResult, *, keep_keys: bool = False
     ) -> None:
         """Record each row's outcome, and the ids of created records, in one transaction: one read of the rows'
-        revisions and attempts, then one executemany UPDATE per outcome. A success marks its row done only
-        where the revision is still the one pushed (the WHERE says so, so a bump committed meanwhile wins);
-        a row bumped since keeps the id and is due again at once, to push the newer count."""
+        revisions and attempts (what the backoff and the dead letters go by), then one UPDATE per outcome for
+        all its rows (`_write_outcomes`)."""
         now = self.clock()
         item_ = models.OutboxItem
         done: list[dict[str, Any]] = []
