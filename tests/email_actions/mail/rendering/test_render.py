@@ -4,6 +4,7 @@ part, CSS inlined once per template and brand, template problems, and the MIME m
 from __future__ import annotations
 
 import email
+import re
 import shutil
 from datetime import date, timedelta
 from decimal import Decimal
@@ -21,7 +22,7 @@ from email_actions.mail.brands import BrandBook, load_brands
 from email_actions.mail.links import LINKS, LinkInvalid, Links
 from email_actions.mail.rendering.context import EmailContext
 from email_actions.mail.rendering.formatting import normalise_locale
-from email_actions.mail.rendering.mime import compose, compose_email
+from email_actions.mail.rendering.mime import MIME_POLICY, ONE_CLICK, compose, compose_email
 from email_actions.mail.rendering.render import TEMPLATES_DIR, RenderedEmail, Renderer, TemplateProblem
 from tests.email_actions.emails_helpers import (
     context_for,
@@ -413,6 +414,75 @@ def test_non_ascii_names_and_subjects_are_encoded() -> None:
     assert parsed["Reply-To"].addresses[0].username == "juergen"
     assert parsed["X-Renewals-Kind"] == "reminder"
     assert [p.get_content().replace("\r\n", "\n") for p in parsed.iter_parts()] == ["Grüße\n", "<p>Grüße</p>\n"]
+
+
+def _compose_with_email_package(
+    rendered: RenderedEmail,
+    *,
+    sender: str,
+    to: str,
+    reply_to: str | None,
+    list_unsubscribe: str | None,
+    headers: dict[str, str],
+) -> bytes:
+    """The same message built the standard library's way, which `compose` must match byte for byte."""
+    message = email.message.EmailMessage(policy=MIME_POLICY)
+    message["From"] = sender
+    message["To"] = to
+    if reply_to:
+        message["Reply-To"] = reply_to
+    message["Subject"] = rendered.subject
+    message["Date"] = "Mon, 07 Dec 2026 22:08:23 +0000"
+    if list_unsubscribe is not None:
+        message["List-Unsubscribe"] = f"<{list_unsubscribe}>"
+        message["List-Unsubscribe-Post"] = ONE_CLICK
+    for name, value in headers.items():
+        message[name] = value
+    message.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return message.as_bytes()
+
+
+MIME_ADDRESSES = [
+    ("Northwind Renewals <renewals@northwind.example>", "buyer@customer.example", "riley.rep@vendor.example"),
+    ("Nørdwind Renewals <renewals@northwind.example>", "Zoë Müller <zoe@kunde.example>", "Jürgen <j@n.example>"),
+    ("Riley Rep, Inc. <a@b.example>", '"Quoted Name" <q@x.example>', None),
+    ("a@b.example", "x.y+z@sub.x.example", "Dana Scully <buyer@customer.example>"),
+]
+MIME_BODIES = [
+    ("Verlängerung für Zoë: Vertrag 42", "Grüße\n", "<p>Grüße</p>"),
+    (
+        "Your  contract 42 ",
+        "one\r\ntwo " + "x" * 1200 + "\n\nend =3D trailing space \n",
+        "<a>" + "é" * 600 + "</a>\n\n",
+    ),
+    ("x" * 1100, "", "\n"),
+    ("=?utf-8?q?x?= looks encoded", "--===============1234567890123456789==\n", "a\rb"),
+]
+
+
+@pytest.mark.parametrize("addresses", MIME_ADDRESSES)
+@pytest.mark.parametrize("body", MIME_BODIES)
+def test_compose_writes_what_the_email_package_writes(
+    addresses: tuple[str, str, str | None], body: tuple[str, str, str]
+) -> None:
+    sender, to, reply_to = addresses
+    rendered = RenderedEmail(*body)
+    arguments = {
+        "sender": sender,
+        "to": to,
+        "reply_to": reply_to,
+        "list_unsubscribe": "https://renewals.example/u/" + "t" * 300 if reply_to else None,
+        "headers": {"X-Renewals-Email": "reminder-7", "X-Note": body[0]},
+    }
+    ours = compose(rendered, **arguments)  # type: ignore[arg-type]
+    theirs = _compose_with_email_package(rendered, **arguments)  # type: ignore[arg-type]
+
+    def same_date_and_boundary(raw: bytes) -> bytes:
+        raw = re.sub(rb"\r\nDate: [^\r]*\r\n", b"\r\nDate: Mon, 07 Dec 2026 22:08:23 +0000\r\n", raw)
+        return re.sub(rb"={15}\d{19}==", b"BOUNDARY", raw)
+
+    assert same_date_and_boundary(ours) == same_date_and_boundary(theirs)
 
 
 def test_contexts_count_days_from_the_day_they_are_written(db_session: Session, links: Links, book: BrandBook) -> None:
