@@ -27,7 +27,8 @@ from email.utils import formatdate
 from email_actions.mail.rendering.context import REP_KINDS, EmailContext
 from email_actions.mail.rendering.render import RenderedEmail
 
-MIME_POLICY = policy.SMTP.clone(max_line_length=998)
+MAX_LINE = 998  # RFC 5322
+MIME_POLICY = policy.SMTP.clone(max_line_length=MAX_LINE)
 ONE_CLICK = "List-Unsubscribe=One-Click"
 CRLF = "\r\n"
 ADDRESS_HEADERS = frozenset({"from", "to", "reply-to", "cc", "bcc", "sender"})
@@ -41,7 +42,7 @@ _BOUNDARY_DIGITS = len(repr(sys.maxsize - 1))
 
 def _header(name: str, value: str) -> str:
     """One header as the package folds it under :data:`MIME_POLICY`, CRLF included."""
-    plain = len(name) + 2 + len(value) <= MIME_POLICY.max_line_length and _PLAIN.match(value)
+    plain = len(name) + 2 + len(value) <= MAX_LINE and _PLAIN.match(value)
     if plain and (name.lower() not in ADDRESS_HEADERS or _PLAIN_ADDRESS.match(value)):
         return f"{name}: {value}{CRLF}"
     return str(MIME_POLICY.header_factory(name, value).fold(policy=MIME_POLICY))
@@ -51,7 +52,7 @@ def _body(text: str) -> str:
     """``text`` as UTF-8 quoted-printable with CRLF line ends, as ``set_content(cte="quoted-printable")``
     and the generator write it."""
     lines = text.encode("utf-8").splitlines()
-    encoded = quoprimime.body_encode((b"\n".join(lines) + b"\n").decode("latin-1"), MIME_POLICY.max_line_length)
+    encoded = quoprimime.body_encode((b"\n".join(lines) + b"\n").decode("latin-1"), MAX_LINE)
     return "".join(line + CRLF for line in encoded.splitlines())
 
 
