@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import Row, delete, select, text
+from sqlalchemy import Row, delete, func, select, text
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from config.settings import get_settings
@@ -53,6 +53,10 @@ log = structlog.get_logger(__name__)
 TASK_OF_KIND = {"open": "opened", "download": "downloaded"}
 # The same email's other hits the classifier looks at (the "every link within seconds" signal).
 RECENT_LIMIT = 20
+# Opens of one email stored per hour at most (the pixel's limit, which each web worker counts in its own
+# memory: the drain makes it exact across workers). Opens past it are dropped, as the pixel records nothing
+# past its limit.
+OPENS_PER_HOUR = 30
 # Raw hits classified per transaction by the drain.
 DRAIN_BATCH = 500
 # The PostgreSQL advisory lock key that makes drains take turns ("LNKH").
@@ -204,6 +208,8 @@ def _store_batch(session: Session, hits: Sequence[models.LinkHit]) -> int:
                 "link hit dropped: its email is gone or its links were replaced", email_message_id=raw.email_message_id
             )
             continue
+        if raw.kind == "open" and _opens_within_hour(session, message.id, raw.occurred_at) >= OPENS_PER_HOUR:
+            continue  # past the pixel's limit: records nothing, as the pixel itself would
         hit = Hit(
             purpose=raw.purpose,
             method=raw.method,
@@ -217,6 +223,21 @@ def _store_batch(session: Session, hits: Sequence[models.LinkHit]) -> int:
         store_hit(session, message, kind=raw.kind, classified=classified)
         stored += 1
     return stored
+
+
+def _opens_within_hour(session: Session, message_id: int, at: datetime) -> int:
+    event = models.EmailEvent
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                event.email_message_id == message_id,
+                event.kind == "open",
+                event.occurred_at > at - timedelta(hours=1),
+                event.occurred_at <= at,
+            )
+        )
+        or 0
+    )
 
 
 def _seconds_since(then: datetime | None, at: datetime) -> float | None:

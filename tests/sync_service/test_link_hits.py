@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from email_actions.web.app import create_app
-from sync_service.link_hits import drain_hits
+from sync_service.link_hits import OPENS_PER_HOUR, drain_hits
 from sync_service.outbox.record import event_key
 from sync_service.store import models
 from sync_service.store.models import utcnow
@@ -133,3 +133,18 @@ def test_a_burst_drained_relabels_its_earlier_hits_and_takes_back_their_task(
         ]
         assert rows[0].reasons == ["part of a burst of 3 different links within 5 s"]
         assert count(session, select(func.count()).select_from(models.OutboxItem)) == 0
+
+
+def test_opens_past_the_hourly_limit_are_dropped_whichever_worker_let_them_in(
+    store_app: sessionmaker[Session],
+) -> None:
+    with store_app() as session:
+        message = sent(session)
+        start = utcnow() - timedelta(minutes=40)
+        # Each web worker counts the pixel's limit in its own memory: two of them may let in twice the limit.
+        session.add_all(hit(message, "open", start + timedelta(seconds=n * 30)) for n in range(OPENS_PER_HOUR + 2))
+        session.commit()
+    assert drain_hits(store_app) == OPENS_PER_HOUR
+    with store_app() as session:
+        assert count(session, select(func.count()).select_from(models.EmailEvent)) == OPENS_PER_HOUR
+        assert count(session, select(func.count()).select_from(models.LinkHit)) == 0

@@ -4,16 +4,19 @@ classification, a human open or download recording or bumping the rep's Task, pu
 
 - ``GET /o/<token>.gif``: always a transparent GIF of 1 by 1 pixel, for any token (a pixel never shows an
   error page; a bad or expired token, or a database that cannot be reached, records nothing). The token is
-  checked by its signature (no database), its rate limit costs one Redis round trip (no rate-limit headers),
-  and the store sees one INSERT of the raw hit in a short write transaction (group-committed), committed before the
-  GIF answers, so no open is lost once answered (``link_events``); its classification and a human open's
-  Task come later, in batches (``sync_service.link_hits``). No Salesforce call, ever. Past its rate limit it
-  still answers the GIF, and records nothing.
+  checked by its signature (no database), its rate limit is counted in the worker's memory (no Redis), and
+  the store sees one INSERT of the raw hit, group-committed before the GIF answers, so no open is lost once
+  answered (``link_events``); its classification and a human open's Task come later, in batches
+  (``sync_service.link_hits``). No Salesforce call, ever. Past its rate limit it still answers the GIF, and
+  records nothing.
 
-  One limit, per email (``PIXEL_LIMIT``): a token is unforgeable, so what one can write is bounded by the
-  email's limit, and a flood of bad tokens writes nothing. A per-address limit would add a round trip to
-  every open and protect only against someone holding many emails' genuine links, which a mail gateway
-  fetching a whole company's mail is, legitimately.
+  The limit is per email (``PIXEL_LIMIT``), in each web worker's memory: a request's only waits are then the
+  commit's flush and nothing else. Across workers the drain enforces the same limit exactly
+  (``sync_service.link_hits.OPENS_PER_HOUR``: opens past it are dropped, not stored), so the memory limit only
+  bounds what a flood can append: a token is unforgeable, so that is the email's limit times the workers, per
+  hour, and a flood of bad tokens writes nothing. A per-address limit would add a Redis round trip to every
+  open and protect only against someone holding many emails' genuine links, which a mail gateway fetching a
+  whole company's mail is, legitimately.
 - ``GET /q/<token>``: the renewal quote PDF of *the email's contract* — no quote or document id is ever
   read from the URL — as an attachment (``<quote number>.pdf``), from the local copy or fetched from the
   org once (``sync_service.salesforce.quote_files``). No document: a branded 404 page; org unreachable, failing or out
@@ -34,7 +37,8 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from limits import parse
-from redis.exceptions import RedisError
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.wsgi import wrap_file
@@ -45,6 +49,7 @@ from email_actions.mail.links import LinkInvalid, Purpose
 from email_actions.web.act.link_events import append_hit, push_evidence_soon, surely_machine
 from email_actions.web.security import limit_key_for_message, limiter
 from email_actions.web.token_pages import brand_of, links, open_link, render_page
+from sync_service.link_hits import OPENS_PER_HOUR
 from sync_service.outbox.writeback import live_quote
 from sync_service.salesforce.quote_files import (
     CHUNK,
@@ -72,7 +77,8 @@ QUOTE_FILES_KEY = "renewals.quote_files"
 PURPOSE_OF_ENDPOINT: dict[str, Purpose] = {"evidence.quote": "quote"}
 
 # A person opens one email a handful of times; scanners and image proxies a few more.
-PIXEL_LIMIT = parse("30/hour")
+PIXEL_LIMIT = parse(f"{OPENS_PER_HOUR}/hour")
+PIXEL_LIMITER_KEY = "renewals.pixel_limiter"
 QUOTE_LIMITS = ("30/minute", "10/minute;50/day")
 # What a page says when the PDF cannot be served, by status.
 UNAVAILABLE = {
@@ -119,15 +125,13 @@ def pixel(token: str) -> Response:
 
 
 def _within_pixel_limit(message_id: int) -> bool:
-    """Count the hit against the pixel's limit per email; False past it. One moving-window entry (a Redis round
-    trip), without the rate-limit headers' window reads a route limit costs (a pixel's headers are read by
-    nobody). Redis unreachable: within (the open is recorded), as RATELIMIT_SWALLOW_ERRORS does for the other
-    routes."""
-    try:
-        return limiter.limiter.hit(PIXEL_LIMIT, "pixel", "message", str(message_id))
-    except RedisError:
-        log.warning("open pixel: rate limit not checked (Redis unreachable)")
-        return True
+    """Count the hit against the pixel's limit per email in this worker's memory; False past it."""
+    limiter_of_worker = current_app.extensions.get(PIXEL_LIMITER_KEY)
+    if limiter_of_worker is None:
+        limiter_of_worker = current_app.extensions.setdefault(
+            PIXEL_LIMITER_KEY, MovingWindowRateLimiter(MemoryStorage())
+        )
+    return cast(MovingWindowRateLimiter, limiter_of_worker).hit(PIXEL_LIMIT, "pixel", str(message_id))
 
 
 @bp.get("/q/<token>")
