@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from email_actions.mail.brands import Brand
 from email_actions.mail.links import Links, Purpose
 from email_actions.mail.rendering.formatting import normalise_locale
+from mappings.model import Mapping as MappingModel
 from sync_service.outbox.writeback import live_quote
 from sync_service.renewability import active_rules, refusal
 from sync_service.store import models
@@ -136,12 +137,24 @@ def _name(first: str | None, last: str | None) -> str:
     return " ".join(part for part in (first, last) if part) or ""
 
 
+# `rules` not given: build_context reads the active mapping's renewal rules itself.
+READ_RULES: Any = object()
+
+
 def build_context(
-    session: Session, message: models.EmailMessage, *, brand: Brand, links: Links, today: date
+    session: Session,
+    message: models.EmailMessage,
+    *,
+    brand: Brand,
+    links: Links,
+    today: date,
+    rules: MappingModel | None = READ_RULES,
 ) -> EmailContext:
     """The context of ``message``; its ``id`` and ``nonce`` sign the links (flush a new row first).
 
     The locale is the message's, else the contact's, else ``en_US`` (also when it is no locale babel knows).
+    ``rules`` is the active mapping (:func:`sync_service.renewability.active_rules`) when the caller read it
+    once for many emails (a send batch); without it, it is read here.
     """
     if message.id is None:
         raise ValueError("the email message has no id yet: flush it before building its context")
@@ -152,7 +165,9 @@ def build_context(
     rep = message.rep if message.rep is not None else contract.rep
     quote = live_quote(session, contract)
     has_document = quote is not None and bool(quote.primary_document_sf_id or quote.documents)
-    refused = refusal(contract, quote, active_rules(session), today=today) if message.kind == "reminder" else None
+    refused = None
+    if message.kind == "reminder":
+        refused = refusal(contract, quote, active_rules(session) if rules is READ_RULES else rules, today=today)
     purposes = tuple(
         p for p in LINK_PURPOSES[message.kind] if (p != "quote" or has_document) and (p != "renew" or refused is None)
     )

@@ -51,19 +51,22 @@ from redis import Redis
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from config.settings import Settings
 from email_actions.mail import brand_settings
 from email_actions.mail.brands import Brand, BrandBook, BrandUnusable, brand_for_contract, load_brands
 from email_actions.mail.links import Links
-from email_actions.mail.rendering.context import build_context
+from email_actions.mail.rendering.context import READ_RULES, build_context
 from email_actions.mail.rendering.mime import compose
 from email_actions.mail.rendering.render import Renderer, TemplateProblem, default_renderer
 from email_actions.mail.sending import ratelimit
 from email_actions.mail.sending.ses import Deferred, NotSent, OutcomeUnknown, Paused, Rejected, SesSender
+from mappings.model import Mapping
 from sync_service.freshness import reminders_paused
 from sync_service.outbox.tasks import active_mapping, record_email_activity, task_conventions
 from sync_service.planning.planner import CANCEL_OPTED_OUT
+from sync_service.renewability import active_rules
 from sync_service.store import models
 from sync_service.store.models import new_nonce, utcnow
 
@@ -293,8 +296,16 @@ class Composer:
         if contract.is_held:
             raise Skip("a rep holds this contract's reminders")
 
-    def prepare(self, session: Session, message: models.EmailMessage, *, use_reseller_brand: bool) -> Prepared:
-        """Everything needed to send `message`, or :class:`Skip` saying why it must not go."""
+    def prepare(
+        self,
+        session: Session,
+        message: models.EmailMessage,
+        *,
+        use_reseller_brand: bool,
+        rules: Mapping | None = READ_RULES,
+    ) -> Prepared:
+        """Everything needed to send `message`, or :class:`Skip` saying why it must not go (`rules`: the
+        active mapping's renewal rules when the caller read them once for a batch)."""
         self._check_contract(message)
         to = self._recipient(session, message)
         try:
@@ -303,7 +314,7 @@ class Composer:
             raise Skip(str(exc)) from exc
         today = self.today or utcnow().date()
         try:
-            context = build_context(session, message, brand=brand, links=self.links, today=today)
+            context = build_context(session, message, brand=brand, links=self.links, today=today, rules=rules)
             rendered = self.renderer.render(context)
         except TemplateProblem as exc:
             raise Skip(f"the email cannot be rendered: {exc}") from exc
@@ -382,6 +393,7 @@ class EmailSender:
         with self.sessions() as session:
             mapping = active_mapping(session)
             conventions = task_conventions(session)
+            rules = active_rules(session)
             summary.stale = reminders_paused(session, self.settings)
         use_reseller_brand = mapping.branding.use_reseller_brand if mapping is not None else True
         stop = threading.Event()
@@ -393,7 +405,7 @@ class EmailSender:
                 return ("deferred", "")
             try:
                 return self._send_one(
-                    message_id, use_reseller_brand, conventions, stale=summary.stale, deadline=deadline
+                    message_id, use_reseller_brand, conventions, stale=summary.stale, deadline=deadline, rules=rules
                 )
             except Paused as exc:
                 stop.set()
@@ -426,19 +438,17 @@ class EmailSender:
         *,
         stale: str | None = None,
         deadline: float | None = None,
+        rules: Mapping | None = READ_RULES,
     ) -> tuple[str, str] | None:
         with self.sessions() as session:
-            message = session.get(
-                models.EmailMessage,
-                message_id,
-                options=[joinedload(models.EmailMessage.contract), joinedload(models.EmailMessage.reminder)],
-            )
+            # The row and every row its checks and context read, in one query.
+            message = session.get(models.EmailMessage, message_id, options=_EMAIL_ROWS)
             if message is None or message.status != "queued":
                 return None
             if stale is not None and message.kind in REMINDER_KINDS:
                 return ("waiting", "")  # stays queued: it goes once a pull has made the data fresh again
             try:
-                prepared = self.composer.prepare(session, message, use_reseller_brand=use_reseller_brand)
+                prepared = self.composer.prepare(session, message, use_reseller_brand=use_reseller_brand, rules=rules)
             except Skip as exc:
                 prepared = None
                 reason = str(exc)
@@ -531,8 +541,16 @@ class EmailSender:
                 error=None,
                 commit=False,
             )
-            session.expire_all()
-            message = session.get_one(models.EmailMessage, message_id)
+            # The row as the two updates left it, without reading it again (the Task quotes these).
+            for name, value in (
+                ("status", "sent"),
+                ("to_address", prepared.to),
+                ("subject", prepared.subject[:255]),
+                ("ses_message_id", ses_id),
+                ("sent_at", now),
+            ):
+                set_committed_value(message, name, value)
+            session.expire(message, ["attempts", "sending_at", "status_at", "error", "brand", "locale"])
             if message.kind == "reminder":
                 self._settle_reminder(session, message_id, "sent", None)
                 record_email_activity(session, message, "sent", at=now, conventions=conventions)
@@ -558,6 +576,15 @@ class EmailSender:
             return
         message.reminder.status = status
         message.reminder.reason = reason
+
+
+_EMAIL_ROWS = (
+    joinedload(models.EmailMessage.contract).joinedload(models.Contract.account),
+    joinedload(models.EmailMessage.contract).joinedload(models.Contract.reseller_account),
+    joinedload(models.EmailMessage.contact),
+    joinedload(models.EmailMessage.rep),
+    joinedload(models.EmailMessage.reminder),
+)
 
 
 def warm_renderer(settings: Settings, book: BrandBook | None = None) -> int:
