@@ -80,9 +80,13 @@ class Links:
         keys = [key.reveal() for key in settings.secret_keys]  # oldest → newest: the last signs
         self.base_url = settings.public_base_url
         self._serializers = {purpose: URLSafeTimedSerializer(keys, salt=f"renewals.{purpose}") for purpose in LINKS}
+        # The signing half of `dumps`, made once per purpose (`dumps` makes a signer for every token).
+        self._signers = {purpose: serializer.make_signer() for purpose, serializer in self._serializers.items()}
 
     def token(self, purpose: Purpose, message_id: int, nonce: str) -> str:
-        return str(self._serializers[purpose].dumps({"m": message_id, "p": purpose, "n": nonce}))
+        """What ``URLSafeTimedSerializer.dumps`` gives for the claims, with the purpose's signer kept."""
+        payload = self._serializers[purpose].dump_payload({"m": message_id, "p": purpose, "n": nonce})
+        return self._signers[purpose].sign(payload).decode("ascii")
 
     def url(self, purpose: Purpose, message_id: int, nonce: str) -> str:
         suffix = ".gif" if purpose == "open" else ""

@@ -43,12 +43,13 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
 from redis import Redis
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import Table, and_, bindparam, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
@@ -223,12 +224,41 @@ def sweep_stale_sending(session: Session, *, now: datetime | None = None) -> int
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def suppressed(session: Session, address: str, *, scopes: Iterable[str]) -> models.EmailSuppression | None:
-    return session.scalar(
-        select(models.EmailSuppression).where(
-            models.EmailSuppression.address == address.strip().lower(), models.EmailSuppression.scope.in_(list(scopes))
-        )
+# The statements every email runs, built once (building one costs about as much CPU as running it), with
+# the values as parameters; the updates are Core statements on the table, the ORM's bookkeeping is not needed.
+_SUPPRESSED = select(models.EmailSuppression).where(
+    models.EmailSuppression.address == bindparam("address"),
+    models.EmailSuppression.scope.in_(bindparam("scopes", expanding=True)),
+)
+_EMAILS = cast(Table, models.EmailMessage.__table__)
+_CLAIM = (
+    update(_EMAILS)
+    .where(_EMAILS.c.id == bindparam("message_id"), _EMAILS.c.status == "queued")
+    .values(
+        status="sending",
+        sending_at=bindparam("now"),
+        status_at=bindparam("now"),
+        attempts=_EMAILS.c.attempts + 1,
+        to_address=bindparam("to"),
+        subject=bindparam("title"),
+        brand=bindparam("brand_key"),
+        locale=bindparam("locale_name"),
     )
+)
+
+
+@lru_cache(maxsize=64)
+def _set_statement(expected: str, names: tuple[str, ...]) -> Any:
+    """`UPDATE email_messages SET <names> WHERE id = :message_id AND status = <expected>`."""
+    return (
+        update(_EMAILS)
+        .where(_EMAILS.c.id == bindparam("message_id"), _EMAILS.c.status == expected)
+        .values({name: bindparam(f"set_{name}") for name in names})
+    )
+
+
+def suppressed(session: Session, address: str, *, scopes: Iterable[str]) -> models.EmailSuppression | None:
+    return session.scalar(_SUPPRESSED, {"address": address.strip().lower(), "scopes": list(scopes)})
 
 
 class Composer:
@@ -319,9 +349,7 @@ class Composer:
         except TemplateProblem as exc:
             raise Skip(f"the email cannot be rendered: {exc}") from exc
         reply_to = self._reply_to(message, brand)
-        list_unsubscribe = (
-            self.links.url("unsubscribe", message.id, message.nonce) if message.kind == "reminder" else None
-        )
+        list_unsubscribe = context.links.get("unsubscribe") if message.kind == "reminder" else None
         raw = compose(
             rendered,
             sender=brand.sender,
@@ -481,18 +509,15 @@ class EmailSender:
                     return
                 now = utcnow()
                 result = session.execute(
-                    update(models.EmailMessage)
-                    .where(models.EmailMessage.id == message_id, models.EmailMessage.status == "queued")
-                    .values(
-                        status="sending",
-                        sending_at=now,
-                        status_at=now,
-                        attempts=models.EmailMessage.attempts + 1,
-                        to_address=prepared.to,
-                        subject=prepared.subject[:255],
-                        brand=prepared.brand.key,
-                        locale=prepared.locale,
-                    )
+                    _CLAIM,
+                    {
+                        "message_id": message_id,
+                        "now": now,
+                        "to": prepared.to,
+                        "title": prepared.subject[:255],
+                        "brand_key": prepared.brand.key,
+                        "locale_name": prepared.locale,
+                    },
                 )
                 session.commit()
                 if getattr(result, "rowcount", 0) != 1:
@@ -561,10 +586,10 @@ class EmailSender:
     @staticmethod
     def _set(session: Session, message_id: int, expected: str, *, commit: bool = True, **values: Any) -> None:
         values.setdefault("status_at", utcnow())
+        names = tuple(sorted(values))
         session.execute(
-            update(models.EmailMessage)
-            .where(models.EmailMessage.id == message_id, models.EmailMessage.status == expected)
-            .values(**values)
+            _set_statement(expected, names),
+            {"message_id": message_id, **{f"set_{name}": values[name] for name in names}},
         )
         if commit:
             session.commit()
