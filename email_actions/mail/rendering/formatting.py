@@ -2,11 +2,14 @@
 
 A contact's locale comes from Salesforce (``de_DE``, ``fr_FR``, sometimes ``de_DE_EURO`` or ``en-GB``);
 :func:`normalise_locale` turns whatever is there into a locale babel knows, or the default ``en_US``. One
-:class:`Formatter` per locale is cached: parsing a locale is far slower than formatting with it.
+:class:`Formatter` per locale is cached: parsing a locale is far slower than formatting with it. What it
+formats is cached too (a bounded cache per locale, keyed by the value's exact spelling): a send batch writes
+the same end dates and amounts over and over, and babel's formatting is most of what rendering costs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -16,6 +19,8 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 
 DEFAULT_LOCALE = "en_US"
+# Values one locale's formatter remembers before it starts afresh.
+FORMATTED_CACHE = 4096
 
 
 @lru_cache(maxsize=256)
@@ -38,6 +43,15 @@ class Formatter:
 
     def __init__(self, locale: str) -> None:
         self.locale = Locale.parse(normalise_locale(locale))
+        self._done: dict[tuple[object, ...], str] = {}
+
+    def _cached(self, key: tuple[object, ...], make: Callable[[], str]) -> str:
+        found = self._done.get(key)
+        if found is None:
+            if len(self._done) >= FORMATTED_CACHE:
+                self._done.clear()
+            found = self._done[key] = make()
+        return found
 
     def for_one_email(self) -> EmailFormatter:
         """A formatter that remembers what it formatted, for one email: its text and HTML parts show the
@@ -50,20 +64,24 @@ class Formatter:
         if amount is None:
             return ""
         if not currency:
-            return format_decimal(amount, format="#,##0.00", locale=self.locale)
-        return format_currency(amount, currency, locale=self.locale)
+            return self._cached(
+                ("decimal", str(amount)), lambda: format_decimal(amount, format="#,##0.00", locale=self.locale)
+            )
+        return self._cached(
+            ("money", str(amount), currency), lambda: format_currency(amount, currency, locale=self.locale)
+        )
 
     def date(self, value: date | None, format: str = "long") -> str:
         """``31. Dezember 2025`` (de_DE, long), ``Dec 31, 2025`` (en_US, medium); empty for no date."""
         if value is None:
             return ""
-        return format_date(value, format=format, locale=self.locale)
+        return self._cached(("date", value, format), lambda: format_date(value, format=format, locale=self.locale))
 
     def number(self, value: Decimal | int | None) -> str:
         """A quantity: ``1.250`` (de_DE), ``1,250`` (en_US), no trailing zeros."""
         if value is None:
             return ""
-        return format_decimal(value, locale=self.locale)
+        return self._cached(("number", type(value), str(value)), lambda: format_decimal(value, locale=self.locale))
 
 
 class EmailFormatter:
