@@ -14,16 +14,16 @@ request. A contract is renewable when
 
 The same rule judges the store's copy (to offer Renew or not) and the quote as read live from the org at the
 moment of the POST (:class:`QuoteFacts` from either). Pure functions, apart from :func:`active_rules`, which
-reads which mapping is active (its parsed form cached per YAML text: emails are judged one at a time, by the
-thousand, and parsing a mapping for each would cost more than rendering it). Nothing here writes the store.
+reads which mapping version is active and keeps its parsed form per version (rows never change: an edit is a new
+version; emails and confirm pages are judged one at a time, by the thousand, and fetching and parsing a mapping's
+YAML for each would cost more than rendering the page). Nothing here writes the store.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Literal
 
 from sqlalchemy import select
@@ -124,18 +124,29 @@ def refusal(
     return quote_refusal(QuoteFacts.of(quote), mapping, today=today)
 
 
-@lru_cache(maxsize=8)
-def _parsed(yaml_text: str) -> Mapping:
-    return load(yaml_text)
+# Parsed mappings by (database, version id, created at): a version's row never changes once written, and the
+# creation time tells a version apart from a rolled-back one that had the same id. Few versions are ever active.
+_parsed: dict[tuple[str, int, datetime], Mapping] = {}
+_PARSED_MAX = 32
 
 
 def active_rules(session: Session) -> Mapping | None:
     """The active mapping whose renewal rules apply (the first by name when several are active, as
-    ``sync_service.outbox.tasks.active_mapping`` picks), parsed once per YAML text."""
-    text = session.scalar(
-        select(models.MappingVersion.yaml)
+    ``sync_service.outbox.tasks.active_mapping`` picks), its YAML read and parsed once per version."""
+    version = session.execute(
+        select(models.MappingVersion.id, models.MappingVersion.created_at)
         .where(models.MappingVersion.is_active.is_(True))
         .order_by(models.MappingVersion.name)
         .limit(1)
-    )
-    return _parsed(text) if text is not None else None
+    ).first()
+    if version is None:
+        return None
+    key = (str(session.get_bind().engine.url), version.id, version.created_at)
+    mapping = _parsed.get(key)
+    if mapping is None:
+        text = session.scalar(select(models.MappingVersion.yaml).where(models.MappingVersion.id == version.id))
+        assert text is not None
+        if len(_parsed) >= _PARSED_MAX:
+            _parsed.clear()
+        mapping = _parsed[key] = load(text)
+    return mapping

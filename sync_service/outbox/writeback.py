@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from mappings.model import Mapping, WriteBackAction
 from sync_service.outbox.record import event_key, record_field_update
@@ -39,14 +39,18 @@ class WriteBackUnresolved(LookupError):
         )
 
 
-def live_quote(session: Session, contract: models.Contract) -> models.RenewalQuote | None:
-    """The contract's live renewal quote: the newest one not deleted in the org."""
-    return session.scalars(
+def live_quote(session: Session, contract: models.Contract, *, with_lines: bool = False) -> models.RenewalQuote | None:
+    """The contract's live renewal quote: the newest one not deleted in the org; `with_lines` loads its lines in
+    the same query (a page that lists them), instead of a lazy load later."""
+    query = (
         select(models.RenewalQuote)
         .where(models.RenewalQuote.contract_id == contract.id, models.RenewalQuote.is_deleted.is_(False))
         .order_by(models.RenewalQuote.id.desc())
         .limit(1)
-    ).first()
+    )
+    if with_lines:
+        return session.scalars(query.options(joinedload(models.RenewalQuote.lines))).unique().first()
+    return session.scalars(query).first()
 
 
 def resolve_target(session: Session, contract: models.Contract, action: Action, target: WriteBackAction) -> str:

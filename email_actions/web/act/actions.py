@@ -185,7 +185,7 @@ def _renew_state(
         return _page(opened, "actions/unavailable.html", status, reason="cancelled")
     if pending_intent(session, contract) is not None:
         return _page(opened, "actions/pending.html", status)
-    quote = live_quote(session, contract)
+    quote = live_quote(session, contract, with_lines=True)
     if quote is None or quote.total is None:
         return _page(opened, "actions/unavailable.html", status, reason="no_quote")
     refused = refusal(contract, quote, active_rules(session), today=utcnow().date())
