@@ -9,7 +9,6 @@ you to run ``make test``: they are never skipped.
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,7 +33,7 @@ from email_actions.web.app import create_app
 from sync_service.store import migrate
 from sync_service.store.db import make_engine
 from tests import processes
-from tests.processes import RestartableRedis
+from tests.processes import RestartableRedis, pg_env_missing, pg_env_url
 from tests.standin_org import RunningOrg, start_org, stop_org
 
 # Two cores under CI: wall-clock deadlines would make property tests flaky, not stricter.
@@ -42,7 +41,6 @@ hypothesis_settings.register_profile("renewals", deadline=None)
 hypothesis_settings.load_profile("renewals")
 
 TEST_SECRET_KEY = "test-key-0123456789-abcdefghijklmnopqrstuvwxyz"
-PG_ENV = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
 
 
 # --- Redis -------------------------------------------------------------------------------------------------
@@ -73,20 +71,13 @@ def redis(redis_url: str) -> Iterator[Redis]:
 
 
 def postgresql_url(database: str | None = None) -> URL:
-    missing = [name for name in PG_ENV if not os.environ.get(name)]
+    missing = pg_env_missing()
     if missing:
         pytest.fail(
             f"PostgreSQL is not configured ({', '.join(missing)} unset). Run the tests via `make test`, "
             "which starts a throwaway cluster with pg_virtualenv."
         )
-    return URL.create(
-        "postgresql+psycopg",
-        username=os.environ["PGUSER"],
-        password=os.environ["PGPASSWORD"],
-        host=os.environ["PGHOST"],
-        port=int(os.environ["PGPORT"]),
-        database=database or os.environ["PGDATABASE"],
-    )
+    return pg_env_url(database)
 
 
 class Databases:

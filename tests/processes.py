@@ -32,6 +32,7 @@ import boto3
 import requests
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy import URL
 from werkzeug.serving import make_server
 
 from config.settings import DEFAULT_BRANDS_FILE
@@ -352,3 +353,25 @@ class Workers:
     def stop(self) -> None:
         if self.current is not None and self.current.poll() is None:
             self.kill()
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------------------
+
+PG_ENV = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
+
+
+def pg_env_missing() -> list[str]:
+    """The libpq variables pg_virtualenv exports that are unset here."""
+    return [name for name in PG_ENV if not os.environ.get(name)]
+
+
+def pg_env_url(database: str | None = None) -> URL:
+    """The PostgreSQL server pg_virtualenv started (its PG* variables), at `database` or its own database."""
+    return URL.create(
+        "postgresql+psycopg",
+        username=os.environ["PGUSER"],
+        password=os.environ["PGPASSWORD"],
+        host=os.environ["PGHOST"],
+        port=int(os.environ["PGPORT"]),
+        database=database or os.environ["PGDATABASE"],
+    )

@@ -119,16 +119,22 @@ def rest_rows(sf: Salesforce, soql: str, *, include_deleted: bool = False) -> It
         yield _flatten(record)
 
 
-def bulk_rows(sf: Salesforce, object_name: str, soql: str) -> Iterator[Row]:
-    """Rows of a Bulk API 2.0 query job; empty CSV cells are nulls (reference 2.10)."""
+def bulk_results(sf: Salesforce, object_name: str, soql: str) -> Iterator[str]:
+    """The CSV result pages of a Bulk API 2.0 query job, as Salesforce sends them."""
     handler = getattr(sf.bulk2, object_name)  # takes the session id current now: a retry gets a renewed one
     renew = lambda: renew_session(sf)  # noqa: E731
-    pages = classify(lambda: handler.query(soql, max_records=50_000, wait=BULK_POLL_SECONDS), renew_session=renew)
+    results = classify(lambda: handler.query(soql, max_records=50_000, wait=BULK_POLL_SECONDS), renew_session=renew)
     while True:
-        page = classify(lambda: next(pages, None), renew_session=renew)
-        if page is None:
+        text = classify(lambda: next(results, None), renew_session=renew)
+        if text is None:
             return
-        for row in csv.DictReader(io.StringIO(page)):
+        yield text
+
+
+def bulk_rows(sf: Salesforce, object_name: str, soql: str) -> Iterator[Row]:
+    """Rows of a Bulk API 2.0 query job; empty CSV cells are nulls (reference 2.10)."""
+    for text in bulk_results(sf, object_name, soql):
+        for row in csv.DictReader(io.StringIO(text)):
             yield {key: (value if value != "" else None) for key, value in row.items()}
 
 
@@ -210,13 +216,7 @@ def _post_json(sf: Salesforce, url: str, body: Any) -> Any:
 
 def bulk_pages(sf: Salesforce, object_name: str, soql: str) -> Iterator[BulkPage]:
     """The pages of a Bulk API 2.0 query job, each result page cut into pages of at most BULK_SLICE rows."""
-    handler = getattr(sf.bulk2, object_name)  # takes the session id current now: a retry gets a renewed one
-    renew = lambda: renew_session(sf)  # noqa: E731
-    results = classify(lambda: handler.query(soql, max_records=50_000, wait=BULK_POLL_SECONDS), renew_session=renew)
-    while True:
-        text = classify(lambda: next(results, None), renew_session=renew)
-        if text is None:
-            return
+    for text in bulk_results(sf, object_name, soql):
         reader = csv.reader(io.StringIO(text))
         header = next(reader, None)
         if header is None:

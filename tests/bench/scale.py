@@ -66,6 +66,8 @@ from tests.processes import (
     RestartableRedis,
     children,
     moto_server,
+    pg_env_missing,
+    pg_env_url,
     renewals_env,
     serve_wsgi,
     start_renewals,
@@ -81,7 +83,6 @@ LATENCY_MS = 50.0
 ORG_CONTRACTS = 200
 # Far above what the workers reach through the latency: the rate limiter must not be what bounds them.
 SEND_RATE = 2000.0
-PG_ENV = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
 DRAIN_TIMEOUT = 900.0
 
 Progress = Callable[[str], None]
@@ -97,20 +98,13 @@ def _quiet(message: str) -> None:
 def server_url(database_url: str | None) -> URL:
     """The PostgreSQL database the bench connects to to create its own: `database_url`, else pg_virtualenv's."""
     if database_url is None:
-        missing = [name for name in PG_ENV if not os.environ.get(name)]
+        missing = pg_env_missing()
         if missing:
             raise RuntimeError(
                 f"no PostgreSQL: pass --database-url, or run under pg_virtualenv ({', '.join(missing)} unset), "
                 "e.g. `pg_virtualenv -- .venv/bin/renewals bench scale`"
             )
-        return URL.create(
-            "postgresql+psycopg",
-            username=os.environ["PGUSER"],
-            password=os.environ["PGPASSWORD"],
-            host=os.environ["PGHOST"],
-            port=int(os.environ["PGPORT"]),
-            database=os.environ["PGDATABASE"],
-        )
+        return pg_env_url()
     url = make_url(database_url)
     if url.get_backend_name() != "postgresql":
         raise RuntimeError(f"the scale bench needs PostgreSQL (a store several processes share), not {url.drivername}")
