@@ -51,6 +51,27 @@ def batch_size(rate: float, workers: int, timeout_seconds: float) -> int:
     return max(1, min(BATCH, int(share * timeout_seconds * BATCH_TIME_SHARE)))
 
 
+def staggered_batches(ids: list[int], size: int, workers: int) -> list[list[int]]:
+    """`ids` in batches of `size`, except the first ones: with several workers the first `workers` batches grow
+    by ``size / workers`` each, so the workers that take them together finish them one after the other, and
+    stay staggered after. A work horse sends nothing while it starts (the fork, the set-up, the first render:
+    a tenth to a third of a second on a busy machine); if every worker's horse started at once, as equal
+    batches taken together make them do, each start would be a gap in the rate for all of them (measured with
+    two workers at 50 emails a second: about 7 % of the rate)."""
+    sizes: list[int] = []
+    if workers > 1 and size > 1:
+        sizes = [max(1, size * (k + 1) // workers) for k in range(workers - 1)]
+    batches: list[list[int]] = []
+    start = 0
+    for length in sizes:
+        if start >= len(ids):
+            break
+        batches.append(ids[start : start + length])
+        start += length
+    batches.extend(ids[i : i + size] for i in range(start, len(ids), size))
+    return batches
+
+
 def send_due_job(limit: int | None = None) -> dict[str, Any]:
     """Queue the emails of due reminders and enqueue batches of every queued email."""
     db = current_database()
@@ -69,11 +90,10 @@ def send_due_job(limit: int | None = None) -> dict[str, Any]:
         log.warning("sending paused", reason=reason, queued=len(ids))
         return {**result, "batches": 0, "paused": reason}
     size = BATCH
+    workers = Worker.count(queue=get_queue(EMAIL, redis))
     if ids:
-        size = batch_size(
-            _send_rate(redis), Worker.count(queue=get_queue(EMAIL, redis)), queue_spec(EMAIL).timeout_seconds
-        )
-    batches = [ids[i : i + size] for i in range(0, len(ids), size)]
+        size = batch_size(_send_rate(redis), workers, queue_spec(EMAIL).timeout_seconds)
+    batches = staggered_batches(ids, size, workers)
     for batch in batches:
         enqueue(EMAIL, send_batch_job, batch)
     log.info("reminders queued", reminders=reminders, emails=len(ids), batches=len(batches), stale=stale)

@@ -25,6 +25,7 @@ from config.settings import Settings
 from email_actions.mail import brand_settings
 from email_actions.mail.brands import BrandBook, BrandError
 from email_actions.mail.sending.pipeline import warm_renderer
+from email_actions.mail.sending.ses import ses_client
 from jobs.base import get_queue, redis_connection
 from jobs.queues import EMAIL, QUEUE_NAMES
 from sync_service.store import db
@@ -39,8 +40,10 @@ class AppWorker(Worker):
         self.app: Flask = job_app(settings)
         if EMAIL in self.queue_names():
             # Render caches filled before any fork: every work horse inherits them.
-
             warm_renderer(settings, brands_in_force(self.app, settings))
+            # boto3 loads SES's service model and finds the credentials once per process: here, so that every
+            # work horse makes its client from what it inherits (a tenth of a second less per batch).
+            ses_client(settings)
 
     def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
         # Every line written while the job runs (ours, RQ's, the libraries') names the job (config/settings/logs.py).

@@ -33,7 +33,7 @@ import requests
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import URL
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from config.settings import DEFAULT_BRANDS_FILE
 from email_actions.mail.brands import load_brands
@@ -274,10 +274,18 @@ def verify_brand_senders(ses_url: str) -> None:
         ses.verify_email_identity(EmailAddress=brand.sender_address)
 
 
+class QuietRequestHandler(WSGIRequestHandler):
+    """werkzeug's handler without a log line per request (errors are still logged): a bench's proxy answers
+    thousands of requests, and writing each line costs the CPU the bench measures."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
 @contextmanager
 def serve_wsgi(app: Any) -> Iterator[str]:
     """A WSGI app served by werkzeug in a thread on a port the OS picks; yields its URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

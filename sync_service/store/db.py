@@ -24,7 +24,7 @@ SQLAlchemy controls BEGIN so SAVEPOINTs work (pysqlite's own transaction handlin
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, cast
@@ -98,6 +98,25 @@ _READER_KEY = "renewals.reader_engine"
 _READS_KEY = "renewals.reads_only"
 
 
+def _reader(sessions: sessionmaker[Session], reader_engine: Engine) -> Session:
+    session = sessions()
+    session.info[_READER_KEY] = reader_engine
+    session.info[_READS_KEY] = True
+    return session
+
+
+def reader_sessions(sessions: sessionmaker[Session]) -> Callable[[], Session]:
+    """Reader sessions (as :meth:`Database.reader_session`) made by `sessions`, for code that is handed a
+    session factory: on an engine made with `sqlite_immediate`, their reads take no write lock, and their
+    writes go through :func:`writing`. Sessions of another class than :class:`StoreSession` read and write
+    as plain sessions."""
+    engine = sessions.kw.get("bind")
+    if not isinstance(engine, Engine):
+        return sessions
+    reader_engine = engine.execution_options(**{READ_ONLY_OPTION: True})
+    return lambda: _reader(sessions, reader_engine)
+
+
 class Database:
     """An engine and its session factory for one database URL."""
 
@@ -113,10 +132,7 @@ class Database:
 
     def reader_session(self) -> Session:
         """A session whose transactions read (see :func:`reads_only`); :func:`writing` for its writes."""
-        session = self.sessionmaker()
-        session.info[_READER_KEY] = self.reader_engine
-        session.info[_READS_KEY] = True
-        return session
+        return _reader(self.sessionmaker, self.reader_engine)
 
     @contextmanager
     def session_scope(self) -> Iterator[Session]:

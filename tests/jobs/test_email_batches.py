@@ -22,7 +22,7 @@ from config.settings import Settings
 from email_actions.mail.sending.pipeline import queue_due, queued_ids
 from email_actions.web.app import create_app
 from jobs.base import get_queue
-from jobs.email import BATCH, BATCH_TIME_SHARE, batch_size, send_due_job
+from jobs.email import BATCH, BATCH_TIME_SHARE, batch_size, send_due_job, staggered_batches
 from jobs.queues import EMAIL, queue_spec
 from sync_service.store import models
 from sync_service.store.db import current_database
@@ -41,6 +41,18 @@ def test_a_batch_at_its_share_of_the_rate_ends_within_a_quarter_of_the_job_timeo
     if size > 1:  # one email a batch is the least there is; below that rate the batch deadline guards
         assert size / (rate / max(1, workers)) <= timeout * BATCH_TIME_SHARE
     assert batch_size(1.0, 2, timeout) <= 40  # one email a second, two workers: a few dozen
+
+
+def test_the_first_batches_are_staggered_so_the_workers_finish_them_one_after_the_other() -> None:
+    ids = list(range(1000))
+    batches = staggered_batches(ids, 100, 2)
+    assert [len(batch) for batch in batches] == [50] + [100] * 9 + [50]
+    assert [len(batch) for batch in staggered_batches(ids, 100, 4)][:5] == [25, 50, 75, 100, 100]
+    assert [len(batch) for batch in staggered_batches(ids, 100, 1)] == [100] * 10
+    assert [len(batch) for batch in staggered_batches(ids[:60], 100, 4)] == [25, 35]
+    assert [len(batch) for batch in staggered_batches(ids[:3], 1, 8)] == [1, 1, 1]
+    for workers in (0, 1, 2, 3, 8):  # every email in exactly one batch, in order
+        assert [n for batch in staggered_batches(ids, 100, workers) for n in batch] == ids
 
 
 @pytest.fixture

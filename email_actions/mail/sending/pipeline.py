@@ -69,6 +69,7 @@ from sync_service.outbox.tasks import active_mapping, record_email_activity, tas
 from sync_service.planning.planner import CANCEL_OPTED_OUT
 from sync_service.renewability import active_rules
 from sync_service.store import models
+from sync_service.store.db import reader_sessions, writing
 from sync_service.store.models import new_nonce, utcnow
 
 log = structlog.get_logger(__name__)
@@ -390,6 +391,9 @@ class EmailSender:
         concurrency: int = SEND_CONCURRENCY,
     ) -> None:
         self.sessions = sessions
+        # Each email is read and rendered in a read transaction and written in short write transactions of
+        # its own (:func:`writing`): on SQLite no thread holds the database's write lock while it renders.
+        self.readers = reader_sessions(sessions)
         self.settings = settings
         self.concurrency = concurrency
         self.redis = redis
@@ -468,7 +472,7 @@ class EmailSender:
         deadline: float | None = None,
         rules: Mapping | None = READ_RULES,
     ) -> tuple[str, str] | None:
-        with self.sessions() as session:
+        with self.readers() as session:
             # The row and every row its checks and context read, in one query.
             message = session.get(models.EmailMessage, message_id, options=_EMAIL_ROWS)
             if message is None or message.status != "queued":
@@ -480,13 +484,12 @@ class EmailSender:
             except Skip as exc:
                 prepared = None
                 reason = str(exc)
-            # End the read transaction before writing: every write below starts a transaction of its own
-            # with the write itself, so SQLite's writers queue for the lock instead of failing "locked".
+            # End the read transaction: every write below is a short write transaction of its own.
             session.commit()
             if prepared is None:
-                self._set(session, message_id, "queued", status="skipped", error=reason, commit=False)
-                self._settle_reminder(session, message_id, "skipped", reason)
-                session.commit()
+                with writing(session):
+                    self._set(session, message_id, "queued", status="skipped", error=reason)
+                    self._settle_reminder(session, message_id, "skipped", reason)
                 log.info("email skipped", email_message_id=message_id, reason=reason)
                 return ("skipped", _reason_key(reason))
             try:
@@ -508,18 +511,18 @@ class EmailSender:
                 if claimed:
                     return
                 now = utcnow()
-                result = session.execute(
-                    _CLAIM,
-                    {
-                        "message_id": message_id,
-                        "now": now,
-                        "to": prepared.to,
-                        "title": prepared.subject[:255],
-                        "brand_key": prepared.brand.key,
-                        "locale_name": prepared.locale,
-                    },
-                )
-                session.commit()
+                with writing(session):
+                    result = session.execute(
+                        _CLAIM,
+                        {
+                            "message_id": message_id,
+                            "now": now,
+                            "to": prepared.to,
+                            "title": prepared.subject[:255],
+                            "brand_key": prepared.brand.key,
+                            "locale_name": prepared.locale,
+                        },
+                    )
                 if getattr(result, "rowcount", 0) != 1:
                     raise _Claimed
                 claimed = True
@@ -533,66 +536,63 @@ class EmailSender:
                 return None
             except Deferred:
                 if claimed:
-                    self._set(session, message_id, "sending", status="queued", error=None)
+                    self._put_back(session, message_id, error=None)
                 return ("deferred", "")
             except NotSent as exc:
                 if claimed:
-                    self._set(session, message_id, "sending", status="queued", error=str(exc))
+                    self._put_back(session, message_id, error=str(exc))
                 log.warning("email not sent; back in the queue", email_message_id=message_id, reason=str(exc))
                 return ("requeued", "")
             except Paused:
                 if claimed:
-                    self._set(session, message_id, "sending", status="queued", error=None)
+                    self._put_back(session, message_id, error=None)
                 raise
             except Rejected as exc:
-                self._set(session, message_id, "sending", status="failed", error=str(exc), commit=False)
-                self._settle_reminder(session, message_id, "skipped", str(exc))
-                session.commit()
+                with writing(session):
+                    self._set(session, message_id, "sending", status="failed", error=str(exc))
+                    self._settle_reminder(session, message_id, "skipped", str(exc))
                 log.warning("email rejected", email_message_id=message_id, reason=str(exc))
                 return ("failed", "")
             except OutcomeUnknown as exc:
-                self._set(session, message_id, "sending", status="unknown", error=str(exc))
+                with writing(session):
+                    self._set(session, message_id, "sending", status="unknown", error=str(exc))
                 log.error("email outcome unknown; not resent", email_message_id=message_id, reason=str(exc))
                 return ("unknown", "")
             now = utcnow()
             # The row, its reminder and the "sent" Task commit together: none without the others.
-            self._set(
-                session,
-                message_id,
-                "sending",
-                status="sent",
-                ses_message_id=ses_id,
-                sent_at=now,
-                error=None,
-                commit=False,
-            )
-            # The row as the two updates left it, without reading it again (the Task quotes these).
-            for name, value in (
-                ("status", "sent"),
-                ("to_address", prepared.to),
-                ("subject", prepared.subject[:255]),
-                ("ses_message_id", ses_id),
-                ("sent_at", now),
-            ):
-                set_committed_value(message, name, value)
-            session.expire(message, ["attempts", "sending_at", "status_at", "error", "brand", "locale"])
-            if message.kind == "reminder":
-                self._settle_reminder(session, message_id, "sent", None)
-                record_email_activity(session, message, "sent", at=now, conventions=conventions)
-            session.commit()
+            with writing(session):
+                self._set(session, message_id, "sending", status="sent", ses_message_id=ses_id, sent_at=now, error=None)
+                # The row as the two updates left it, without reading it again (the Task quotes these).
+                for name, value in (
+                    ("status", "sent"),
+                    ("to_address", prepared.to),
+                    ("subject", prepared.subject[:255]),
+                    ("ses_message_id", ses_id),
+                    ("sent_at", now),
+                ):
+                    set_committed_value(message, name, value)
+                session.expire(message, ["attempts", "sending_at", "status_at", "error", "brand", "locale"])
+                if message.kind == "reminder":
+                    self._settle_reminder(session, message_id, "sent", None)
+                    record_email_activity(session, message, "sent", at=now, conventions=conventions)
             ratelimit.count_sent(self.redis)
             return ("sent", "")
 
     @staticmethod
-    def _set(session: Session, message_id: int, expected: str, *, commit: bool = True, **values: Any) -> None:
+    def _set(session: Session, message_id: int, expected: str, **values: Any) -> None:
+        """Set `values` on the email if its status is still `expected` (call inside :func:`writing`)."""
         values.setdefault("status_at", utcnow())
         names = tuple(sorted(values))
         session.execute(
             _set_statement(expected, names),
             {"message_id": message_id, **{f"set_{name}": values[name] for name in names}},
         )
-        if commit:
-            session.commit()
+
+    @classmethod
+    def _put_back(cls, session: Session, message_id: int, **values: Any) -> None:
+        """The email did not leave: back from "sending" to the queue, in a write of its own."""
+        with writing(session):
+            cls._set(session, message_id, "sending", status="queued", **values)
 
     @staticmethod
     def _settle_reminder(session: Session, message_id: int, status: str, reason: str | None) -> None:
