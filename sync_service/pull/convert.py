@@ -11,7 +11,7 @@ is converted again value by value (`canonical_value`), to name the records and t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -114,11 +114,11 @@ def sf_datetime(value: Any) -> datetime | None:
     return datetime.fromisoformat(text)
 
 
-def _fast_text(values: list[Any]) -> list[Any]:
+def _fast_text(values: Sequence[Any]) -> list[Any]:
     return [(v or None) if v.__class__ is str else _text(v) for v in values]
 
 
-def _fast_decimal(values: list[Any]) -> list[Any]:
+def _fast_decimal(values: Sequence[Any]) -> list[Any]:
     # A bool (a checkbox) is refused by the slow path; float(True) would not be.
     return [None if v is None or v == "" else Decimal(v if v.__class__ is str else _number_text(v)) for v in values]
 
@@ -129,15 +129,17 @@ def _number_text(value: Any) -> str:
     return str(value)
 
 
-def _fast_date(values: list[Any]) -> list[Any]:
+def _fast_date(values: Sequence[Any]) -> list[Any]:
     return [None if v is None or v == "" else date.fromisoformat(v[:10]) for v in values]
 
 
-def _fast_bool(values: list[Any]) -> list[Any]:
+def _fast_bool(values: Sequence[Any]) -> list[Any]:
     return [v if v.__class__ is bool else _bool(v) for v in values]
 
 
-def convert_column(values: list[Any], spec: FieldMap, canonical: CanonicalField) -> tuple[list[Any], dict[int, str]]:
+def convert_column(
+    values: Sequence[Any], spec: FieldMap, canonical: CanonicalField
+) -> tuple[list[Any], dict[int, str]]:
     """`values` (the raw values of `spec.field`, one per record; ignored for a constant) as canonical values,
     and the problems by position: a value that cannot be converted is None there, with the ValueProblem's text
     (as `canonical_value` words it) under its position."""
@@ -148,7 +150,7 @@ def convert_column(values: list[Any], spec: FieldMap, canonical: CanonicalField)
             return [None] * len(values), dict.fromkeys(range(len(values)), str(exc))
     transform = spec.transform
     kind = canonical.type
-    fast: Callable[[list[Any]], list[Any]] | None = None
+    fast: Callable[[Sequence[Any]], list[Any]] | None = None
     if transform is None or (transform.map is None and not transform.negate and not transform.date_format):
         fast = {"date": _fast_date, "decimal": _fast_decimal, "bool": _fast_bool}.get(kind, _fast_text)
     if fast is not None:
@@ -169,7 +171,7 @@ def convert_column(values: list[Any], spec: FieldMap, canonical: CanonicalField)
     return out, problems
 
 
-def modstamps(columns: list[list[Any]], size: int) -> list[datetime | None]:
+def modstamps(columns: list[Sequence[Any]], size: int) -> list[datetime | None]:
     """Per record, the newest of its SystemModstamp columns (the record's and its parents', see `modstamp`)."""
     parsed = [[_stamp(v) for v in column] for column in columns]
     if not parsed:

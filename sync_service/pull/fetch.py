@@ -22,7 +22,7 @@ import io
 import json
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 from typing import Any, Protocol, TypeVar, cast
 from urllib.parse import quote
@@ -150,6 +150,11 @@ class Page(Protocol):
 
     def column(self, path: str) -> list[Any]: ...
 
+    def raw_column(self, path: str) -> Sequence[Any]:
+        """`column(path)` as the page holds it, for conversions that take an empty text as null (the pull's
+        `convert_column` and `modstamps` do): a Bulk page's empty cells stay "" instead of becoming None."""
+        ...
+
 
 class RestPage:
     """A REST query page: records with their parents nested (`{"Account": {"Name": ...}}` or None)."""
@@ -164,6 +169,8 @@ class RestPage:
             key = _key_in(values, part)
             values = [v.get(key) if v is not None else None for v in values]
         return values
+
+    raw_column = column
 
 
 def _key_in(records: list[Any], name: str) -> str:
@@ -188,6 +195,10 @@ class BulkPage:
         if i is None:
             return [None] * self.size
         return [value or None for value in self.columns[i]]
+
+    def raw_column(self, path: str) -> Sequence[Any]:
+        i = self.index.get(path.lower())
+        return [None] * self.size if i is None else self.columns[i]
 
 
 def rest_pages(sf: Salesforce, soql: str, *, include_deleted: bool = False) -> Iterator[RestPage]:

@@ -245,12 +245,12 @@ class Puller:
         stamp_paths = [
             f for f in query.fields if f.lower() == "systemmodstamp" or f.lower().endswith(".systemmodstamp")
         ]
-        stamps = modstamps([page.column(path) for path in stamp_paths], size)
+        stamps = modstamps([page.raw_column(path) for path in stamp_paths], size)
         newest = max((s for s in stamps if s is not None), default=None)
         values: dict[str, list[Any]] = {}
         problems: dict[int, str] = {}
         for name, fm in spec.fields.items():
-            raw = page.column(fm.field) if fm.field is not None else [None] * size
+            raw = page.raw_column(fm.field) if fm.field is not None else [None] * size
             values[name], bad = convert_column(raw, fm, CANONICAL[entity][name])
             for i, why in bad.items():
                 problems.setdefault(i, f"{name} from {why}")

@@ -20,16 +20,21 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import JSON, Column, ColumnElement, Connection, Dialect, String, Table, any_, bindparam, select
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from mappings.model import CANONICAL
 from sync_service.store import models
+from sync_service.store.types import ExactDecimal, UTCDateTime
+
+_SQLITE = sqlite_dialect.dialect()
 
 # entity -> (table, {canonical ref field: (column, referenced entity)})
 TABLES: dict[str, tuple[type[models.Base], dict[str, tuple[str, str]]]] = {
@@ -123,10 +128,18 @@ def _driver_select(session: Session, table: Any, columns: str, sf_ids: list[str]
     Core select would coerce and render every id on its way to the same statement."""
     connection = session.connection()
     name = connection.dialect.identifier_preparer.quote(table.__tablename__)
+    parameters: Any
     if connection.dialect.name == "postgresql":
-        return list(connection.exec_driver_sql(f"SELECT {columns} FROM {name} WHERE sf_id = ANY(%s)", (sf_ids,)))
-    markers = ", ".join("?" * len(sf_ids))
-    return list(connection.exec_driver_sql(f"SELECT {columns} FROM {name} WHERE sf_id IN ({markers})", tuple(sf_ids)))
+        statement, parameters = f"SELECT {columns} FROM {name} WHERE sf_id = ANY(%s)", (sf_ids,)
+    else:
+        statement, parameters = f"SELECT {columns} FROM {name} WHERE sf_id IN ({', '.join('?' * len(sf_ids))})", sf_ids
+    # The driver's own cursor and fetchall: SQLAlchemy's result would fetch and wrap the rows one at a time.
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(statement, parameters)
+        return cast(list[Any], cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def _sf_id_among(session: Session, table: Any, sf_ids: list[str]) -> ColumnElement[bool]:
@@ -316,13 +329,44 @@ def _bind(
 
 
 def _processor(dialect: Dialect, column: Column[Any]) -> Callable[[Any], Any] | None:
-    if isinstance(column.type, JSON) and dialect.name == "sqlite":
+    """The column type's bind processor; for the types a pull writes most (JSON, UTC timestamps and money on
+    SQLite) a function that gives the same driver value in one call instead of SQLAlchemy's chain of
+    per-value wrappers (the type decorator's, then the dialect type's)."""
+    sqlite = dialect.name == "sqlite"
+    if isinstance(column.type, JSON) and sqlite:
         return _json_text  # what SQLAlchemy's JSON type would store, without its per-value indirections
+    if isinstance(column.type, UTCDateTime) and sqlite:
+        return _sqlite_utc_text
+    if isinstance(column.type, ExactDecimal) and sqlite:
+        return _sqlite_minor_units(column.type)
     return column.type._cached_bind_processor(dialect)
 
 
 def _json_text(value: Any) -> str:
     return json.dumps(value)
+
+
+def _sqlite_utc_text(value: Any) -> str | None:
+    """What UTCDateTime and then SQLite's DATETIME make of `value`: UTC, no offset, microseconds always."""
+    if value is None:
+        return None
+    if value.__class__ is not datetime or value.tzinfo is None:
+        return cast(str | None, UTCDateTime().process_bind_param(value, _SQLITE))  # raises as the type does
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+
+
+def _sqlite_minor_units(column_type: ExactDecimal) -> Callable[[Any], Any]:
+    """What ExactDecimal stores on SQLite (the amount in minor units as an integer), refusing as it does."""
+    unit, scale, exact = column_type._unit, column_type.scale, column_type.process_bind_param
+
+    def process(value: Any) -> Any:
+        if value.__class__ is Decimal:
+            quantized = value.quantize(unit)
+            if quantized == value:
+                return int(quantized.scaleb(scale))
+        return exact(value, _SQLITE)  # None, an int, or a value the type refuses (it raises)
+
+    return process
 
 
 def _copy(connection: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:

@@ -235,7 +235,15 @@ def _csv(job: Job, header: list[str], rows: list[list[Any]]) -> str:
         quoting=csv.QUOTE_MINIMAL,
     )
     writer.writerow(header)
-    writer.writerows([[_cell(v) for v in row] for row in rows])
+    if rows:
+        # Column by column: the csv module writes None as an empty cell and anything else through str(), as
+        # `_cell` does, except checkboxes, so only the columns holding one are rewritten (set(map(type, ...))
+        # finds them without a Python call per value).
+        columns: list[Any] = list(zip(*rows, strict=True))
+        for i, column in enumerate(columns):
+            if bool in set(map(type, column)):
+                columns[i] = [_cell(v) if v.__class__ is bool else v for v in column]
+        writer.writerows(zip(*columns, strict=True))
     return buffer.getvalue()
 
 
