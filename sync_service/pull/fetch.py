@@ -226,14 +226,17 @@ def _post_json(sf: Salesforce, url: str, body: Any) -> Any:
 
 
 def bulk_pages(sf: Salesforce, object_name: str, soql: str) -> Iterator[BulkPage]:
-    """The pages of a Bulk API 2.0 query job, each result page cut into pages of at most BULK_SLICE rows."""
-    for text in bulk_results(sf, object_name, soql):
-        reader = csv.reader(io.StringIO(text))
-        header = next(reader, None)
-        if header is None:
-            continue
-        while rows := list(islice(reader, BULK_SLICE)):
-            yield BulkPage(header, rows)
+    """The pages of a Bulk API 2.0 query job, each result page cut into pages of at most BULK_SLICE rows. The
+    next result page (up to 50,000 rows) is downloaded by a thread of its own while this one's rows are
+    handed out: otherwise the consumer would wait for each download once it had taken the slices before it."""
+    with Prefetched(bulk_results(sf, object_name, soql), depth=1) as texts:
+        for text in texts:
+            reader = csv.reader(io.StringIO(text))
+            header = next(reader, None)
+            if header is None:
+                continue
+            while rows := list(islice(reader, BULK_SLICE)):
+                yield BulkPage(header, rows)
 
 
 def pages(sf: Salesforce, object_name: str, soql: str, *, use_bulk: bool) -> Iterator[Page]:

@@ -46,6 +46,7 @@ OVERLAP = timedelta(minutes=5)
 # the child entity whole once.
 MAX_NEW_PARENTS = 2000
 MAX_SKIPPED_EXAMPLES = 100
+READ_AHEAD = 2  # reads of a full pull started before their turn (see Puller._read_ahead)
 # Skipped examples kept per entity on the run's row (under SKIPPED_KEY in `sync_runs.rows`), for the console.
 MAX_STORED_EXAMPLES = 20
 SKIPPED_KEY = "skipped"
@@ -193,8 +194,8 @@ class Puller:
             reads += [(by_parent, None, False)] if by_parent is not None else []
         for number, (query, query_since, whole) in enumerate(reads):
             reader = self._ahead.pop(query.soql(query_since), None) or self._reader(query, query_since, whole)
-            if full and number == len(reads) - 1:
-                self._read_ahead(entity)
+            if full:
+                self._read_ahead(entity, number)
             # The next page is read while this one is converted and written.
             with reader:
                 for page in reader:
@@ -223,14 +224,19 @@ class Puller:
             use_bulk = total > self.mapping.bulk_threshold
         yield from fetch.pages(self.sf, query.object_name, query.soql(since), use_bulk=use_bulk)
 
-    def _read_ahead(self, entity: str) -> None:
-        """In a full pull, start reading the next entity while this one's last read is written: its COUNT(),
-        its Bulk job and first pages do not wait for these writes (a full read depends on nothing this pull
-        writes). Its budget check comes after those first calls."""
-        following = PULL_ORDER.index(entity) + 1
-        if following < len(PULL_ORDER):
-            query = plan.queries(self.mapping, PULL_ORDER[following])[0]
-            if query.soql() not in self._ahead:  # a retried entity finds its successor's read under way
+    def _read_ahead(self, entity: str, number: int) -> None:
+        """In a full pull, start the next ``READ_AHEAD`` reads (of this entity and the ones after it) while this
+        one is written: their COUNT(), Bulk jobs and first pages do not wait for these writes (a full read
+        depends on nothing this pull writes), and the org works through them in the pull's order while the
+        store is written. Their budget checks come after those first calls. Each read started holds at most a
+        Bulk result page and two slices of rows, so memory stays bounded."""
+        reads = [
+            query
+            for following in PULL_ORDER[PULL_ORDER.index(entity) :]
+            for query in plan.queries(self.mapping, following)
+        ]
+        for query in reads[number + 1 : number + 1 + READ_AHEAD]:
+            if query.soql() not in self._ahead:  # a retried entity finds the reads after it under way
                 self._ahead[query.soql()] = self._reader(query, None, True)
 
     def _convert(

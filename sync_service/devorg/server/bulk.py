@@ -213,7 +213,7 @@ def _run_query(org: Org, job: Job) -> None:
         )
     job.sobject = prepared.sobject
     job.columns = prepared.columns
-    job.rows = [prepared.flatten(record) for record in result.records]
+    job.rows = list(map(prepared.flatten, result.records))
     job.state = "UploadComplete"
     job.state, job.done_at = "InProgress", time.monotonic()
 

@@ -22,7 +22,7 @@ from sync_service.devorg.soql.model import ChildQuery, FieldRef, Operand, Select
 from sync_service.devorg.soql.ordering import SortKey, sort_rows
 from sync_service.devorg.soql.parser import parse
 from sync_service.devorg.soql.plan import Planner
-from sync_service.devorg.soql.render import build_shape, compile_shape, flatten
+from sync_service.devorg.soql.render import build_shape, compile_shape, flattener
 from sync_service.devorg.soql.syntax import SelectQuery
 
 
@@ -49,6 +49,8 @@ class PreparedQuery:
             paths = [out.ref.keys for out in selection.outputs if out.ref is not None]
         self._paths = paths
         self.columns: list[str] = [".".join(p) for p in paths]
+        self.flatten: Callable[[dict[str, Any]], list[Any]] = flattener(paths)
+        """A rendered record's values in `columns` order (Bulk CSV); None where a parent is null."""
 
     def run(
         self,
@@ -68,9 +70,6 @@ class PreparedQuery:
             return _run_aggregate(sel, rows, ctx)
         rows = _slice(sel, _sorted(sel, rows, ctx))
         return QueryResult(len(rows), _materialize(sel, rows, ctx))
-
-    def flatten(self, record: dict[str, Any]) -> list[Any]:
-        return flatten(record, self._paths)
 
 
 def prepare(query: SelectQuery, schema: Schema, soql: str) -> PreparedQuery:
