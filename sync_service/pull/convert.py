@@ -114,11 +114,25 @@ def sf_datetime(value: Any) -> datetime | None:
     return datetime.fromisoformat(text)
 
 
+class TextColumn(tuple[str, ...]):
+    """A column whose every value is text, an empty one meaning null: a Bulk CSV result's. The conversions
+    below take such a column through C (`map`, `in`) instead of a Python test per value."""
+
+    __slots__ = ()
+
+
+_BOOL_TEXT: dict[Any, bool | None] = {"true": True, "false": False, "": None}
+
+
 def _fast_text(values: Sequence[Any]) -> list[Any]:
+    if values.__class__ is TextColumn:
+        return [v or None for v in values] if "" in values else list(values)
     return [(v or None) if v.__class__ is str else _text(v) for v in values]
 
 
 def _fast_decimal(values: Sequence[Any]) -> list[Any]:
+    if values.__class__ is TextColumn and "" not in values:
+        return list(map(Decimal, values))
     # A bool (a checkbox) is refused by the slow path; float(True) would not be.
     return [None if v is None or v == "" else Decimal(v if v.__class__ is str else _number_text(v)) for v in values]
 
@@ -130,10 +144,14 @@ def _number_text(value: Any) -> str:
 
 
 def _fast_date(values: Sequence[Any]) -> list[Any]:
+    if values.__class__ is TextColumn and "" not in values:
+        return list(map(date.fromisoformat, values))  # a Bulk date is YYYY-MM-DD; anything else: the slow path
     return [None if v is None or v == "" else date.fromisoformat(v[:10]) for v in values]
 
 
 def _fast_bool(values: Sequence[Any]) -> list[Any]:
+    if values.__class__ is TextColumn:
+        return list(map(_BOOL_TEXT.__getitem__, values))  # KeyError for other spellings: the slow path
     return [v if v.__class__ is bool else _bool(v) for v in values]
 
 
@@ -156,7 +174,7 @@ def convert_column(
     if fast is not None:
         try:
             return fast(values), {}
-        except (ValueError, TypeError, ArithmeticError, AttributeError):
+        except (ValueError, TypeError, ArithmeticError, AttributeError, KeyError):
             pass  # some value needs a closer look: convert value by value below
     out: list[Any] = []
     problems: dict[int, str] = {}
@@ -173,12 +191,21 @@ def convert_column(
 
 def modstamps(columns: list[Sequence[Any]], size: int) -> list[datetime | None]:
     """Per record, the newest of its SystemModstamp columns (the record's and its parents', see `modstamp`)."""
-    parsed = [[_stamp(v) for v in column] for column in columns]
+    parsed = [_stamps(column) for column in columns]
     if not parsed:
         return [None] * size
     if len(parsed) == 1:
         return parsed[0]
     return [max((s for s in stamps if s is not None), default=None) for stamps in zip(*parsed, strict=True)]
+
+
+def _stamps(column: Sequence[Any]) -> list[datetime | None]:
+    if column.__class__ is TextColumn and "" not in column:
+        try:
+            return list(map(datetime.fromisoformat, column))
+        except ValueError:
+            pass
+    return [_stamp(v) for v in column]
 
 
 def _stamp(value: Any) -> datetime | None:

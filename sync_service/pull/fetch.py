@@ -37,6 +37,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
+from sync_service.pull.convert import TextColumn
 from sync_service.salesforce.client import renew_session
 from sync_service.salesforce.errors import BudgetPaused, PullFailed, TransientError
 
@@ -188,7 +189,7 @@ class BulkPage:
     def __init__(self, header: list[str], rows: list[list[str]]):
         self.index = {name.lower(): i for i, name in enumerate(header)}
         self.size = len(rows)
-        self.columns = list(zip(*rows, strict=True))  # transposed once, in C
+        self.columns = [TextColumn(column) for column in zip(*rows, strict=True)]  # transposed once, in C
 
     def column(self, path: str) -> list[Any]:
         i = self.index.get(path.lower())
@@ -198,7 +199,7 @@ class BulkPage:
 
     def raw_column(self, path: str) -> Sequence[Any]:
         i = self.index.get(path.lower())
-        return [None] * self.size if i is None else self.columns[i]
+        return [None] * self.size if i is None else self.columns[i]  # a TextColumn
 
 
 def rest_pages(sf: Salesforce, soql: str, *, include_deleted: bool = False) -> Iterator[RestPage]:

@@ -247,7 +247,7 @@ class Puller:
         the pull)."""
         spec = self.mapping.entities[entity]
         size = page.size
-        sf_ids = [str(v) for v in page.column("Id")]
+        sf_ids = list(page.raw_column("Id"))  # text in both kinds of page
         stamp_paths = [
             f for f in query.fields if f.lower() == "systemmodstamp" or f.lower().endswith(".systemmodstamp")
         ]

@@ -208,12 +208,12 @@ def _run_query(org: Org, job: Job) -> None:
             )
         if re.search(r"\bOFFSET\b", job.query, re.IGNORECASE):
             raise ApiError(400, "INVALIDJOB", "OFFSET clause is not supported in Bulk Query")
-        result = prepared.run(
+        rows = prepared.run_flat(
             org.store, now=org.now(), tz=org.tz, include_deleted=job.operation == "queryAll", api_version=job.version
         )
     job.sobject = prepared.sobject
     job.columns = prepared.columns
-    job.rows = list(map(prepared.flatten, result.records))
+    job.rows = rows
     job.state = "UploadComplete"
     job.state, job.done_at = "InProgress", time.monotonic()
 

@@ -22,7 +22,7 @@ from sync_service.devorg.soql.model import ChildQuery, FieldRef, Operand, Select
 from sync_service.devorg.soql.ordering import SortKey, sort_rows
 from sync_service.devorg.soql.parser import parse
 from sync_service.devorg.soql.plan import Planner
-from sync_service.devorg.soql.render import build_shape, compile_shape, flattener
+from sync_service.devorg.soql.render import build_shape, compile_flat, compile_shape, flattener
 from sync_service.devorg.soql.syntax import SelectQuery
 
 
@@ -70,6 +70,25 @@ class PreparedQuery:
             return _run_aggregate(sel, rows, ctx)
         rows = _slice(sel, _sorted(sel, rows, ctx))
         return QueryResult(len(rows), _materialize(sel, rows, ctx))
+
+    def run_flat(
+        self,
+        source: RecordSource,
+        *,
+        now: datetime,
+        tz: tzinfo,
+        include_deleted: bool = False,
+        api_version: str = "59.0",
+    ) -> list[list[Any]]:
+        """The rows of a query without subqueries or aggregates, each as `flatten(record)` of its rendered
+        record would give it (in `columns` order), read without rendering (Bulk query results)."""
+        ctx = RunContext(self._schema, source, local_today(now, tz), tz, include_deleted, api_version)
+        sel = self._sel
+        assert not (sel.count_only or sel.aggregate or self.has_subqueries)
+        rows = _slice(sel, _sorted(sel, _filtered(sel, ctx), ctx))
+        flat = compile_flat(sel.outputs, sel.sobject, ctx)
+        with _collector_paused():
+            return list(map(flat, rows))
 
 
 def prepare(query: SelectQuery, schema: Schema, soql: str) -> PreparedQuery:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from operator import itemgetter
+from operator import itemgetter, methodcaller
 from typing import Any
 
 from sync_service.devorg.soql.getters import RunContext, leaf_reader
@@ -124,6 +124,70 @@ def _blob_url(prefix: str, sobject: str | None, name: str, ctx: RunContext) -> C
     # Blobs are never inline in query results: Salesforce gives the REST path to download them from.
     object_of = ctx.object_of
     return lambda record: f"{prefix}{sobject or object_of(record)}/{record.get('Id')}/{name}"
+
+
+def compile_flat(
+    outputs: list[OutputField], sobject: str | None, ctx: RunContext
+) -> Callable[[dict[str, Any]], list[Any]]:
+    """A function giving one stored record's row as ``flatten(render(record), paths)`` would (Bulk CSV rows),
+    read straight from the record and its parents without building the nested REST result: each column reads
+    its field with the same leaf reading as `compile_shape`, through the same parent look-ups (one per parent
+    per run). Only for queries without subqueries."""
+    prefix = f"/services/data/v{ctx.api_version}/sobjects/"
+    get = ctx.source.get
+    getters: list[Callable[[dict[str, Any]], Any]] = []
+    parents: dict[tuple[Hop, ...], Callable[[dict[str, Any]], dict[str, Any] | None]] = {}
+
+    def parent_of(hops: tuple[Hop, ...]) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+        if hops in parents:
+            return parents[hops]
+        through = parent_of(hops[:-1]) if len(hops) > 1 else None
+        ref_field = hops[-1].field
+        found: dict[Any, dict[str, Any] | None] = {}
+
+        def parent(record: dict[str, Any]) -> dict[str, Any] | None:
+            holder = through(record) if through is not None else record
+            if holder is None:
+                return None
+            parent_id = holder.get(ref_field)
+            if parent_id is None:
+                return None
+            try:
+                return found[parent_id]
+            except KeyError:
+                found[parent_id] = result = get(parent_id)
+                return result
+
+        parents[hops] = parent
+        return parent
+
+    for out in outputs:
+        ref = out.ref
+        assert ref is not None, "compile_flat takes no subqueries"
+        owner = ref.hops[-1].target if ref.hops else sobject
+        leaf: Callable[[dict[str, Any]], Any]
+        if ref.type == "base64":
+            leaf = _blob_url(prefix, owner, ref.name, ctx)
+        elif ref.type == "boolean" or ref.polymorphic:
+            leaf = leaf_reader(ref, ctx)
+        else:
+            leaf = methodcaller("get", ref.name)
+        if not ref.hops:
+            getters.append(leaf)
+            continue
+        getters.append(_through(parent_of(ref.hops), leaf))
+
+    return lambda record: [read(record) for read in getters]
+
+
+def _through(
+    parent: Callable[[dict[str, Any]], dict[str, Any] | None], leaf: Callable[[dict[str, Any]], Any]
+) -> Callable[[dict[str, Any]], Any]:
+    def read(record: dict[str, Any]) -> Any:
+        found = parent(record)
+        return None if found is None else leaf(found)
+
+    return read
 
 
 def flattener(columns: list[tuple[str, ...]]) -> Callable[[dict[str, Any]], list[Any]]:

@@ -148,3 +148,29 @@ def test_a_duplicate_column_fails_the_whole_job(org: RunningOrg, sf: Salesforce)
     closed = org.rest("PATCH", f"jobs/ingest/{job['id']}", sf.session_id, json={"state": "UploadComplete"}).json()
     assert closed["state"] == "Failed"
     assert closed["errorMessage"] == "InvalidBatch : Duplicate field name: subject"
+
+
+def test_query_rows_read_parents_checkboxes_polymorphic_lookups_and_blobs_as_rest_renders_them(sf: Salesforce) -> None:
+    """A Bulk row is the REST record flattened: a polymorphic parent's Name and Type, a checkbox as true/false,
+    a missing parent as an empty cell, a blob field as the path to download it from."""
+    contract = sf.query("SELECT Id, AccountId FROM Contract LIMIT 1")["records"][0]
+    with_parents = sf.Task.create({"Subject": "bulk row shapes", "WhatId": contract["Id"]})["id"]
+    without = sf.Task.create({"Subject": "bulk row shapes"})["id"]
+    version = sf.ContentVersion.create({"Title": "shapes", "PathOnClient": "shapes.txt", "VersionData": "aGVsbG8="})
+    cases = [
+        f"SELECT Id, Subject, IsClosed, What.Name, What.Type, Who.Name, Owner.Name, Owner.IsActive FROM Task "
+        f"WHERE Id IN ('{with_parents}', '{without}')",
+        f"SELECT Id, Title, VersionData FROM ContentVersion WHERE Id = '{version['id']}'",
+    ]
+    for soql in cases:
+        rest = {r["Id"]: r for r in sf.query_all(soql)["records"]}
+        (page,) = sf.bulk2.Task.query(soql, wait=WAIT)
+        rows = _rows(page)
+        assert len(rows) == len(rest) > 0
+        for row in rows:
+            for column, cell in row.items():
+                value: object = rest[row["Id"]]
+                for key in column.split("."):
+                    value = value.get(key) if isinstance(value, dict) else None
+                expected = "" if value is None else ("true" if value is True else "false" if value is False else value)
+                assert cell == str(expected), (soql, column)
