@@ -6,7 +6,9 @@ it over HTTPS as the service does."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -133,6 +135,28 @@ def start_org(data: Path, *args: str) -> RunningOrg:
 
 def stop_org(org: RunningOrg) -> None:
     org.stop()
+
+
+# Orgs seeded once per process, by their `start_org` arguments: `start_seeded_copy` starts copies of them.
+_seeded: dict[tuple[str, ...], Path] = {}
+_seeded_root: tempfile.TemporaryDirectory[str] | None = None
+
+
+def start_seeded_copy(data: Path, *args: str) -> RunningOrg:
+    """`start_org(data, *args)` for an empty `data`, without seeding it: `data` becomes a copy of an org this
+    process seeded with the same arguments (seeded on first use, then never started again). The seed is
+    deterministic, so the copy is the org a fresh seed would give (its keys and certificates shared with the
+    other copies); seeding was most of the start of an org of the tests' size."""
+    global _seeded_root
+    template = _seeded.get(args)
+    if template is None:
+        if _seeded_root is None:
+            _seeded_root = tempfile.TemporaryDirectory(prefix="renewals-seeded-orgs-")
+        template = Path(_seeded_root.name) / str(len(_seeded))
+        stop_org(start_org(template, *args))
+        _seeded[args] = template
+    shutil.copytree(template, data)
+    return start_org(data, *args)
 
 
 # --- A browser at the org's login and approval pages ----------------------------------------------------------

@@ -41,7 +41,7 @@ from sync_service.store import models
 from tests.conftest import sent_emails
 from tests.email_actions.web.console.conftest import add_user, sign_in
 from tests.email_actions.web.portal.portal_site import mark_rep_signed_in
-from tests.standin_org import RunningOrg, start_org, stop_org
+from tests.standin_org import RunningOrg, start_seeded_copy, stop_org
 from tests.sync_service.pull.conftest import activate_preset, load_preset, make_puller
 
 # Seconds the org's clock moves on between a pull and the changes the next incremental pull must see
@@ -269,7 +269,7 @@ def scene_for(
     started: list[Scene] = []
 
     def make(flavour: str) -> Scene:
-        org = start_org(tmp_path / "org", "--seed-contracts", SEED_CONTRACTS, "--flavour", flavour)
+        org = start_seeded_copy(tmp_path / "org", "--seed-contracts", SEED_CONTRACTS, "--flavour", flavour)
         url = store.kw["bind"].url.render_as_string(hide_password=False)
         activate_preset(url, flavour)
         puller = make_puller(store, org, load_preset(flavour))

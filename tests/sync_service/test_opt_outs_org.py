@@ -31,14 +31,14 @@ from sync_service.store import models
 from sync_service.store.db import Database
 from tests.email_actions.web.console.conftest import add_user, csrf_of, sign_in
 from tests.factories import make_email
-from tests.standin_org import RunningOrg, start_org, stop_org
+from tests.standin_org import RunningOrg, start_seeded_copy, stop_org
 from tests.sync_service.pull.conftest import activate_preset, org_environment
 
 
 @pytest.fixture
 def opt_out_org(tmp_path: Path) -> Iterator[RunningOrg]:
     """A small org of each test's own: the tests change contacts' opt-outs and leave Tasks on them."""
-    org = start_org(tmp_path / "org", "--seed-contracts", "12", "--flavour", "salesforce_cpq")
+    org = start_seeded_copy(tmp_path / "org", "--seed-contracts", "12", "--flavour", "salesforce_cpq")
     yield org
     stop_org(org)
 

@@ -30,7 +30,7 @@ from sync_service.store.db import Database
 from sync_service.store.models import utcnow
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import make_email, make_sent_reminder_email
-from tests.standin_org import RunningOrg, start_org, stop_org
+from tests.standin_org import RunningOrg, start_seeded_copy, stop_org
 
 COUNTED = {
     "renewals": models.Renewal,
@@ -154,7 +154,7 @@ class OrgScene:
 @contextmanager
 def cpq_scene(tmp_path: Path, store: sessionmaker[Session], redis_url: str) -> Iterator[OrgScene]:
     """A seeded CPQ org of the test's own (the test changes it), fully pulled into `store`'s database."""
-    org = start_org(tmp_path / "org", "--seed-contracts", "30", "--flavour", "salesforce_cpq")
+    org = start_seeded_copy(tmp_path / "org", "--seed-contracts", "30", "--flavour", "salesforce_cpq")
     running = OrgScene(org, store.kw["bind"].url.render_as_string(hide_password=False), redis_url)
     try:
         running.pull(full=True)

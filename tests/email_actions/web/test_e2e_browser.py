@@ -36,7 +36,7 @@ from tests.conftest import TEST_SECRET_KEY
 from tests.factories import make_reminder
 from tests.paths import ARTIFACTS as ARTIFACTS_ROOT
 from tests.processes import LateApp, serve_wsgi
-from tests.standin_org import RunningOrg, start_org, stop_org
+from tests.standin_org import RunningOrg, start_seeded_copy, stop_org
 
 ARTIFACTS = ARTIFACTS_ROOT / "e2e"
 
@@ -64,7 +64,7 @@ class System:
 
 @pytest.fixture
 def system(tmp_path: Path, redis_url: str, ses_endpoint: str) -> Iterator[System]:
-    org = start_org(tmp_path / "org", "--seed-contracts", "30", "--flavour", "salesforce_cpq")
+    org = start_seeded_copy(tmp_path / "org", "--seed-contracts", "30", "--flavour", "salesforce_cpq")
     web = LateApp()  # served first: the emails' links name its URL, so the app is built for it
     try:
         with serve_wsgi(web) as base:

@@ -35,7 +35,7 @@ from sync_service.store.models import utcnow
 from tests.conftest import TEST_SECRET_KEY
 from tests.paths import SALESFORCE_CPQ_PRESET
 from tests.processes import RestartableRedis, Workers
-from tests.standin_org import RunningOrg, start_org, stop_org
+from tests.standin_org import RunningOrg, start_seeded_copy, stop_org
 
 PRESET = SALESFORCE_CPQ_PRESET
 # The issue asks for 5,000 events; 1,000 keeps the suite fast. RENEWALS_FAULT_EVENTS=5000 runs the full size.
@@ -131,7 +131,7 @@ class Store:
 @pytest.fixture(params=["external_id", "no_external_id"])
 def fault_org(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningOrg]:
     extra = () if request.param == "external_id" else ("--no-task-external-id",)
-    org = start_org(tmp_path / "org", "--seed-contracts", "3", *extra)
+    org = start_seeded_copy(tmp_path / "org", "--seed-contracts", "3", *extra)
     yield org
     stop_org(org)
 

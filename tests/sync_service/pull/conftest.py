@@ -22,7 +22,7 @@ from sync_service.store import mapping_versions
 from sync_service.store.db import Database
 from tests.conftest import TEST_SECRET_KEY, orgs_by_flavour
 from tests.paths import PRESETS
-from tests.standin_org import RunningOrg, start_org, stop_org
+from tests.standin_org import RunningOrg, start_seeded_copy, stop_org
 
 PRESETS = PRESETS
 
@@ -41,7 +41,7 @@ def flavour_org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[
 @pytest.fixture
 def mutable_org(tmp_path: Path) -> Iterator[RunningOrg]:
     """A small org of its own, for tests that change or break it."""
-    org = start_org(tmp_path / "org", "--seed-contracts", "40", "--flavour", "salesforce_cpq")
+    org = start_seeded_copy(tmp_path / "org", "--seed-contracts", "40", "--flavour", "salesforce_cpq")
     yield org
     stop_org(org)
 
