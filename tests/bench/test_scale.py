@@ -16,14 +16,14 @@ def test_two_workers_push_and_send_each_item_once(monkeypatch: pytest.MonkeyPatc
         monkeypatch.setenv(name, value)
     figures = scale_figures(
         workers=(2,),
-        tasks=400,  # two batches of 200: the push queues a helper for the second
-        reminders=30,  # 60 emails: two batches of the email queue
+        tasks=250,  # a batch of 200 and one of 50: the push queues a helper for the second
+        reminders=26,  # 52 emails: two batches of the email queue (the first one staggered to 50)
         latency_ms=5,
         database_url=postgresql_url().render_as_string(hide_password=False),
     )
     push = figures["push"]["workers_2"]
-    assert (push["duplicates"], push["missing"], push["statuses"]) == (0, 0, {"done": 400})
+    assert (push["duplicates"], push["missing"], push["statuses"]) == (0, 0, {"done": 250})
     assert push["helpers_queued"] == 1
     send = figures["send"]["workers_2"]
-    assert (send["duplicates"], send["missing"], send["statuses"]) == (0, 0, {"sent": 60})
+    assert (send["duplicates"], send["missing"], send["statuses"]) == (0, 0, {"sent": 52})
     assert figures["send_throttle_errors"] == 0
