@@ -87,13 +87,13 @@ def test_a_running_worker_rides_out_a_redis_restart(settings: Settings, tmp_path
     try:
         redis = Redis.from_url(own.url)
         wait_until(lambda: bool(Worker.all(connection=redis)), "the worker to register", process=worker, timeout=60)
-        napping = get_queue(DEFAULT, redis).enqueue("tests.jobs.sample_jobs.nap", 3)
+        napping = get_queue(DEFAULT, redis).enqueue("tests.jobs.sample_jobs.nap", 2)
         wait_until(
             lambda: napping.get_status(refresh=True) == "started", "a job to be running", process=worker, timeout=60
         )
         own.stop()  # while the job runs: the worker's heartbeat and bookkeeping fail
-        # Not a wait for something: the outage itself, long enough that the 3-second job ends inside it.
-        time.sleep(4)
+        # Not a wait for something: the outage itself, long enough that the 2-second job ends inside it.
+        time.sleep(3)
         own.start()
         assert worker.poll() is None, log.read_text()[-2000:]
         redis = Redis.from_url(own.url)
