@@ -307,9 +307,11 @@ def orgs_by_flavour(
             stop_org(org)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
-    """Debian's Chromium (never a browser a tool downloads), headless, driven by Playwright; one per module."""
+    """Debian's Chromium (never a browser a tool downloads), headless, driven by Playwright; one per session
+    (Playwright and the browser took about 2 s to start): each test opens a context of its own, which shares
+    no cookies, storage or pages with another's."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"])
         try:
