@@ -15,6 +15,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import NoneType
 from typing import TYPE_CHECKING, Any
 
 from sync_service.devorg import ids
@@ -226,6 +227,9 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+_CELLS: dict[Any, str] = {None: "", True: "true", False: "false"}  # only for columns of text, None and bools
+
+
 def _csv(job: Job, header: list[str], rows: list[list[Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(
@@ -235,15 +239,29 @@ def _csv(job: Job, header: list[str], rows: list[list[Any]]) -> str:
         quoting=csv.QUOTE_MINIMAL,
     )
     writer.writerow(header)
-    if rows:
-        # Column by column: the csv module writes None as an empty cell and anything else through str(), as
-        # `_cell` does, except checkboxes, so only the columns holding one are rewritten (set(map(type, ...))
-        # finds them without a Python call per value).
-        columns: list[Any] = list(zip(*rows, strict=True))
-        for i, column in enumerate(columns):
-            if bool in set(map(type, column)):
-                columns[i] = [_cell(v) if v.__class__ is bool else v for v in column]
-        writer.writerows(zip(*columns, strict=True))
+    if not rows:
+        return buffer.getvalue()
+    terminator, delimiter = writer.dialect.lineterminator, writer.dialect.delimiter
+    # Column by column, each turned into cells (`_cell`) only where it holds something other than text (found
+    # by set(map(type, ...)), in C). When no cell needs quoting (no delimiter, quote or line break anywhere) and
+    # rows have more than one field, the csv module would write each row as its cells joined by the delimiter,
+    # so that is what is written; otherwise the csv module writes the rows.
+    columns: list[Any] = list(zip(*rows, strict=True))
+    plain = len(columns) > 1
+    for i, column in enumerate(columns):
+        kinds = set(map(type, column)) - {str}
+        if kinds and kinds <= {NoneType, bool}:
+            columns[i] = column = list(map(_CELLS.get, column, column))  # None and checkboxes; text as it is
+        elif kinds and kinds <= {int, float}:
+            columns[i] = column = list(map(str, column))
+        elif kinds:
+            columns[i] = column = [v if v.__class__ is str else _cell(v) for v in column]
+        if plain:
+            text = "\x00".join(column)
+            plain = not any(special in text for special in (delimiter, '"', "\r", "\n"))
+    if plain:
+        return buffer.getvalue() + terminator.join(map(delimiter.join, zip(*columns, strict=True))) + terminator
+    writer.writerows(zip(*columns, strict=True))
     return buffer.getvalue()
 
 

@@ -41,7 +41,7 @@ from tests.email_actions.emails_helpers import make_message
 from tests.email_actions.web.hits import drain
 from tests.paths import SALESFORCE_CPQ_PRESET
 from tests.processes import free_port
-from tests.standin_org import RunningOrg, start_org, stop_org
+from tests.standin_org import RunningOrg, start_seeded_copy, stop_org
 
 BASE = "http://renewals.test"
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari"
@@ -387,7 +387,7 @@ PDF_A = b"%PDF-1.4\n% quote for account A\n1 0 obj << /Type /Catalog >> endobj\n
 
 @pytest.fixture
 def org(tmp_path: Path) -> Iterator[RunningOrg]:
-    running = start_org(tmp_path / "org", "--seed-contracts", "2", "--flavour", "salesforce_cpq")
+    running = start_seeded_copy(tmp_path / "org", "--seed-contracts", "2", "--flavour", "salesforce_cpq")
     yield running
     stop_org(running)
 
