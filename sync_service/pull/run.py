@@ -33,7 +33,17 @@ from sync_service.pull import fetch, plan
 from sync_service.pull.convert import convert_column, modstamps
 from sync_service.pull.pricing_requests import settle_pricing_requests
 from sync_service.pull.renewal_state import settle_renewal_state
-from sync_service.pull.writer import TABLES, Batch, ChunkResult, Problem, Resolved, local_ids, resolve, write_batch
+from sync_service.pull.writer import (
+    FETCHABLE,
+    TABLES,
+    Batch,
+    ChunkResult,
+    Problem,
+    Resolved,
+    local_ids,
+    resolve,
+    write_batch,
+)
 from sync_service.salesforce.budget import Budget, check_budget, record_api_usage
 from sync_service.salesforce.errors import BudgetPaused, PullFailed, TransientError
 from sync_service.salesforce.transport import ApiMeter
@@ -100,6 +110,7 @@ class Puller:
         self._skipped_ids: dict[str, set[str]] = {}
         # Reads started before their entity's turn (`_read_ahead`), by SOQL.
         self._ahead: dict[str, fetch.Prefetched[fetch.Page]] = {}
+        self._fresh = False  # the entity being pulled goes into a table that held none of it (see _pull_entity)
 
     # ------------------------------------------------------------------ the run
 
@@ -192,6 +203,10 @@ class Puller:
         for start in range(0, len(new_parents), 200):
             by_parent = plan.children_of(self.mapping, entity, new_parents[start : start + 200])
             reads += [(by_parent, None, False)] if by_parent is not None else []
+        # A full pull into a table that holds none of this entity yet, read in one read that nobody else feeds
+        # (no parents are fetched into it): no record can be in the store before this read writes it, so its
+        # batches go in without looking up which are stored (half the look-ups of a first pull).
+        self._fresh = full and len(reads) == 1 and entity not in FETCHABLE and self._empty(entity)
         for number, (query, query_since, whole) in enumerate(reads):
             reader = self._ahead.pop(query.soql(query_since), None) or self._reader(query, query_since, whole)
             if full:
@@ -294,7 +309,9 @@ class Puller:
                         fetched = missing.get(target)
                         if fetched:
                             resolved[ref_field].update(local_ids(session, target, fetched))
-                outcome = self._write_batch(session, entity, batch, rewrite=rewrite, resolved=resolved)
+                outcome = self._write_batch(
+                    session, entity, batch, rewrite=rewrite, resolved=resolved, fresh=self._fresh
+                )
         except ROW_REFUSED:
             # The store refused the batch's statement: write it record by record to find the ones it refuses,
             # skip those and land the rest (only on this path: one statement per batch otherwise).
@@ -325,7 +342,14 @@ class Puller:
         self._skip(result, entity, outcome.skipped)
 
     def _write_batch(
-        self, session: Session, entity: str, batch: Batch, *, rewrite: bool, resolved: Resolved | None = None
+        self,
+        session: Session,
+        entity: str,
+        batch: Batch,
+        *,
+        rewrite: bool,
+        resolved: Resolved | None = None,
+        fresh: bool = False,
     ) -> ChunkResult:
         return write_batch(
             session,
@@ -334,7 +358,14 @@ class Puller:
             source_object=self.mapping.entities[entity].source,
             rewrite=rewrite,
             resolved=resolved,
+            fresh=fresh,
         )
+
+    def _empty(self, entity: str) -> bool:
+        """Whether the store holds no row of `entity` at all (deleted-marked ones included)."""
+        table: Any = TABLES[entity][0]
+        with self.sessions() as session:
+            return session.execute(select(table.id).limit(1)).first() is None
 
     def _fetch_parents(self, missing: dict[str, set[str]], result: PullResult) -> list[tuple[str, Batch]]:
         """Referenced accounts, contacts or reps the store lacks, read by id from Salesforce with no

@@ -190,10 +190,12 @@ def write_batch(
     source_object: str | None = None,
     rewrite: bool = False,
     resolved: Resolved | None = None,
+    fresh: bool = False,
 ) -> ChunkResult:
     """Upsert the batch. Unless `rewrite` (a full pull, which must also apply a changed mapping to records the
     org has not changed), records whose SystemModstamp matches the stored copy's are left as they are.
-    `resolved` are references already looked up (`resolve`); the others are looked up here."""
+    `resolved` are references already looked up (`resolve`); the others are looked up here. `fresh`: the
+    caller knows none of the records is stored (every one is inserted, none looked up first)."""
     table, refs = TABLES[entity]
     result = ChunkResult()
     stamps: dict[str, datetime | None] | None = None
@@ -280,7 +282,7 @@ def write_batch(
     # Records the store has not got yet go in with a plain INSERT (COPY on PostgreSQL): SQLite takes an upsert
     # at well under half the speed even when nothing conflicts. The others are upserted; one inserted meanwhile
     # by someone else fails the statement, and the batch is written again record by record.
-    stored = local_ids(session, entity, [batch.sf_ids[i] for i in keep])
+    stored = {} if fresh else local_ids(session, entity, [batch.sf_ids[i] for i in keep])
     new_rows = [row for row in rows if row[0] not in stored] if stored else rows
     known_rows = [row for row in rows if row[0] in stored] if stored else []
     names = tuple(bound)
