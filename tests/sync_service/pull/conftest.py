@@ -20,7 +20,7 @@ from sync_service.salesforce.client import connect
 from sync_service.salesforce.transport import meter_of
 from sync_service.store import mapping_versions
 from sync_service.store.db import Database
-from tests.conftest import TEST_SECRET_KEY, orgs_by_flavour
+from tests.conftest import TEST_SECRET_KEY, Databases, orgs_by_flavour
 from tests.paths import PRESETS
 from tests.standin_org import RunningOrg, start_seeded_copy, stop_org
 
@@ -47,12 +47,13 @@ def mutable_org(tmp_path: Path) -> Iterator[RunningOrg]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, migrated_database: Callable[[str], str]) -> Iterator[Database]:
+def database(request: pytest.FixtureRequest, databases: Databases) -> Iterator[Database]:
     """A freshly migrated store per test, on SQLite and PostgreSQL, as the Database the scheduled pull takes."""
-    url = migrated_database(request.param)
+    url = databases.migrated(request.param)
     db = Database(url)
     yield db
     db.dispose()
+    databases.release(url)
 
 
 def org_environment(org: RunningOrg, database_url: str) -> dict[str, str]:
