@@ -18,7 +18,6 @@ ones (shown to the admin with Salesforce's own message).
 from __future__ import annotations
 
 import csv
-import io
 import json
 import queue
 import threading
@@ -135,8 +134,22 @@ def bulk_results(sf: Salesforce, object_name: str, soql: str) -> Iterator[str]:
 def bulk_rows(sf: Salesforce, object_name: str, soql: str) -> Iterator[Row]:
     """Rows of a Bulk API 2.0 query job; empty CSV cells are nulls (reference 2.10)."""
     for text in bulk_results(sf, object_name, soql):
-        for row in csv.DictReader(io.StringIO(text)):
+        for row in csv.DictReader(_lines(text)):
             yield {key: (value if value != "" else None) for key, value in row.items()}
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines with their "\n" (the csv module joins those of a quoted field that spans lines). Not
+    io.StringIO: it copies the text into a buffer of four bytes a character, 45 MB for a 50,000-row page; nor
+    str.splitlines, which also splits at characters an unquoted CSV cell may hold (U+2028, form feed, ...)."""
+    start, size = 0, len(text)
+    while start < size:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start : end + 1]
+        start = end + 1
 
 
 def rows(sf: Salesforce, object_name: str, soql: str, *, use_bulk: bool) -> Iterator[Row]:
@@ -232,7 +245,7 @@ def bulk_pages(sf: Salesforce, object_name: str, soql: str) -> Iterator[BulkPage
     handed out: otherwise the consumer would wait for each download once it had taken the slices before it."""
     with Prefetched(bulk_results(sf, object_name, soql), depth=1) as texts:
         for text in texts:
-            reader = csv.reader(io.StringIO(text))
+            reader = csv.reader(_lines(text))
             header = next(reader, None)
             if header is None:
                 continue

@@ -3,6 +3,8 @@ conversion refuses is refused with the same reason, whatever the column's fast p
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 
 from mappings.model import CanonicalField, FieldMap
 from sync_service.pull.convert import TextColumn, ValueProblem, canonical_value, convert_column, modstamps, sf_datetime
+from sync_service.pull.fetch import _lines
 
 CELLS = {
     "text": st.sampled_from(["", "Acme", "0", "false", " spaced ", "Ünïcödé"]),
@@ -46,3 +49,17 @@ def test_a_bulk_column_converts_as_its_cells_do_one_by_one(kind: str, data: st.D
 def test_bulk_stamps_parse_as_salesforce_datetimes(cells: list[str]) -> None:
     expected = [sf_datetime(cell) for cell in cells]
     assert modstamps([TextColumn(cells)], len(cells)) == expected
+
+
+@given(st.lists(st.lists(st.text(alphabet='ab,"\n\r \u2028\x0c', max_size=6), min_size=1, max_size=3), max_size=6))
+def test_bulk_pages_are_read_line_by_line_as_the_csv_module_reads_the_whole_text(rows: list[list[str]]) -> None:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    text = buffer.getvalue()
+    try:
+        expected = list(csv.reader(io.StringIO(text)))
+    except csv.Error:  # a bare carriage return the writer left unquoted: unreadable either way
+        with pytest.raises(csv.Error):
+            list(csv.reader(_lines(text)))
+        return
+    assert list(csv.reader(_lines(text))) == expected
