@@ -110,7 +110,6 @@ class Puller:
         self._skipped_ids: dict[str, set[str]] = {}
         # Reads started before their entity's turn (`_read_ahead`), by SOQL.
         self._ahead: dict[str, fetch.Prefetched[fetch.Page]] = {}
-        self._fresh = False  # the entity being pulled goes into a table that held none of it (see _pull_entity)
 
     # ------------------------------------------------------------------ the run
 
@@ -206,7 +205,7 @@ class Puller:
         # A full pull into a table that holds none of this entity yet, read in one read that nobody else feeds
         # (no parents are fetched into it): no record can be in the store before this read writes it, so its
         # batches go in without looking up which are stored (half the look-ups of a first pull).
-        self._fresh = full and len(reads) == 1 and entity not in FETCHABLE and self._empty(entity)
+        fresh = full and len(reads) == 1 and entity not in FETCHABLE and self._empty(entity)
         for number, (query, query_since, whole) in enumerate(reads):
             reader = self._ahead.pop(query.soql(query_since), None) or self._reader(query, query_since, whole)
             if full:
@@ -220,7 +219,7 @@ class Puller:
                     if page_newest is not None and (newest is None or page_newest > newest):
                         newest = page_newest
                     if len(batch):
-                        rows_done += self._write(entity, batch, result, rewrite=full)
+                        rows_done += self._write(entity, batch, result, rewrite=full, fresh=fresh)
                     if self.progress:
                         self.progress(entity, rows_done)
         if self.progress:
@@ -293,7 +292,7 @@ class Puller:
             if len(examples) < MAX_SKIPPED_EXAMPLES:
                 examples.append(f"{sf_id}: {reason}")
 
-    def _write(self, entity: str, batch: Batch, result: PullResult, *, rewrite: bool) -> int:
+    def _write(self, entity: str, batch: Batch, result: PullResult, *, rewrite: bool, fresh: bool = False) -> int:
         """Write one batch: first, outside any write transaction, look up its references and fetch from
         Salesforce the parents the store lacks; then, in one transaction, write those parents and the batch."""
         with self.sessions() as session:
@@ -309,9 +308,7 @@ class Puller:
                         fetched = missing.get(target)
                         if fetched:
                             resolved[ref_field].update(local_ids(session, target, fetched))
-                outcome = self._write_batch(
-                    session, entity, batch, rewrite=rewrite, resolved=resolved, fresh=self._fresh
-                )
+                outcome = self._write_batch(session, entity, batch, rewrite=rewrite, resolved=resolved, fresh=fresh)
         except ROW_REFUSED:
             # The store refused the batch's statement: write it record by record to find the ones it refuses,
             # skip those and land the rest (only on this path: one statement per batch otherwise).

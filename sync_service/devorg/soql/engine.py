@@ -61,7 +61,7 @@ class PreparedQuery:
         include_deleted: bool = False,
         api_version: str = "59.0",
     ) -> QueryResult:
-        ctx = RunContext(self._schema, source, local_today(now, tz), tz, include_deleted, api_version)
+        ctx = self._context(source, now, tz, include_deleted, api_version)
         sel = self._sel
         rows = _filtered(sel, ctx)
         if sel.count_only:
@@ -82,13 +82,18 @@ class PreparedQuery:
     ) -> list[list[Any]]:
         """The rows of a query without subqueries or aggregates, each as `flatten(record)` of its rendered
         record would give it (in `columns` order), read without rendering (Bulk query results)."""
-        ctx = RunContext(self._schema, source, local_today(now, tz), tz, include_deleted, api_version)
+        ctx = self._context(source, now, tz, include_deleted, api_version)
         sel = self._sel
         assert not (sel.count_only or sel.aggregate or self.has_subqueries)
         rows = _slice(sel, _sorted(sel, _filtered(sel, ctx), ctx))
         flat = compile_flat(sel.outputs, sel.sobject, ctx)
         with _collector_paused():
             return list(map(flat, rows))
+
+    def _context(
+        self, source: RecordSource, now: datetime, tz: tzinfo, include_deleted: bool, api_version: str
+    ) -> RunContext:
+        return RunContext(self._schema, source, local_today(now, tz), tz, include_deleted, api_version)
 
 
 def prepare(query: SelectQuery, schema: Schema, soql: str) -> PreparedQuery:
