@@ -147,9 +147,9 @@ def test_deleted_and_cancelled_contracts_are_marked(mutable_org: RunningOrg, sto
     puller = make_puller(store, mutable_org, load_preset("salesforce_cpq"))
     assert puller.pull(full=True).status == "succeeded"
     sf = puller.sf
-    first, second, third = [
-        r["Id"] for r in sf.query("SELECT Id FROM Contract WHERE Status = 'Activated' LIMIT 3")["records"]
-    ]
+    # Three live contracts the seed did not cancel (it cancels a random few): the test cancels one itself.
+    live = sf.query("SELECT Id FROM Contract WHERE Status = 'Activated' AND Cancelled__c = false LIMIT 3")
+    first, second, third = [r["Id"] for r in live["records"]]
     mutable_org.advance_clock(STEP)
     sf.Contract.delete(first)
     sf.Contract.update(second, {"Cancelled__c": True, "Cancellation_Reason__c": "Moved to a competitor"})
