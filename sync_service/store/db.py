@@ -18,7 +18,11 @@ frees sooner, and so serialises writers far beyond their cost. Processes still w
 
 SQLite is configured so it behaves like the production database where it matters: foreign keys enforced,
 WAL journal (readers don't block the writer), a busy timeout instead of instant "database is locked", and
-SQLAlchemy controls BEGIN so SAVEPOINTs work (pysqlite's own transaction handling breaks them).
+SQLAlchemy controls BEGIN so SAVEPOINTs work (pysqlite's own transaction handling breaks them). Each connection
+may keep up to ``SQLITE_CACHE_KIB`` of pages in memory instead of SQLite's 2 MB default: a pull inserts tens of
+thousands of rows into tables whose indexes are keyed on Salesforce ids, which arrive in no particular order,
+and with 2 MB those indexes' pages are evicted and read back again and again (a 60,000-contract pull took a
+fifth longer). SQLite fills the cache only as pages are read, so a page view's connection stays small.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_CACHE_KIB = 65_536
 _EXTENSION_KEY = "renewals.database"
 # Execution option of a connection that only reads: on SQLite it begins a plain (deferred) transaction even on
 # an engine made with `sqlite_immediate`, so a long read (a report) never holds the write lock.
@@ -68,6 +73,7 @@ def _configure_sqlite_connection(dbapi_connection: Any, connection_record: Any) 
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")  # negative: KiB, not pages
     finally:
         cursor.close()
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
+from sync_service.store.db import SQLITE_CACHE_KIB, make_engine
 from sync_service.store.models import (
     Account,
     ApiUsage,
@@ -164,3 +166,14 @@ def test_api_usage_is_one_row_per_day_and_job(db_session: Session) -> None:
 def test_each_test_starts_from_an_empty_store(db_session: Session) -> None:
     # Runs after tests that committed rows: their work was rolled back.
     assert db_session.scalar(select(func.count()).select_from(Account)) == 0
+
+
+def test_a_sqlite_connection_keeps_its_pages_in_a_cache_of_the_configured_size(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -SQLITE_CACHE_KIB
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        engine.dispose()
