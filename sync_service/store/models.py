@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, MetaData, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from sync_service.store.types import ExactDecimal, Money, UTCDateTime
@@ -309,6 +309,14 @@ class OutboxItem(Base):
         CheckConstraint("status IN ('pending', 'done', 'dead', 'discarded', 'conflict')", name="status"),
         # The push's question: which pending items are due?
         Index("ix_outbox_items_status_next_attempt_at", "status", "next_attempt_at"),
+        # A push's claim: the pending items of a kind, oldest first, without reading past the done ones.
+        Index(
+            "ix_outbox_items_pending_kind_id",
+            "kind",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
