@@ -18,6 +18,7 @@ from rq.exceptions import DeserializationError
 from rq.executions import Execution
 from rq.job import Job
 from rq.queue import Queue
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -28,8 +29,11 @@ from email_actions.mail.sending.pipeline import warm_renderer
 from email_actions.mail.sending.ses import ses_client
 from jobs.base import get_queue, redis_connection
 from jobs.queues import EMAIL, QUEUE_NAMES
-from sync_service.store import db
+from sync_service.store import db, models
 from sync_service.store.db import current_database
+
+# Contact locales whose data a worker loads before it forks (babel: tens of ms each); others load in the horse.
+LOCALES = 50
 
 
 class AppWorker(Worker):
@@ -40,7 +44,8 @@ class AppWorker(Worker):
         self.app: Flask = job_app(settings)
         if EMAIL in self.queue_names():
             # Render caches filled before any fork: every work horse inherits them.
-            warm_renderer(settings, brands_in_force(self.app, settings))
+            book, locales = render_inputs(self.app, settings)
+            warm_renderer(settings, book, locales)
             # boto3 loads SES's service model and finds the credentials once per process: here, so that every
             # work horse makes its client from what it inherits (a tenth of a second less per batch).
             ses_client(settings)
@@ -68,21 +73,25 @@ def job_app(settings: Settings) -> Flask:
     return app
 
 
-def brands_in_force(app: Flask, settings: Settings) -> BrandBook | None:
-    """The brands in force (the admin console's, else the file's) if the store answers now, else None (the
-    brands file's are warmed then; a work horse inlines whatever it lacks). No connection outlives the call, so
-    none is shared with the forked work horses."""
+def render_inputs(app: Flask, settings: Settings) -> tuple[BrandBook | None, list[str]]:
+    """The brands in force (the admin console's, else the file's) and the locales the store's contacts have, if
+    the store answers now; else None and no locales (the brands file's and the default locale are warmed then;
+    a work horse prepares whatever it lacks). No connection outlives the call, so none is shared with the forked
+    work horses."""
 
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
-        return None  # no store yet (connecting would create an empty file): the file's brands, then
+        return None, []  # no store yet (connecting would create an empty file)
     with app.app_context():
         db = current_database()
         try:
             with db.session_scope() as session:
-                return brand_settings.brands(session, settings)
+                locales = session.scalars(
+                    select(models.Contact.locale).where(models.Contact.locale.is_not(None)).distinct().limit(LOCALES)
+                ).all()
+                return brand_settings.brands(session, settings), [str(locale) for locale in locales]
         except (SQLAlchemyError, BrandError):
-            return None
+            return None, []
         finally:
             db.engine.dispose()
 

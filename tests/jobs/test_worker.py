@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,9 +14,12 @@ from rq import Worker
 from rq.job import JobStatus
 
 from config.settings import Settings
+from email_actions.mail.rendering import formatting
 from jobs.base import RETRY_BACKOFF_SECONDS, RETRY_JITTER, enqueue, get_queue
 from jobs.queues import DEFAULT, EMAIL, PULL, PUSH, QUEUE_NAMES, queue_spec
-from jobs.worker import make_worker
+from jobs.worker import job_app, make_worker, render_inputs
+from sync_service.store.db import current_session
+from tests.factories import make_contract
 from tests.jobs import sample_jobs
 from tests.paths import REPO
 from tests.processes import RestartableRedis, renewals_env, start_renewals, stop_process, wait_until
@@ -108,3 +113,25 @@ def test_a_running_worker_rides_out_a_redis_restart(settings: Settings, tmp_path
     finally:
         stop_process(worker, timeout=30)
         own.stop()
+
+
+def test_a_worker_loads_the_contacts_locales_before_it_forks(app: Flask, settings: Settings) -> None:
+    with app.app_context():
+        session = current_session()
+        for locale in ("de_DE", "fr-FR", "de_DE", None, "xx_NOT_A_LOCALE"):
+            make_contract(session, end_date=date(2027, 3, 31), locale=locale)
+        session.commit()
+
+    book, locales = render_inputs(app, settings)
+
+    assert book is not None
+    assert sorted(locales) == ["de_DE", "fr-FR", "xx_NOT_A_LOCALE"]
+    # Each as the renderer will use it (an unknown one falls back to the default), the default always.
+    assert formatting.warm(locales) == ["de_DE", "en_US", "fr_FR"]
+
+
+def test_a_worker_on_a_store_not_made_yet_warms_the_default_locale_only(settings: Settings, tmp_path: Path) -> None:
+    unmade = dataclasses.replace(settings, database_url=f"sqlite:///{tmp_path / 'not-yet.db'}")
+    assert render_inputs(job_app(unmade), unmade) == (None, [])
+    assert not (tmp_path / "not-yet.db").exists()
+    assert formatting.warm([]) == ["en_US"]

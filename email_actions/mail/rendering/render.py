@@ -153,6 +153,14 @@ class Renderer:
             raise TemplateProblem(f"{html_name} (brand {context.brand.key})", _describe(exc)) from exc
         return RenderedEmail(subject=subject, text=text, html=html)
 
+    def text_templates(self, kind: str) -> None:
+        """Load and compile the kind's subject and text templates now (jinja keeps them for the process)."""
+        for name in (f"{kind}.subject.txt", f"{kind}.txt"):
+            try:
+                self._text_env.get_template(name)
+            except Exception as exc:
+                raise TemplateProblem(name, _describe(exc)) from exc
+
     def _render_text(self, name: str, variables: dict[str, Any]) -> str:
         try:
             return self._text_env.get_template(name).render(variables)

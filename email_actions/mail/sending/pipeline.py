@@ -58,6 +58,7 @@ from config.settings import Settings
 from email_actions.mail import brand_settings
 from email_actions.mail.brands import Brand, BrandBook, BrandUnusable, brand_for_contract, load_brands
 from email_actions.mail.links import Links
+from email_actions.mail.rendering import formatting
 from email_actions.mail.rendering.context import READ_RULES, build_context
 from email_actions.mail.rendering.mime import compose
 from email_actions.mail.rendering.render import Renderer, TemplateProblem, default_renderer
@@ -612,12 +613,18 @@ _EMAIL_ROWS = (
 )
 
 
-def warm_renderer(settings: Settings, book: BrandBook | None = None) -> int:
-    """Inline every template for every usable brand of `book` (default: the brands file's) now, in this
-    process, so processes forked from it (RQ's work horses) start with premailer's work done; returns how many
-    templates were prepared."""
+def warm_renderer(settings: Settings, book: BrandBook | None = None, locales: Iterable[str | None] = ()) -> int:
+    """Prepare every template for every usable brand of `book` (default: the brands file's) now, in this
+    process: the HTML ones inlined, the subject and text ones compiled, and the data of `locales` (and the
+    default locale) loaded, so processes forked from it (RQ's work horses) start with that work done; returns how
+    many HTML templates were prepared."""
     renderer = default_renderer()
     prepared = 0
+    for kind in models.EMAIL_KINDS:
+        try:
+            renderer.text_templates(kind)
+        except TemplateProblem as exc:
+            log.error("email template cannot be rendered", kind=kind, problem=str(exc))
     for brand in (book or load_brands(settings.brands_file)).brands.values():
         for kind in models.EMAIL_KINDS:
             try:
@@ -626,6 +633,7 @@ def warm_renderer(settings: Settings, book: BrandBook | None = None) -> int:
                 log.error("email template cannot be rendered", kind=kind, brand=brand.key, problem=str(exc))
             else:
                 prepared += 1
+    formatting.warm(locales)
     return prepared
 
 

@@ -30,7 +30,7 @@ from email_actions.mail.sending.pipeline import EmailSender, queue_due, queued_i
 from email_actions.web.app import create_app
 from jobs.planning import plan_reminders_job
 from jobs.push import push_job
-from jobs.worker import brands_in_force
+from jobs.worker import render_inputs
 from mappings.loader import load
 from sync_service import console_settings as cs
 from sync_service.outbox.record import event_key, record_task
@@ -591,7 +591,7 @@ def test_a_post_without_its_csrf_token_is_refused(app: Flask, admin_client: Flas
 
 def test_a_worker_starting_warms_the_brands_in_force(app: Flask, admin_client: FlaskClient) -> None:
     settings = app.extensions["renewals.settings"]
-    assert brands_in_force(app, settings) is load_brands(settings.brands_file)
+    assert render_inputs(app, settings)[0] is load_brands(settings.brands_file)
     form = {**NORTHWIND, "name": "Northwind Cloud"}
     assert (
         post_form(
@@ -599,7 +599,7 @@ def test_a_worker_starting_warms_the_brands_in_force(app: Flask, admin_client: F
         ).status_code
         == 302
     )
-    book = brands_in_force(app, settings)
+    book, _ = render_inputs(app, settings)
     assert book is not None and book.default.name == "Northwind Cloud"
 
 
