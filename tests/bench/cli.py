@@ -163,7 +163,12 @@ def send(reminders: int, rate: float, workers: int, as_json: bool) -> None:
     show_default=True,
     help="Worker counts to run, comma-separated (the first is the baseline of the ratios).",
 )
-@click.option("--tasks", default=4000, show_default=True, help="Task events pushed per worker count.")
+@click.option(
+    "--tasks",
+    default=20_000,
+    show_default=True,
+    help="Task events pushed per worker count (the default keeps one worker busy about ten seconds).",
+)
 @click.option(
     "--reminders", default=400, show_default=True, help="Due reminders sent per worker count (two emails each)."
 )

@@ -78,6 +78,9 @@ from tests.processes import (
 from tests.standin_org import RunningOrg
 
 WORKER_COUNTS = (1, 2, 4)
+# A backlog of 100 batches of 200: long enough that the figure is throughput, not each push's start (a fork, a
+# sign-in, a describe), which a backlog of a few batches would mostly measure.
+DEFAULT_TASKS = 20_000
 LATENCY_MS = 50.0
 # Contracts in the org the Tasks hang on.
 ORG_CONTRACTS = 200
@@ -318,6 +321,7 @@ def push_run(shared: Shared, workers: int, tasks: int, what_ids: list[str]) -> d
         with _workers(shared, workers, PUSH, env) as running:
             clocks = Clocks(running, shared.org.process.pid)
             clocks.start()
+            queued_at = datetime.now(UTC)
             job = running.queue.enqueue_call("jobs.push.push_job")
             _wait_settled(
                 sessions,
@@ -334,9 +338,13 @@ def push_run(shared: Shared, workers: int, tasks: int, what_ids: list[str]) -> d
             statuses = dict(
                 session.execute(select(models.OutboxItem.status, func.count()).group_by(models.OutboxItem.status)).all()
             )
-            pushes = session.scalar(
-                select(func.count()).select_from(models.SyncRun).where(models.SyncRun.kind == "push")
-            )
+            runs = session.execute(
+                select(
+                    models.SyncRun.started_at, models.SyncRun.finished_at, models.SyncRun.rows, models.SyncRun.api_calls
+                )
+                .where(models.SyncRun.kind == "push")
+                .order_by(models.SyncRun.started_at)
+            ).all()
     finally:
         engine.dispose()
     found = _tasks_in_org(shared.org, keys)
@@ -347,7 +355,17 @@ def push_run(shared: Shared, workers: int, tasks: int, what_ids: list[str]) -> d
         missing=len(keys - set(found)),
         statuses={str(k): int(v) for k, v in statuses.items()},
         helpers_queued=helpers,
-        pushes_with_work=pushes,
+        pushes_with_work=len(runs),
+        # Each push: seconds from the queued job to its start (signed in after it) and to its end, rows, calls.
+        pushes=[
+            {
+                "started_s": round((started - queued_at).total_seconds(), 2),
+                "finished_s": round((finished - queued_at).total_seconds(), 2) if finished else None,
+                "done": rows.get("done"),
+                "api_calls": calls,
+            }
+            for started, finished, rows, calls in runs
+        ],
     )
 
 
@@ -472,7 +490,7 @@ def _with_ratios(runs: dict[int, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def scale_figures(
     *,
     workers: Sequence[int] = WORKER_COUNTS,
-    tasks: int = 4000,
+    tasks: int = DEFAULT_TASKS,
     reminders: int = 400,
     latency_ms: float = LATENCY_MS,
     ses_latency_ms: float | None = None,

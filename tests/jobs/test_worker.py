@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -135,3 +137,16 @@ def test_a_worker_on_a_store_not_made_yet_warms_the_default_locale_only(settings
     assert render_inputs(job_app(unmade), unmade) == (None, [])
     assert not (tmp_path / "not-yet.db").exists()
     assert formatting.warm([]) == ["en_US"]
+
+
+def test_a_worker_imports_every_job_module_before_it_forks() -> None:
+    # In a fresh interpreter: a work horse inherits what its worker imported, and imports the rest per job.
+    check = (
+        "import sys\n"
+        "from jobs.worker import import_job_modules\n"
+        "assert 'jobs.push' not in sys.modules\n"
+        "names = import_job_modules()\n"
+        "assert {'jobs.push', 'jobs.pull', 'jobs.email', 'jobs.planning', 'jobs.maintenance'} <= set(names)\n"
+        "assert set(names) <= set(sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", check], cwd=REPO, check=True)
