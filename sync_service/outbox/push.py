@@ -49,7 +49,7 @@ from typing import Any
 
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
-from sqlalchemy import ColumnElement, Connection, Update, case, insert, literal, null, select, update
+from sqlalchemy import ColumnElement, Connection, Update, case, insert, literal, literal_column, null, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from mappings.model import TaskConventions
@@ -210,7 +210,9 @@ class Pusher:
                     models.SalesforceKey.sf_id,
                 )
                 .outerjoin(models.SalesforceKey, models.SalesforceKey.key == item.key)
-                .where(item.status == "pending", item.kind == kind, item.next_attempt_at <= cutoff)
+                # 'pending' written into the statement, not bound: only then may the database read through the
+                # partial index of pending rows (a bound value could be anything, for all the plan knows).
+                .where(item.status == literal_column("'pending'"), item.kind == kind, item.next_attempt_at <= cutoff)
                 .order_by(item.id)
                 .limit(self.batch)
                 .with_for_update(skip_locked=True, of=item)
