@@ -293,6 +293,10 @@ class Reminder(Base):
     contract: Mapped[Contract] = relationship()
 
 
+# The rows a partial index of outbox items holds (the same condition on either database).
+_PENDING_ONLY = text("status = 'pending'")
+
+
 class OutboxItem(Base):
     """One Salesforce write waiting to be pushed (``sync_service/outbox/``), committed with the event that
     causes it.
@@ -314,8 +318,8 @@ class OutboxItem(Base):
             "ix_outbox_items_pending_kind_id",
             "kind",
             "id",
-            postgresql_where=text("status = 'pending'"),
-            sqlite_where=text("status = 'pending'"),
+            postgresql_where=_PENDING_ONLY,
+            sqlite_where=_PENDING_ONLY,
         ),
     )
 
